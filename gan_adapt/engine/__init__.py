@@ -1,0 +1,91 @@
+"""The engine: from a recipe file to a finished run folder.
+
+:func:`start` is what ``gan-adapt run`` calls. It validates, builds every component (so that any
+user error surfaces before the run folder exists), creates the folder and runs the loop in
+:mod:`gan_adapt.engine.loop`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from gan_adapt.engine.loop import RunResult
+from gan_adapt.engine.run_folder import (RunFolder, default_run_dir, environment_record,
+                                         require_run_folder)
+from gan_adapt.errors import GanAdaptError, InputError
+from gan_adapt.recipe import ValidatedRecipe, read_toml, validate
+
+__all__ = ["start", "target_override", "RunResult", "RunFolder"]
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+
+
+def target_override(value: str) -> dict[str, str]:
+    """``--target``: an image file, a folder of images, or else a text description."""
+    path = Path(value).expanduser()
+    if path.is_file():
+        return {"image": str(path.resolve())}
+    if path.is_dir():
+        return {"images": str(path.resolve())}
+    if value.lower().endswith(_IMAGE_SUFFIXES) or "/" in value or "\\" in value:
+        raise InputError(f"--target {value}: no such file or folder (a text target would be "
+                         "a plain sentence, without a path separator or an image suffix)")
+    return {"text": value}
+
+
+def plugins_record(plugin_set: Any) -> dict[str, Any]:
+    """What ``plugins.json`` records: every plugin, its version and components, and failures."""
+    return {
+        "plugins": {name: {"version": p.version, "origin": p.origin,
+                           "components": [f"{k}:{n}" for k, n in p.components]}
+                    for name, p in plugin_set.plugins.items()},
+        "failures": {f.name: f.error for f in plugin_set.failures},
+    }
+
+
+def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | None = None,
+          target: str | None = None, overrides: list[str] = (), resume: str | Path | None = None,
+          device: str | None = None, progress_live: bool | None = None) -> RunResult:
+    """Run a recipe (or resume a run folder) to completion or interruption."""
+    from gan_adapt.engine.build import resolve_device
+    from gan_adapt.engine.loop import prepare, run
+
+    if resume is not None:
+        if overrides or target:
+            raise GanAdaptError("--resume continues a run exactly as it was started; "
+                                "--set and --target cannot change it (start a new run instead)")
+        folder = require_run_folder(resume)
+        meta = folder.read_meta()
+        if meta.get("status") == "done":
+            raise GanAdaptError(f"{folder.root} is already finished; nothing to resume")
+        validated = validate(read_toml(folder.recipe), plugin_set,
+                             base_dir=Path(meta["base_dir"]), source=str(folder.recipe))
+        torch_device = resolve_device(device or meta.get("device", "auto"))
+        components = prepare(validated, plugin_set, torch_device)
+        return run(validated, plugin_set, folder, components, resume=True,
+                   progress_live=progress_live)
+
+    if recipe_path is None:
+        raise GanAdaptError("give a RECIPE file to run (or --resume RUN_DIR)")
+    data = read_toml(recipe_path)
+    overrides = list(overrides)
+    if target is not None:
+        data = dict(data)
+        spec = target_override(target)
+        kept = {k: v for k, v in (data.get("target") or {}).items() if k == "source_text"}
+        data["target"] = {**kept, **spec}
+    validated: ValidatedRecipe = validate(
+        data, plugin_set, base_dir=Path(recipe_path).resolve().parent, source=str(recipe_path),
+        overrides=overrides)
+    torch_device = resolve_device(device or validated.recipe.device)
+    components = prepare(validated, plugin_set, torch_device)
+    folder = RunFolder(out if out is not None else default_run_dir(validated.recipe.name))
+    meta = {"status": "created", "recipe_source": str(Path(recipe_path).resolve()),
+            "base_dir": str(validated.base_dir.resolve()), "device": str(torch_device),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "overrides": overrides,
+            "target_override": target}
+    folder.create(validated.raw, meta, plugins_record(plugin_set),
+                  environment_record(torch_device))
+    return run(validated, plugin_set, folder, components, progress_live=progress_live)

@@ -1,0 +1,154 @@
+"""Construct a run's components from a validated recipe.
+
+Everything that can fail because of the user's inputs (the target image, checkpoints, weights)
+fails here, before the run folder is created: a run that cannot start leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gan_adapt.engine.context import BuildContext, TargetData
+from gan_adapt.errors import GanAdaptError, PluginError
+from gan_adapt.recipe import Term, ValidatedRecipe
+
+
+@dataclass
+class ActiveTerm:
+    """A built loss/search term together with its recipe entry (weight and schedule)."""
+
+    label: str  # key in logs and metrics
+    path: str  # TOML path, for error messages
+    spec: Term
+    impl: Any
+
+    def applies(self, kind: str, index: int) -> bool:
+        """Whether the term contributes at step ``index`` of kind ``kind``."""
+        spec = self.spec
+        if spec.on is not None and kind not in spec.on:
+            return False
+        return index >= spec.start and (index - spec.start) % spec.every == 0
+
+    @property
+    def is_adversarial(self) -> bool:
+        return hasattr(self.impl, "discriminator_loss")
+
+
+@dataclass
+class Components:
+    """Everything a run is built from."""
+
+    ctx: BuildContext
+    generator: Any
+    discriminator: Any
+    encoders: dict[str, Any]
+    search_terms: list[ActiveTerm] = field(default_factory=list)
+    losses: list[ActiveTerm] = field(default_factory=list)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is a user error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GanAdaptError("--device cuda was asked for, but torch sees no CUDA GPU "
+                            "(use --device cpu or auto)")
+    return torch.device(name)
+
+
+def load_target(validated: ValidatedRecipe, resolution: int) -> TargetData:
+    """Load the recipe's target at the generator's resolution."""
+    from gan_adapt.images import load_image, load_image_folder
+
+    spec = validated.recipe.target
+    base = validated.base_dir
+    data = TargetData(text=spec.text, source_text=spec.source_text)
+    if spec.image:
+        path = (base / Path(spec.image).expanduser())
+        data.image = load_image(path, resolution)
+        data.images, data.path = data.image, str(path)
+    elif spec.images:
+        path = base / Path(spec.images).expanduser()
+        data.images = load_image_folder(path, resolution)
+        data.image, data.path = data.images[:1], str(path)
+    return data
+
+
+def _build(component: Any, params: Any, ctx: BuildContext, path: str) -> Any:
+    """Call a factory, naming the plugin when it fails with something other than a user error."""
+    try:
+        return component.build(params, ctx)
+    except GanAdaptError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{path}: component {component.kind} {component.name!r} from plugin "
+                          f"{component.source!r} failed to build: {type(exc).__name__}: {exc}"
+                          ) from exc
+
+
+def _labels(terms: list[Term]) -> list[str]:
+    """Unique log labels: the term's name, numbered when a name repeats."""
+    counts: dict[str, int] = {}
+    labels = []
+    for term in terms:
+        counts[term.name] = counts.get(term.name, 0) + 1
+        labels.append(term.name if counts[term.name] == 1 else f"{term.name}#{counts[term.name]}")
+    return labels
+
+
+def build_components(validated: ValidatedRecipe, plugin_set: Any,
+                     device: torch.device) -> Components:
+    """Build generator, discriminator, encoders and terms, in that order.
+
+    The global RNG is seeded first, so random initialisations (a patch head, a random-weight test
+    encoder) are identical on every build of the same recipe, resumes included.
+    """
+    recipe = validated.recipe
+    registry = plugin_set.registry
+    torch.manual_seed(recipe.seed)
+    ctx = BuildContext(device=device, base_dir=validated.base_dir, target=TargetData())
+
+    generator = _build(registry.get("generator", recipe.generator.name),
+                       validated.params["generator"], ctx, "generator")
+    generator = generator.to(device).eval().requires_grad_(False)
+    ctx.generator = generator
+    ctx.target = load_target(validated, generator.img_resolution)
+    for name in ("image", "images"):
+        value = getattr(ctx.target, name)
+        if value is not None:
+            setattr(ctx.target, name, value.to(device))
+
+    discriminator = None
+    if recipe.discriminator is not None:
+        discriminator = _build(registry.get("discriminator", recipe.discriminator.name),
+                               validated.params["discriminator"], ctx, "discriminator")
+        discriminator = discriminator.to(device)
+        ctx.discriminator = discriminator
+
+    for key, ref in recipe.encoders.items():
+        path = f"encoders.{key}"
+        ctx.encoders[key] = _build(registry.get("encoder", ref.name), validated.params[path],
+                                   ctx, path)
+
+    components = Components(ctx, generator, discriminator, ctx.encoders)
+    if recipe.search is not None:
+        for i, (term, label) in enumerate(zip(recipe.search.objective,
+                                              _labels(recipe.search.objective))):
+            path = f"search.objective[{i}]"
+            impl = _build(registry.get("search_objective", term.name), validated.params[path],
+                          ctx, path)
+            components.search_terms.append(ActiveTerm(label, path, term, _to(impl, device)))
+    for i, (term, label) in enumerate(zip(recipe.adapt.losses, _labels(recipe.adapt.losses))):
+        path = f"adapt.losses[{i}]"
+        impl = _build(registry.get("loss", term.name), validated.params[path], ctx, path)
+        components.losses.append(ActiveTerm(label, path, term, _to(impl, device)))
+    return components
+
+
+def _to(impl: Any, device: torch.device) -> Any:
+    """Move a term that is an nn.Module (it may own trainable parts) to the device."""
+    return impl.to(device) if isinstance(impl, torch.nn.Module) else impl

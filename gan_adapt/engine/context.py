@@ -1,0 +1,91 @@
+"""What components see: the build context (at construction) and the step (at every step)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+@dataclass
+class TargetData:
+    """The target of an adaptation, loaded and resized to the generator's resolution."""
+
+    image: torch.Tensor | None = None  # [1, 3, R, R] in [-1, 1]
+    images: torch.Tensor | None = None  # [N, 3, R, R] (few-shot); image is images[:1]
+    text: str | None = None
+    source_text: str | None = None
+    path: str | None = None  # where the image(s) came from, for the record
+
+
+@dataclass
+class BuildContext:
+    """Handed to every component factory as ``factory(params, ctx)``."""
+
+    device: torch.device
+    base_dir: Path  # recipe-relative paths are resolved against this
+    target: TargetData
+    generator: Any = None  # the source generator, once built
+    discriminator: Any = None  # the source discriminator, once built (if the recipe has one)
+    encoders: dict[str, Any] = field(default_factory=dict)
+
+    def resolve_path(self, path: str | Path) -> Path:
+        """A recipe path: absolute, ``~``-expanded, or relative to the recipe's folder."""
+        path = Path(path).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    def encoder(self, name: str) -> Any:
+        """The encoder the recipe defines under ``[encoders.<name>]``."""
+        return self.encoders[name]
+
+
+@dataclass
+class Step:
+    """Everything a loss or search term sees at one step.
+
+    ``fake`` is the image being optimised: G_s(ws) in the search phase (gradients reach the
+    latent), G_t(ws) in the adaptation phase (gradients reach G_t). ``source`` is G_s(ws) with
+    the SAME noise, computed without autograd. Both are computed once, on first use.
+    On a discriminator update (``for_discriminator``), ``fake`` carries no autograd graph.
+    """
+
+    phase: str  # "search" or "adapt"
+    index: int  # 0-based step number within the phase
+    kind: str  # step kind (the schedule's name; "search" in the search phase)
+    ws: torch.Tensor  # [N, num_ws, w_dim]
+    target: TargetData
+    generator: Any  # the network that produces `fake`
+    source_generator: Any
+    noise: list[torch.Tensor] | None = None  # shared by G_s and G_t; None: the const buffers
+    discriminator: Any = None
+    w_ref: torch.Tensor | None = None  # the searched latent (adapt phase)
+    for_discriminator: bool = False
+    encoders: dict[str, Any] = field(default_factory=dict)
+
+    def _synthesise(self, generator: Any) -> torch.Tensor:
+        if self.noise is None:
+            return generator.synthesis(self.ws, noise_mode="const")
+        return generator.synthesis(self.ws, noise=self.noise)
+
+    @cached_property
+    def fake(self) -> torch.Tensor:
+        """The generated batch being optimised (see class doc)."""
+        if self.for_discriminator:
+            with torch.no_grad():
+                return self._synthesise(self.generator)
+        return self._synthesise(self.generator)
+
+    @cached_property
+    def source(self) -> torch.Tensor:
+        """G_s(ws) with the same noise as ``fake``, without autograd."""
+        if self.phase == "search" and not self.for_discriminator:
+            return self.fake.detach()
+        with torch.no_grad():
+            return self._synthesise(self.source_generator)
+
+    @property
+    def batch_size(self) -> int:
+        return self.ws.shape[0]

@@ -1,0 +1,485 @@
+"""The adaptation loop: build -> latent search -> adaptation -> outputs.
+
+One function, :func:`run`, reads top to bottom. Method-specific behaviour lives in the
+components a recipe names; the loop only knows step kinds, weighted terms and the optional
+adversarial game:
+
+* a term is a callable ``term(step) -> scalar tensor``;
+* an *adversarial* term also has ``discriminator_loss(step)`` (and may own trainable parts,
+  returned by ``discriminator_parameters()``): before the generator update of a step, the
+  discriminator is updated on the sum of the adversarial terms that apply to that step.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import math
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gan_adapt import files
+from gan_adapt.engine.build import ActiveTerm, Components, build_components
+from gan_adapt.engine.context import Step
+from gan_adapt.engine.run_folder import RunFolder
+from gan_adapt.errors import GanAdaptError, TrainingDiverged
+from gan_adapt.progress import PhaseProgress
+from gan_adapt.recipe import StepKind, ValidatedRecipe
+
+
+@dataclass
+class Run:
+    """The state of a run, as observer hooks see it."""
+
+    validated: ValidatedRecipe
+    folder: RunFolder
+    components: Components
+    plugin_set: Any
+    device: torch.device
+    phase: str = "build"
+    step: int = 0
+    w_ref: torch.Tensor | None = None
+    G_t: Any = None  # the generator being adapted
+    G_ema: Any = None  # its moving average: the result
+    interrupted: bool = False
+
+
+@dataclass
+class RunResult:
+    """What a finished (or interrupted) run produced."""
+
+    folder: Path
+    status: str  # "done" or "interrupted"
+    steps_done: int
+    outputs: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, components: Components,
+        *, resume: bool = False, progress_live: bool | None = None) -> RunResult:
+    """Run (or resume) an adaptation whose components are built and folder created."""
+    recipe = validated.recipe
+    device = components.ctx.device
+    state = Run(validated, folder, components, plugin_set, device)
+    G_s = components.generator
+
+    # Ctrl-C: finish the current step, write a checkpoint, exit cleanly. A second Ctrl-C
+    # interrupts at once (the previous checkpoint survives: writes are atomic).
+    def on_sigint(signum: int, frame: Any) -> None:
+        if state.interrupted:
+            raise KeyboardInterrupt
+        state.interrupted = True
+
+    previous_handler = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        plugin_set.hook.on_run_start(run=state)
+        folder.update_meta(status="running")
+
+        # ---- 1. Latent search: find w_ref, the source latent closest to the target --------
+        search_file = folder.search / "w_ref.pt"
+        if recipe.search is not None:
+            state.phase = "search"
+            if resume and search_file.exists():
+                saved = torch.load(search_file, map_location=device, weights_only=True)
+                state.w_ref = saved["w_ref"]
+                _set_rng_state(saved["rng"])
+            else:
+                state.w_ref = _latent_search(state, progress_live)
+                if state.interrupted:
+                    return _stop(state, "interrupted")
+                files.torch_save({"w_ref": state.w_ref.cpu(), "rng": _rng_state()}, search_file)
+                _save_reference_image(state)
+
+        # ---- 2. Adaptation: G_t starts as a copy of G_s -----------------------------------
+        state.phase = "adapt"
+        adapt = recipe.adapt
+        G_t = copy.deepcopy(G_s).train().requires_grad_(True)
+        _freeze(G_t, adapt.freeze)
+        G_ema = copy.deepcopy(G_t).eval().requires_grad_(False)
+        state.G_t, state.G_ema = G_t, G_ema
+        D = components.discriminator
+        d_params = _discriminator_parameters(D, components.losses)
+        g_opt = torch.optim.Adam([p for p in G_t.parameters() if p.requires_grad],
+                                 lr=adapt.generator_optimizer.lr,
+                                 betas=adapt.generator_optimizer.betas)
+        d_opt = (torch.optim.Adam(d_params, lr=adapt.discriminator_optimizer.lr,
+                                  betas=adapt.discriminator_optimizer.betas) if d_params else None)
+        start = 0
+        if resume:
+            start = _load_latest_checkpoint(state, g_opt, d_opt)
+        if start == 0:
+            folder.truncate_log(lambda r: r.get("phase") != "adapt")
+            _save_samples(state, 0)
+        sample_z = _sample_latents(state)
+
+        with PhaseProgress("adapt", adapt.steps, start, live=progress_live) as progress:
+            for index in range(start, adapt.steps):
+                state.step = index
+                kind = _step_kind(adapt.schedule, index)
+                terms = [t for t in components.losses if t.applies(kind.name, index)]
+                values: dict[str, float] = {}
+
+                # Discriminator update on the adversarial terms of this step.
+                adversarial = [t for t in terms if t.is_adversarial]
+                if adversarial and d_opt is not None:
+                    _requires_grad(d_params, True)
+                    d_step = _make_step(state, kind, index, for_discriminator=True)
+                    d_losses = {f"D/{t.label}": t.impl.discriminator_loss(d_step)
+                                for t in adversarial}
+                    d_total = sum(d_losses.values())
+                    _check_finite(d_total, d_losses, index)
+                    d_opt.zero_grad(set_to_none=True)
+                    d_total.backward()
+                    d_opt.step()
+                    _requires_grad(d_params, False)
+                    values.update({k: v.detach() for k, v in d_losses.items()})
+
+                # Generator update on the weighted sum of the terms of this step.
+                g_step = _make_step(state, kind, index)
+                g_losses = {t.label: t.impl(g_step) for t in terms}
+                g_total = sum(t.spec.weight * g_losses[t.label] for t in terms)
+                _check_finite(g_total, g_losses, index)
+                g_opt.zero_grad(set_to_none=True)
+                g_total.backward()
+                g_opt.step()
+                values.update({k: v.detach() for k, v in g_losses.items()})
+                values["total"] = g_total.detach()
+
+                # Exponential moving average of the trained weights: the run's result.
+                _update_ema(G_ema, G_t, adapt.ema_decay)
+
+                # Log, observe, sample, checkpoint.
+                done = index + 1
+                logged = _log(state, kind.name, index, values, recipe.output.log_every)
+                plugin_set.hook.on_step_end(run=state, phase="adapt", step=index, values=logged)
+                progress.update(index, logged)
+                if done % recipe.output.sample_every == 0 or done == adapt.steps:
+                    _save_samples(state, done, sample_z)
+                if (done % recipe.output.checkpoint_every == 0 or done == adapt.steps
+                        or state.interrupted):
+                    _save_checkpoint(state, done, g_opt, d_opt)
+                if state.interrupted and done < adapt.steps:
+                    return _stop(state, "interrupted")
+
+        # ---- 3. Outputs ----------------------------------------------------------------------
+        state.step = adapt.steps
+        result = _write_outputs(state)
+        plugin_set.hook.on_run_end(run=state, result=result)
+        return result
+    except TrainingDiverged:
+        folder.update_meta(status="failed")
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+
+
+# ---------------------------------------------------------------------------------------------
+# Latent search
+
+
+def _latent_search(state: Run, progress_live: bool | None) -> torch.Tensor:
+    """Optimise one latent (W, or W+ per layer) of G_s from w_avg on the search terms."""
+    search = state.validated.recipe.search
+    G_s = state.components.generator
+    w_avg = G_s.w_avg.detach().to(state.device)
+    if search.space == "w":
+        w = w_avg.clone().unsqueeze(0)  # [1, w_dim]
+    else:
+        w = w_avg.clone().unsqueeze(0).repeat(G_s.num_ws, 1).unsqueeze(0)  # [1, num_ws, w_dim]
+    w.requires_grad_(True)
+    opt = torch.optim.Adam([w], lr=search.lr, betas=search.betas)
+    with PhaseProgress("search", search.steps, live=progress_live) as progress:
+        for index in range(search.steps):
+            state.step = index
+            ws = _broadcast(w, G_s.num_ws)
+            step = Step(phase="search", index=index, kind="search", ws=ws,
+                        target=state.components.ctx.target, generator=G_s, source_generator=G_s,
+                        encoders=state.components.encoders)
+            terms = [t for t in state.components.search_terms if t.applies("search", index)]
+            losses = {t.label: t.impl(step) for t in terms}
+            total = sum(t.spec.weight * losses[t.label] for t in terms)
+            _check_finite(total, losses, index, phase="search")
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            values = {k: v.detach() for k, v in losses.items()}
+            values["total"] = total.detach()
+            logged = _log(state, "search", index, values, search.log_every)
+            state.plugin_set.hook.on_step_end(run=state, phase="search", step=index,
+                                              values=logged)
+            progress.update(index, logged)
+            if state.interrupted:
+                break
+    return _broadcast(w.detach(), G_s.num_ws)
+
+
+def _broadcast(w: torch.Tensor, num_ws: int) -> torch.Tensor:
+    """[N, w_dim] -> [N, num_ws, w_dim]; [N, num_ws, w_dim] unchanged."""
+    return w.unsqueeze(1).expand(-1, num_ws, -1) if w.dim() == 2 else w
+
+
+def _save_reference_image(state: Run) -> None:
+    """search/target_vs_reference.png: the target next to G_s(w_ref)."""
+    from gan_adapt.images import save_grid
+
+    target = state.components.ctx.target.image
+    with torch.no_grad():
+        reference = state.components.generator.synthesis(state.w_ref, noise_mode="const")
+    tiles = [reference] if target is None else [target.to(reference), reference]
+    save_grid(torch.cat(tiles), state.folder.search / "target_vs_reference.png", nrow=len(tiles))
+
+
+# ---------------------------------------------------------------------------------------------
+# Adaptation steps
+
+
+def _step_kind(schedule: list[StepKind], index: int) -> StepKind:
+    """The first kind whose ``every``/``offset`` claims ``index``; the last kind otherwise."""
+    for kind in schedule:
+        if kind.every is not None and index % kind.every == kind.offset % kind.every:
+            return kind
+    return schedule[-1]
+
+
+def _make_step(state: Run, kind: StepKind, index: int, for_discriminator: bool = False) -> Step:
+    """Latents and shared noise for one update of a step kind."""
+    G_s = state.components.generator
+    if kind.latents == "reference":
+        ws = state.w_ref.expand(kind.batch, -1, -1)
+    else:
+        ws = _random_ws(G_s, kind.batch, kind.mixing, state.validated.recipe.adapt.truncation,
+                        state.device)
+    noise = G_s.make_noise(kind.batch, device=state.device)
+    return Step(phase="adapt", index=index, kind=kind.name, ws=ws,
+                target=state.components.ctx.target, generator=state.G_t, source_generator=G_s,
+                noise=noise, discriminator=state.components.discriminator, w_ref=state.w_ref,
+                for_discriminator=for_discriminator, encoders=state.components.encoders)
+
+
+def _random_ws(G: Any, batch: int, mixing: float, truncation: float,
+               device: torch.device) -> torch.Tensor:
+    """Map fresh z to W; with probability ``mixing``, layers from a cut-off on use a second z."""
+    with torch.no_grad():
+        ws = G.mapping(torch.randn(batch, G.z_dim, device=device), truncation_psi=truncation)
+        if mixing > 0 and random.random() < mixing:
+            cutoff = random.randint(1, G.num_ws - 1)
+            ws2 = G.mapping(torch.randn(batch, G.z_dim, device=device),
+                            truncation_psi=truncation)
+            ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
+    return ws
+
+
+def _freeze(G: Any, patterns: list[str]) -> list[str]:
+    """Freeze the parameter groups matching the fnmatch ``patterns``; return their names."""
+    groups: dict[str, list[str]] = G.parameter_groups()
+    params = dict(G.named_parameters())
+    frozen = []
+    for pattern in patterns:
+        matched = [g for g in groups if fnmatch.fnmatchcase(g, pattern)]
+        if not matched:
+            raise GanAdaptError(f"adapt.freeze: {pattern!r} matches no parameter group; "
+                                f"groups are {sorted(groups)}")
+        for group in matched:
+            for name in groups[group]:
+                params[name].requires_grad_(False)
+                frozen.append(name)
+    return frozen
+
+
+def _discriminator_parameters(D: Any, losses: list[ActiveTerm]) -> list[torch.nn.Parameter]:
+    """D's parameters plus those the adversarial terms own (e.g. a patch head), once each."""
+    params: dict[int, torch.nn.Parameter] = {}
+    if D is not None:
+        params.update({id(p): p for p in D.parameters()})
+    for term in losses:
+        owned = getattr(term.impl, "discriminator_parameters", None)
+        if owned is not None:
+            params.update({id(p): p for p in owned()})
+    found = list(params.values())
+    _requires_grad(found, False)
+    return found
+
+
+def _requires_grad(params: list[torch.nn.Parameter], flag: bool) -> None:
+    for p in params:
+        p.requires_grad_(flag)
+
+
+@torch.no_grad()
+def _update_ema(ema: Any, model: Any, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model, on parameters; buffers are copied."""
+    for p_ema, p in zip(ema.parameters(), model.parameters()):
+        p_ema.lerp_(p, 1.0 - decay)
+    for b_ema, b in zip(ema.buffers(), model.buffers()):
+        b_ema.copy_(b)
+
+
+def _check_finite(total: torch.Tensor, parts: dict[str, torch.Tensor], index: int,
+                  phase: str = "adapt") -> None:
+    """Stop with the step and the term that produced a NaN/Inf."""
+    if bool(torch.isfinite(total)):
+        return
+    bad = [name for name, value in parts.items() if not bool(torch.isfinite(value).all())]
+    raise TrainingDiverged(
+        f"{phase} step {index}: the loss became non-finite (term(s): {', '.join(bad) or 'total'})."
+        " The last checkpoint was kept; lower the learning rate or the term's weight and resume "
+        "or rerun.")
+
+
+def _log(state: Run, kind: str, index: int, values: dict[str, torch.Tensor],
+         every: int) -> dict[str, float]:
+    """Append a JSON record on the first step and every ``every`` steps after it.
+
+    Only logged steps convert tensors to floats, so unlogged steps need no device sync.
+    """
+    if index != 0 and (index + 1) % every != 0:
+        return {}
+    logged = {k: float(v) for k, v in values.items()}
+    if logged:
+        state.folder.append_log({"phase": state.phase, "step": index, "kind": kind, **logged,
+                                 "time": round(time.time(), 3)})
+    return logged
+
+
+# ---------------------------------------------------------------------------------------------
+# Samples and checkpoints
+
+
+def _sample_latents(state: Run) -> torch.Tensor:
+    """Fixed sample-grid latents, drawn from their own seeded generator (not the run's RNG)."""
+    out = state.validated.recipe.output
+    gen = torch.Generator().manual_seed(state.validated.recipe.seed + 1)
+    G_s = state.components.generator
+    z = torch.randn(out.n_samples, G_s.z_dim, generator=gen).to(state.device)
+    with torch.no_grad():
+        return G_s.mapping(z, truncation_psi=out.truncation)
+
+
+def _save_samples(state: Run, done: int, ws: torch.Tensor | None = None) -> None:
+    """samples/step-NNNNNN.png: row 1 G_s(w), row 2 G_t(w) (EMA), same latents and noise."""
+    from gan_adapt.images import save_grid
+
+    ws = _sample_latents(state) if ws is None else ws
+    with torch.no_grad():
+        source = state.components.generator.synthesis(ws, noise_mode="const")
+        adapted = state.G_ema.synthesis(ws, noise_mode="const")
+    save_grid(torch.cat([source, adapted]), state.folder.samples / f"step-{done:06d}.png",
+              nrow=ws.shape[0])
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+def _term_states(terms: list[ActiveTerm]) -> dict[str, Any]:
+    """State of the terms that own trainable parts (``discriminator_parameters``)."""
+    return {t.label: t.impl.state_dict() for t in terms
+            if hasattr(t.impl, "discriminator_parameters")}
+
+
+def _save_checkpoint(state: Run, done: int, g_opt: Any, d_opt: Any) -> None:
+    c = state.components
+    checkpoint = {
+        "step": done,
+        "G_t": state.G_t.state_dict(),
+        "G_ema": state.G_ema.state_dict(),
+        "D": c.discriminator.state_dict() if c.discriminator is not None else None,
+        "terms": _term_states(c.losses),
+        "g_opt": g_opt.state_dict(),
+        "d_opt": d_opt.state_dict() if d_opt is not None else None,
+        "w_ref": state.w_ref.cpu() if state.w_ref is not None else None,
+        "rng": _rng_state(),
+    }
+    state.folder.save_checkpoint(checkpoint, done, state.validated.recipe.output.keep_checkpoints)
+
+
+def _load_latest_checkpoint(state: Run, g_opt: Any, d_opt: Any) -> int:
+    """Restore the newest readable checkpoint; return the step to continue from (0: none)."""
+    for path in reversed(state.folder.list_checkpoints()):
+        try:
+            checkpoint = torch.load(path, map_location=state.device, weights_only=True)
+        except Exception:
+            continue  # unreadable (should not happen with atomic writes): try an older one
+        c = state.components
+        state.G_t.load_state_dict(checkpoint["G_t"])
+        state.G_ema.load_state_dict(checkpoint["G_ema"])
+        if c.discriminator is not None:
+            c.discriminator.load_state_dict(checkpoint["D"])
+        for term in c.losses:
+            if term.label in checkpoint["terms"]:
+                term.impl.load_state_dict(checkpoint["terms"][term.label])
+        g_opt.load_state_dict(checkpoint["g_opt"])
+        if d_opt is not None and checkpoint["d_opt"] is not None:
+            d_opt.load_state_dict(checkpoint["d_opt"])
+        if checkpoint["w_ref"] is not None:
+            state.w_ref = checkpoint["w_ref"].to(state.device)
+        _set_rng_state(checkpoint["rng"])
+        step = int(checkpoint["step"])
+        state.folder.truncate_log(lambda r: r.get("phase") != "adapt" or r["step"] < step)
+        return step
+    return 0
+
+
+def _stop(state: Run, status: str) -> RunResult:
+    state.folder.update_meta(status=status, steps_done=state.step + 1)
+    return RunResult(state.folder.root, status, state.step + 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs
+
+
+def _final_metrics(folder: RunFolder, last: int = 10) -> dict[str, float]:
+    """Mean of each term over its last ``last`` logged adapt values."""
+    series: dict[str, list[float]] = {}
+    for record in folder.read_log():
+        if record.get("phase") != "adapt":
+            continue
+        for key, value in record.items():
+            if key not in ("phase", "step", "kind", "time") and isinstance(value, (int, float)):
+                series.setdefault(key, []).append(float(value))
+    return {k: sum(v[-last:]) / len(v[-last:]) for k, v in series.items()}
+
+
+def _write_outputs(state: Run) -> RunResult:
+    """The adapted generator, metrics and loss curves; the generator folder is written last."""
+    from gan_adapt.engine.outputs import plot_loss_curves, save_adapted_generator
+
+    folder = state.folder
+    metrics = _final_metrics(folder)
+    files.write_json(folder.root / "metrics.json", metrics)
+    outputs = {"metrics": "metrics.json", "log": "log.jsonl", "recipe": "recipe.toml"}
+    if plot_loss_curves(folder.read_log(), folder.root / "loss_curves.png"):
+        outputs["loss_curves"] = "loss_curves.png"
+    outputs.update(save_adapted_generator(state.G_ema, folder.generator, w_ref=state.w_ref))
+    samples = sorted(folder.samples.glob("step-*.png"))
+    if samples:
+        outputs["samples"] = str(samples[-1].relative_to(folder.root))
+    result = RunResult(folder.root, "done", state.validated.recipe.adapt.steps, outputs,
+                       {k: v for k, v in metrics.items() if math.isfinite(v)})
+    files.write_json(folder.root / "result.json", {"status": "done", "outputs": outputs,
+                                                   "metrics": metrics})
+    folder.update_meta(status="done", steps_done=state.validated.recipe.adapt.steps)
+    return result
+
+
+def prepare(validated: ValidatedRecipe, plugin_set: Any, device: torch.device) -> Components:
+    """Build the components (all user-input errors surface here, before any folder exists)."""
+    return build_components(validated, plugin_set, device)

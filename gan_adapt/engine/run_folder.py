@@ -1,0 +1,175 @@
+"""The run folder: one directory that holds everything needed to understand and repeat a run.
+
+    recipe.toml          the resolved recipe (overrides applied)
+    run.json             status, recipe source and folder, device, timestamps
+    plugins.json         loaded plugins, versions, and what each registered
+    environment.json     python, torch, device
+    log.jsonl            one JSON object per logged step: every term's value
+    search/              w_ref.pt (the searched latent + RNG state), target_vs_reference.png
+    samples/             step-NNNNNN.png: the same latents through G_s (top) and G_t (bottom)
+    checkpoints/         step-NNNNNN.pt: everything a resume needs (atomic writes)
+    generator/           the adapted generator (written last, atomically)
+    metrics.json         final term values
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gan_adapt import files
+from gan_adapt.errors import GanAdaptError, InputError
+
+
+class RunFolder:
+    """Paths and writers of one run folder."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    # -- paths ---------------------------------------------------------------------------
+    @property
+    def recipe(self) -> Path:
+        return self.root / "recipe.toml"
+
+    @property
+    def meta(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "log.jsonl"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def samples(self) -> Path:
+        return self.root / "samples"
+
+    @property
+    def search(self) -> Path:
+        return self.root / "search"
+
+    @property
+    def generator(self) -> Path:
+        return self.root / "generator"
+
+    # -- creation ------------------------------------------------------------------------
+    def create(self, raw_recipe: dict[str, Any], meta: dict[str, Any], plugins: dict[str, Any],
+               environment: dict[str, Any]) -> None:
+        """Create the folder and write the run's metadata (refuses a non-empty folder)."""
+        import tomli_w
+
+        if self.root.exists() and any(self.root.iterdir()):
+            raise InputError(f"output folder {self.root} exists and is not empty; choose another "
+                             "--out, or continue that run with --resume")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise InputError(f"cannot write to output folder {self.root}: {exc.strerror or exc}"
+                             ) from None
+        files.write_text(self.recipe, tomli_w.dumps(raw_recipe))
+        files.write_json(self.meta, meta)
+        files.write_json(self.root / "plugins.json", plugins)
+        files.write_json(self.root / "environment.json", environment)
+
+    def read_meta(self) -> dict[str, Any]:
+        """``run.json`` of an existing run (for --resume)."""
+        try:
+            return json.loads(self.meta.read_text())
+        except FileNotFoundError:
+            raise InputError(f"{self.root} is not a gan-adapt run folder (no run.json)") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"cannot read {self.meta}: {exc}") from None
+
+    def update_meta(self, **changes: Any) -> None:
+        meta = self.read_meta()
+        meta.update(changes)
+        files.write_json(self.meta, meta)
+
+    # -- log -------------------------------------------------------------------------------
+    def append_log(self, record: dict[str, Any]) -> None:
+        """Append one JSON line (a crash can cut only the last line; resume drops it)."""
+        with open(self.log, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def read_log(self) -> list[dict[str, Any]]:
+        """Every complete line of the log."""
+        if not self.log.exists():
+            return []
+        records = []
+        for line in self.log.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a line cut by a crash: everything after it is gone too
+        return records
+
+    def truncate_log(self, keep: Any) -> None:
+        """Keep the log records for which ``keep(record)`` is true (used on resume)."""
+        kept = [r for r in self.read_log() if keep(r)]
+        files.write_text(self.log, "".join(json.dumps(r) + "\n" for r in kept))
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def checkpoint_path(self, step: int) -> Path:
+        return self.checkpoints / f"step-{step:06d}.pt"
+
+    def list_checkpoints(self) -> list[Path]:
+        """Checkpoint files, oldest first (temporary files of a cut write are not listed)."""
+        return sorted(self.checkpoints.glob("step-*.pt"))
+
+    def save_checkpoint(self, state: dict[str, Any], step: int, keep: int) -> Path:
+        """Write a checkpoint atomically, then delete all but the newest ``keep``."""
+        path = files.torch_save(state, self.checkpoint_path(step))
+        for old in self.list_checkpoints()[:-keep]:
+            old.unlink(missing_ok=True)
+        return path
+
+
+def environment_record(device: Any) -> dict[str, Any]:
+    """Versions and device, recorded in ``environment.json``."""
+    import torch
+
+    record = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if torch.cuda.is_available():
+        record["cuda"] = torch.version.cuda
+        record["gpu"] = torch.cuda.get_device_name(0)
+    return record
+
+
+def default_run_dir(recipe_name: str, base: str | Path = "runs") -> Path:
+    """``runs/<recipe>-<timestamp>`` (a suffix is added if that folder exists)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = Path(base) / f"{recipe_name}-{stamp}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = Path(base) / f"{recipe_name}-{stamp}-{n}"
+    return path
+
+
+def require_run_folder(path: str | Path) -> RunFolder:
+    """An existing run folder, for ``--resume``; a clear error otherwise."""
+    folder = RunFolder(path)
+    if not folder.root.is_dir():
+        raise GanAdaptError(f"--resume {folder.root}: no such run folder")
+    folder.read_meta()
+    if not folder.recipe.exists():
+        raise GanAdaptError(f"--resume {folder.root}: the folder has no recipe.toml")
+    return folder

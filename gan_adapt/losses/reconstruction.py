@@ -1,0 +1,54 @@
+"""Pixel and perceptual distances between the generated image and the target image."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from gan_adapt.engine.context import BuildContext, Step
+
+
+def _target_like(step: Step) -> torch.Tensor:
+    """The target image broadcast to the generated batch."""
+    target = step.target.image
+    if target is None:
+        raise ValueError("this term compares with a target image, but the recipe's target "
+                         "has none")
+    return target.expand(step.fake.shape[0], -1, -1, -1)
+
+
+class MSE:
+    """Mean squared error between the generated image and the target image."""
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    def __init__(self, params: Params, ctx: BuildContext) -> None:
+        self.params = params
+
+    def __call__(self, step: Step) -> torch.Tensor:
+        return torch.mean((step.fake - _target_like(step)) ** 2)
+
+
+class LPIPS(torch.nn.Module):
+    """LPIPS perceptual distance between the generated image and the target image."""
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        net: Literal["alex", "vgg", "squeeze"] = Field("alex", description="LPIPS backbone.")
+        pretrained: bool = Field(True, description="Use the real LPIPS weights (False: random "
+                                                   "weights, for tests).")
+        resize_to: int | None = Field(256, ge=16, description="Both images are resized to this "
+                                                              "side first (None: keep).")
+
+    def __init__(self, params: Params, ctx: BuildContext) -> None:
+        super().__init__()
+        from gan_adapt.perceptual import LPIPSDistance
+
+        self.distance = LPIPSDistance(net=params.net, pretrained=params.pretrained,
+                                      resize_to=params.resize_to).to(ctx.device)
+
+    def forward(self, step: Step) -> torch.Tensor:
+        return self.distance(step.fake, _target_like(step)).mean()

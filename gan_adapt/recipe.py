@@ -1,0 +1,419 @@
+"""Typed recipes: TOML -> pydantic models, with every error collected and reported at once.
+
+A recipe names registered components and their params. Validation runs in three passes, each
+collecting every problem it finds before anything is built:
+
+1. TOML syntax and ``--set`` overrides;
+2. the recipe's own structure (unknown keys, wrong types, bad values), against :class:`Recipe`;
+3. every component reference: is the name registered (or does a ``requires`` plugin miss), and do
+   its params validate against that component's own ``Params`` model.
+
+Each problem carries its TOML path (``adapt.losses[2].params.n_crops``), what is wrong, and a
+"did you mean" suggestion for unknown names and keys.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gan_adapt.errors import RecipeError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ComponentRef(_Strict):
+    """A registered component and its params: ``{ name = "...", params = { ... } }``."""
+
+    name: str = Field(description="Name of a registered component (see `gan-adapt components`).")
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="Parameters, validated by the component's model.")
+
+
+class Term(ComponentRef):
+    """A weighted loss or search term with a schedule."""
+
+    weight: float = Field(1.0, gt=0, description="Multiplier of the term in the summed loss.")
+    on: list[str] | None = Field(
+        None, description="Step kinds the term applies to (adapt phase); all kinds when omitted.")
+    every: int = Field(1, ge=1, description="Apply the term on every N-th step of those kinds.")
+    start: int = Field(0, ge=0, description="First step at which the term applies.")
+
+
+class Target(_Strict):
+    """What to adapt towards: one image, a folder of images, or a text (with a source text)."""
+
+    image: str | None = Field(None, description="Path of the target image.")
+    images: str | None = Field(None, description="Folder of target images (few-shot recipes).")
+    text: str | None = Field(None, description="Target description (text-guided recipes).")
+    source_text: str | None = Field(None, description="Description of the source domain.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Target":
+        if not (self.image or self.images or self.text):
+            raise ValueError("give one of target.image, target.images or target.text "
+                             "(or pass --target on the command line)")
+        if self.image and self.images:
+            raise ValueError("give target.image or target.images, not both")
+        return self
+
+
+class Search(_Strict):
+    """Stage 1: optimise a latent of the source generator towards the target."""
+
+    steps: int = Field(1000, ge=1, description="Optimisation steps.")
+    lr: float = Field(0.01, gt=0, description="Adam learning rate.")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam betas.")
+    space: Literal["w", "w+"] = Field("w", description="Optimise one w, or one per layer (W+).")
+    objective: list[Term] = Field(min_length=1, description="Weighted search terms.")
+    log_every: int = Field(10, ge=1, description="Log term values every N steps.")
+
+
+class StepKind(_Strict):
+    """One kind of adaptation step, and when it runs."""
+
+    name: str = Field(description="Name that loss terms refer to in `on`.")
+    every: int | None = Field(
+        None, ge=1, description="Run on steps where step % every == offset; the last kind "
+                                "without `every` takes the remaining steps.")
+    offset: int = Field(0, ge=0, description="See `every`.")
+    latents: Literal["reference", "random"] = Field(
+        "random", description="`reference`: the searched latent; `random`: fresh z each step.")
+    batch: int = Field(2, ge=1, description="Batch size of the step.")
+    mixing: float = Field(0.9, ge=0, le=1, description="Style-mixing probability (random only).")
+
+
+class Optimizer(_Strict):
+    """Adam settings of one network."""
+
+    lr: float = Field(gt=0, description="Learning rate.")
+    betas: tuple[float, float] = Field((0.0, 0.99), description="Adam betas.")
+
+
+class Adapt(_Strict):
+    """Stage 2: fine-tune a copy of the generator with a schedule of step kinds."""
+
+    steps: int = Field(ge=1, description="Fine-tuning steps.")
+    schedule: list[StepKind] = Field(min_length=1, description="Step kinds, first match wins.")
+    losses: list[Term] = Field(min_length=1, description="Weighted generator loss terms.")
+    generator_optimizer: Optimizer = Field(default_factory=lambda: Optimizer(lr=0.002))
+    discriminator_optimizer: Optimizer = Field(default_factory=lambda: Optimizer(lr=0.002))
+    freeze: list[str] = Field(default_factory=list,
+                              description="Generator parameter groups kept frozen (fnmatch).")
+    ema_decay: float = Field(0.5 ** (32 / 10000), ge=0, lt=1,
+                             description="EMA decay of the adapted generator (0 disables EMA).")
+    truncation: float = Field(1.0, gt=0, description="Truncation of random training latents.")
+
+
+class Output(_Strict):
+    """What a run writes, and how often."""
+
+    sample_every: int = Field(100, ge=1, description="Write a sample grid every N adapt steps.")
+    checkpoint_every: int = Field(100, ge=1, description="Checkpoint every N adapt steps.")
+    keep_checkpoints: int = Field(2, ge=1, description="How many recent checkpoints to keep.")
+    n_samples: int = Field(8, ge=1, description="Latents in each sample grid.")
+    truncation: float = Field(0.7, gt=0, description="Truncation of the sample grids' latents.")
+    log_every: int = Field(1, ge=1, description="Write the JSON log every N steps.")
+
+
+class Recipe(_Strict):
+    """A complete adaptation recipe (the root of a recipe TOML file)."""
+
+    name: str = Field(description="Short name; run folders are named after it.")
+    description: str = Field("", description="One paragraph: what the recipe does.")
+    requires: list[str] = Field(default_factory=list,
+                                description="Plugins (distribution or entry-point names) needed.")
+    seed: int = Field(0, description="Seed of every random draw of the run.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to run.")
+    generator: ComponentRef = Field(description="The source generator (kind `generator`).")
+    discriminator: ComponentRef | None = Field(
+        None, description="The source discriminator (kind `discriminator`), if a loss needs one.")
+    encoders: dict[str, ComponentRef] = Field(
+        default_factory=dict, description="Named encoders that terms refer to (kind `encoder`).")
+    target: Target
+    search: Search | None = None
+    adapt: Adapt
+    output: Output = Field(default_factory=Output)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading, overriding and validating
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a recipe file; a missing file or a syntax error becomes a RecipeError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError([f"recipe file {path} does not exist"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError([f"cannot read recipe file {path}: {exc}"]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError([f"invalid TOML: {exc}"], source=str(path)) from None
+
+
+def parse_override(text: str) -> tuple[list[str | int], Any]:
+    """Split ``a.b[2].c=value`` into a key path and a value parsed as a TOML literal.
+
+    A value that is not a TOML literal is taken as a plain string, so ``--set
+    target.text=a pencil sketch`` works without quotes.
+    """
+    if "=" not in text:
+        raise ValueError(f"--set {text!r}: expected KEY=VALUE")
+    key, raw = text.split("=", 1)
+    path = split_path(key.strip())
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return path, value
+
+
+def split_path(key: str) -> list[str | int]:
+    """``adapt.losses[2].weight`` -> ``["adapt", "losses", 2, "weight"]``."""
+    parts: list[str | int] = []
+    for chunk in key.split("."):
+        name, _, rest = chunk.partition("[")
+        if not name:
+            raise ValueError(f"bad key {key!r}")
+        parts.append(name)
+        while rest:
+            index, _, rest = rest.partition("]")
+            if not index.isdigit():
+                raise ValueError(f"bad index [{index}] in {key!r}")
+            parts.append(int(index))
+            rest = rest.lstrip("[")
+    return parts
+
+
+def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """``("adapt", "losses", 2, "weight")`` -> ``adapt.losses[2].weight``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(recipe root)"
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """Return a copy of ``data`` with ``--set`` overrides applied, and the problems found."""
+    data = copy.deepcopy(data)
+    problems = []
+    for text in overrides:
+        try:
+            path, value = parse_override(text)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        node: Any = data
+        for i, part in enumerate(path[:-1]):
+            nxt = path[i + 1]
+            if isinstance(part, int):
+                if not isinstance(node, list) or part >= len(node):
+                    problems.append(f"--set {text}: {format_path(path[:i + 1])} does not exist")
+                    break
+                node = node[part]
+            else:
+                if not isinstance(node, dict):
+                    problems.append(f"--set {text}: {format_path(path[:i])} is not a table")
+                    break
+                node = node.setdefault(part, [] if isinstance(nxt, int) else {})
+        else:
+            last = path[-1]
+            if isinstance(last, int):
+                if not isinstance(node, list) or last >= len(node):
+                    problems.append(f"--set {text}: {format_path(path)} does not exist")
+                else:
+                    node[last] = value
+            elif isinstance(node, dict):
+                node[last] = value
+            else:
+                problems.append(f"--set {text}: {format_path(path[:-1])} is not a table")
+    return data, problems
+
+
+def suggest(word: str, choices: list[str] | set[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> set[str]:
+    """Field names of the model found by walking ``loc`` through ``model``'s annotations."""
+    import typing
+
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return set()
+        field = current.model_fields.get(part)
+        if field is None:
+            return set()
+        current = field.annotation
+        # unwrap Optional[...] / list[...] / dict[str, ...]
+        for _ in range(3):
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            if isinstance(current, type) and issubclass(current, BaseModel):
+                break
+            if not args:
+                break
+            current = args[-1]
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return set(current.model_fields)
+    return set()
+
+
+def pydantic_problems(exc: ValidationError, model: type[BaseModel],
+                      prefix: tuple[Any, ...] = ()) -> list[str]:
+    """Turn a pydantic error into ``path: message`` lines, with key suggestions."""
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        path = format_path(prefix + loc)
+        if err["type"] == "extra_forbidden":
+            known = _fields_at(model, loc[:-1])
+            problems.append(f"{path}: unknown key{suggest(loc[-1], known)}")
+        elif err["type"] == "missing":
+            problems.append(f"{path}: required key is missing")
+        else:
+            got = err.get("input")
+            shown = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
+            problems.append(f"{path}: {err['msg']}{shown}")
+    return problems
+
+
+class ValidatedRecipe:
+    """A recipe whose structure and every component reference passed validation."""
+
+    def __init__(self, recipe: Recipe, raw: dict[str, Any], params: dict[str, BaseModel],
+                 base_dir: Path, source: str) -> None:
+        self.recipe = recipe
+        self.raw = raw  # the dict after overrides: what the run folder records
+        self.params = params  # TOML path of each component ref -> its validated params
+        self.base_dir = base_dir  # relative paths in the recipe are relative to this
+        self.source = source
+
+    def component_params(self, path: str) -> BaseModel:
+        """Validated params of the component at ``path`` (e.g. ``adapt.losses[0]``)."""
+        return self.params[path]
+
+
+def _component_refs(recipe: Recipe) -> list[tuple[str, str, ComponentRef]]:
+    """(TOML path, kind, reference) of every component the recipe names."""
+    refs: list[tuple[str, str, ComponentRef]] = [("generator", "generator", recipe.generator)]
+    if recipe.discriminator is not None:
+        refs.append(("discriminator", "discriminator", recipe.discriminator))
+    refs += [(f"encoders.{key}", "encoder", ref) for key, ref in recipe.encoders.items()]
+    if recipe.search is not None:
+        refs += [(f"search.objective[{i}]", "search_objective", t)
+                 for i, t in enumerate(recipe.search.objective)]
+    refs += [(f"adapt.losses[{i}]", "loss", t) for i, t in enumerate(recipe.adapt.losses)]
+    return refs
+
+
+def validate(data: dict[str, Any], plugin_set: Any, *, base_dir: Path | str = ".",
+             source: str = "recipe", overrides: list[str] = ()) -> ValidatedRecipe:
+    """Validate a parsed recipe against the schema and the loaded components.
+
+    Raises RecipeError listing every problem found. Builds nothing.
+    """
+    data, problems = apply_overrides(data, list(overrides))
+    if problems:
+        raise RecipeError(problems, source)
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as exc:
+        raise RecipeError(pydantic_problems(exc, Recipe), source) from None
+
+    registry = plugin_set.registry
+    missing_plugins = [name for name in recipe.requires if not plugin_set.has_plugin(name)]
+    problems = [f"requires: plugin {name!r} is not installed; install it (pip install {name}) "
+                "or load it with --plugins-dir" for name in missing_plugins]
+    params: dict[str, BaseModel] = {}
+    needs_d: list[str] = []
+    for path, kind, ref in _component_refs(recipe):
+        component = registry.get(kind, ref.name)
+        if component is None:
+            hint = suggest(ref.name, registry.names(kind))
+            if not hint and missing_plugins:
+                hint = f" (it may come from the missing plugin {missing_plugins[0]!r})"
+            known = ", ".join(registry.names(kind)) or "none"
+            problems.append(f"{path}.name: unknown {kind} {ref.name!r}{hint}; "
+                            f"registered: {known}")
+            continue
+        if getattr(component.factory, "needs_discriminator", False):
+            needs_d.append(path)
+        try:
+            params[path] = component.params_model.model_validate(ref.params)
+        except ValidationError as exc:
+            problems += pydantic_problems(exc, component.params_model,
+                                          tuple(split_path(path)) + ("params",))
+    problems += _cross_checks(recipe, params, needs_d)
+    problems += _missing_target_files(recipe, Path(base_dir))
+    if problems:
+        raise RecipeError(problems, source)
+    return ValidatedRecipe(recipe, data, params, Path(base_dir), source)
+
+
+def _cross_checks(recipe: Recipe, params: dict[str, BaseModel], needs_d: list[str]) -> list[str]:
+    """Checks that span sections: step-kind names, encoder names, the discriminator."""
+    problems = []
+    kinds = [k.name for k in recipe.adapt.schedule]
+    if len(set(kinds)) != len(kinds):
+        problems.append("adapt.schedule: step kind names must be unique")
+    if recipe.adapt.schedule[-1].every is not None:
+        problems.append("adapt.schedule: the last step kind must have no `every` "
+                        "(it takes the steps no other kind claims)")
+    for i, term in enumerate(recipe.adapt.losses):
+        for kind in term.on or []:
+            if kind not in kinds:
+                problems.append(f"adapt.losses[{i}].on: unknown step kind {kind!r}"
+                                f"{suggest(kind, kinds)}; the schedule has {kinds}")
+    for path, value in params.items():
+        for field in ("encoder",):
+            name = getattr(value, field, None)
+            if isinstance(name, str) and name not in recipe.encoders:
+                known = sorted(recipe.encoders)
+                problems.append(f"{path}.params.{field}: no encoder named {name!r} in [encoders]"
+                                f"{suggest(name, known)}; defined: {known or 'none'}")
+    if recipe.discriminator is None:
+        problems += [f"{path}: this term needs a discriminator; add a [discriminator] table to "
+                     "the recipe" for path in needs_d]
+    uses_reference = any(k.latents == "reference" for k in recipe.adapt.schedule)
+    if uses_reference and recipe.search is None:
+        problems.append("adapt.schedule: a step kind uses `latents = \"reference\"` but the "
+                        "recipe has no [search] section to find the reference latent")
+    return problems
+
+
+def _missing_target_files(recipe: Recipe, base_dir: Path) -> list[str]:
+    """The target files the recipe names must exist (checked without reading them)."""
+    problems = []
+    for key in ("image", "images"):
+        value = getattr(recipe.target, key)
+        if value and not (base_dir / Path(value).expanduser()).exists():
+            problems.append(f"target.{key}: {value} does not exist (relative paths are relative "
+                            f"to the recipe's folder {base_dir})")
+    return problems
+
+
+def load(path: str | Path, plugin_set: Any, overrides: list[str] = ()) -> ValidatedRecipe:
+    """Read and validate a recipe file (see :func:`validate`)."""
+    path = Path(path)
+    data = read_toml(path)
+    return validate(data, plugin_set, base_dir=path.resolve().parent, source=str(path),
+                    overrides=list(overrides))

@@ -1,0 +1,119 @@
+"""The component registry: every generator, discriminator, encoder, search term and loss by name.
+
+Plugins add components through the ``register`` callback their hooks receive; recipes then name
+them. A component is a *factory* (usually a class) called as ``factory(params, ctx)``, where
+``params`` is an instance of its pydantic ``Params`` model and ``ctx`` is a
+:class:`~gan_adapt.components.BuildContext`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict
+
+from gan_adapt.errors import PluginError
+
+#: Component kinds, each with the hook through which plugins register it.
+KINDS: dict[str, str] = {
+    "generator": "register_generators",
+    "discriminator": "register_discriminators",
+    "encoder": "register_encoders",
+    "search_objective": "register_search_objectives",
+    "loss": "register_losses",
+}
+
+_NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
+
+
+class NoParams(BaseModel):
+    """Params model of a component that takes no parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Component:
+    """One registered component."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    params_model: type[BaseModel]
+    source: str  # the plugin that registered it
+
+    @property
+    def doc(self) -> str:
+        """The first line of the factory's docstring."""
+        text = inspect.getdoc(self.factory) or ""
+        return text.strip().splitlines()[0] if text.strip() else ""
+
+    def build(self, params: BaseModel | dict[str, Any], ctx: Any) -> Any:
+        """Construct the component from (validated) params."""
+        if not isinstance(params, self.params_model):
+            params = self.params_model.model_validate(params)
+        return self.factory(params, ctx)
+
+
+@dataclass
+class Registry:
+    """Components by kind and name. Registering a taken name is an error naming both sources."""
+
+    _by_kind: dict[str, dict[str, Component]] = field(
+        default_factory=lambda: {kind: {} for kind in KINDS})
+
+    def add(self, kind: str, name: str, factory: Callable[..., Any],
+            params: type[BaseModel] | None = None, *, source: str = "?") -> Component:
+        """Register ``factory`` as component ``name`` of ``kind`` (see :func:`make_register`)."""
+        if kind not in KINDS:
+            raise PluginError(f"plugin {source!r} registered a component of unknown kind {kind!r}")
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise PluginError(
+                f"plugin {source!r} registered a {kind} with an invalid name {name!r}: names are "
+                "lower-case letters, digits, '_' and '-', starting with a letter")
+        if not callable(factory):
+            raise PluginError(f"plugin {source!r} registered {kind} {name!r} with a factory "
+                              f"that is not callable: {factory!r}")
+        params = params if params is not None else getattr(factory, "Params", NoParams)
+        if not (isinstance(params, type) and issubclass(params, BaseModel)):
+            raise PluginError(f"plugin {source!r} registered {kind} {name!r} whose Params is not "
+                              "a pydantic model")
+        taken = self._by_kind[kind].get(name)
+        if taken is not None:
+            raise PluginError(f"two plugins register a {kind} named {name!r}: {taken.source!r} "
+                              f"and {source!r}; uninstall or restrict one of them "
+                              "(GAN_ADAPT_LOAD_PLUGINS)")
+        component = Component(kind, name, factory, params, source)
+        self._by_kind[kind][name] = component
+        return component
+
+    def get(self, kind: str, name: str) -> Component | None:
+        """The component, or None when no plugin registered it."""
+        return self._by_kind[kind].get(name)
+
+    def names(self, kind: str) -> list[str]:
+        """Registered names of one kind, sorted."""
+        return sorted(self._by_kind[kind])
+
+    def components(self, kind: str | None = None) -> list[Component]:
+        """All components (of one kind), sorted by kind then name."""
+        kinds = [kind] if kind else list(KINDS)
+        return [self._by_kind[k][n] for k in kinds for n in sorted(self._by_kind[k])]
+
+
+def make_register(pending: list[tuple[str, str, Callable[..., Any], type[BaseModel] | None]],
+                  kind: str) -> Callable[..., None]:
+    """The ``register(name, factory, params=None)`` callback handed to a plugin's hook.
+
+    Registrations are collected in ``pending`` and added to the registry only after the hook
+    returns, so a plugin that fails half-way leaves nothing behind.
+    """
+
+    def register(name: str, factory: Callable[..., Any],
+                 params: type[BaseModel] | None = None) -> None:
+        pending.append((kind, name, factory, params))
+
+    return register
