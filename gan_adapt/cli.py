@@ -22,16 +22,18 @@ from gan_adapt.errors import GanAdaptError
 _plugin_cache: dict[Any, Any] = {}
 
 
-def get_plugins(plugins_dir: str | None = None, *, collect: bool = True) -> Any:
+def get_plugins(plugins_dir: tuple[str, ...] | str | None = None, *,
+                collect: bool = True) -> Any:
     """Load (once per plugins folder) the plugin set; warn about plugins that failed.
 
     ``collect`` runs the registration hooks now (commands that use the registry need them).
     """
     from gan_adapt.plugins import load_plugins
 
-    key = str(Path(plugins_dir).resolve()) if plugins_dir else None
+    folders = [plugins_dir] if isinstance(plugins_dir, str) else list(plugins_dir or ())
+    key = tuple(str(Path(f).resolve()) for f in folders)
     if key not in _plugin_cache:
-        _plugin_cache[key] = (load_plugins(plugins_dir), set())
+        _plugin_cache[key] = (load_plugins(folders), set())
     plugin_set, warned = _plugin_cache[key]
     if collect:
         plugin_set.registry  # noqa: B018 - runs the registration hooks
@@ -70,8 +72,8 @@ class PluginGroup(click.Group):
 
 
 plugins_dir_option = click.option(
-    "--plugins-dir", type=click.Path(file_okay=False), default=None,
-    help="Also load every .py file of this folder as a plugin.")
+    "--plugins-dir", type=click.Path(file_okay=False), multiple=True,
+    help="Also load every .py file of this folder as a plugin (repeatable).")
 set_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY=VALUE",
     help="Override a recipe value, e.g. --set adapt.steps=100 (values are TOML literals).")
@@ -96,7 +98,7 @@ def cli() -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
               help="Where to run (default: the recipe's `device`, normally auto).")
 def run(recipe: str | None, out: str | None, target: str | None, overrides: tuple[str, ...],
-        resume: str | None, plugins_dir: str | None, device: str | None) -> None:
+        resume: str | None, plugins_dir: tuple[str, ...], device: str | None) -> None:
     """Adapt a generator as RECIPE says, writing everything into one run folder."""
     from gan_adapt.engine import start
 
@@ -116,7 +118,7 @@ def run(recipe: str | None, out: str | None, target: str | None, overrides: tupl
 @set_option
 @plugins_dir_option
 def validate(recipes: tuple[str, ...], overrides: tuple[str, ...],
-             plugins_dir: str | None) -> None:
+             plugins_dir: tuple[str, ...]) -> None:
     """Check RECIPES (and overrides) without building any model; report every problem."""
     from gan_adapt.errors import RecipeError
     from gan_adapt.recipe import load
@@ -139,7 +141,7 @@ def validate(recipes: tuple[str, ...], overrides: tuple[str, ...],
 
 @cli.command()
 @plugins_dir_option
-def plugins(plugins_dir: str | None) -> None:
+def plugins(plugins_dir: tuple[str, ...]) -> None:
     """List loaded plugins, their versions and what each registered."""
     from rich.console import Console
     from rich.table import Table
@@ -158,7 +160,7 @@ def plugins(plugins_dir: str | None) -> None:
 @cli.command()
 @click.argument("kind", required=False)
 @plugins_dir_option
-def components(kind: str | None, plugins_dir: str | None) -> None:
+def components(kind: str | None, plugins_dir: tuple[str, ...]) -> None:
     """List registered components (of one KIND) with their parameters and defaults."""
     from rich.console import Console
     from rich.table import Table

@@ -5,7 +5,7 @@ Three sources, loaded in this order, all through one pluggy ``PluginManager``:
 1. the built-in default plugins (:data:`DEFAULT_PLUGINS`): gan-adapt's own networks, encoders
    and generic losses are plugins like any other;
 2. installed packages that declare an entry point in the ``gan_adapt`` group;
-3. loose ``*.py`` files in a ``--plugins-dir`` folder.
+3. loose ``*.py`` files in ``--plugins-dir`` folders (and ``$GAN_ADAPT_PLUGINS_DIR``).
 
 ``GAN_ADAPT_LOAD_PLUGINS`` (comma-separated names) restricts which entry-point plugins load; set
 to an empty string it loads none. Files of an explicit ``--plugins-dir`` always load. Nothing here runs at ``import gan_adapt``: the CLI
@@ -179,8 +179,8 @@ def _entry_points() -> Iterable[metadata.EntryPoint]:
     return metadata.entry_points(group=ENTRY_POINT_GROUP)
 
 
-def load_plugins(plugins_dir: str | Path | None = None, *, entry_points: bool = True,
-                 extra: Iterable[Any] = ()) -> PluginSet:
+def load_plugins(plugins_dir: str | Path | Iterable[str | Path] | None = None, *,
+                 entry_points: bool = True, extra: Iterable[Any] = ()) -> PluginSet:
     """Build a :class:`PluginSet` from the default plugins, entry points and a plugins folder.
 
     ``extra`` are plugin objects (modules or instances) registered as well; tests use it to add
@@ -213,7 +213,9 @@ def load_plugins(plugins_dir: str | Path | None = None, *, entry_points: bool = 
     for obj in extra:
         name = getattr(obj, "__name__", None) or type(obj).__name__
         plugin_set.add_module(obj, name, getattr(obj, "__version__", "-"), "explicit")
-    folder = plugins_dir or os.environ.get(PLUGINS_DIR_ENV)
-    if folder:
+    if plugins_dir is None or isinstance(plugins_dir, (str, Path)):
+        plugins_dir = [plugins_dir] if plugins_dir else []
+    env_dirs = [d for d in os.environ.get(PLUGINS_DIR_ENV, "").split(os.pathsep) if d]
+    for folder in [*plugins_dir, *env_dirs]:
         plugin_set.load_plugins_dir(folder)
     return plugin_set

@@ -100,16 +100,27 @@ def _labels(terms: list[Term]) -> list[str]:
     return labels
 
 
+def seed_everything(seed: int) -> None:
+    """Seed every RNG a run draws from (torch CPU and CUDA, Python's, NumPy's)."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
 def build_components(validated: ValidatedRecipe, plugin_set: Any,
                      device: torch.device) -> Components:
     """Build generator, discriminator, encoders and terms, in that order.
 
-    The global RNG is seeded first, so random initialisations (a patch head, a random-weight test
+    The global RNGs are seeded first, so random initialisations (a patch head, a random-weight test
     encoder) are identical on every build of the same recipe, resumes included.
     """
     recipe = validated.recipe
     registry = plugin_set.registry
-    torch.manual_seed(recipe.seed)
+    seed_everything(recipe.seed)
     ctx = BuildContext(device=device, base_dir=validated.base_dir, target=TargetData())
 
     generator = _build(registry.get("generator", recipe.generator.name),

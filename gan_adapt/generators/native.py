@@ -1,0 +1,124 @@
+"""gan-adapt's own checkpoint format: a folder with ``config.json`` and ``model.safetensors``.
+
+::
+
+    my-generator/
+      config.json         {"format": "gan-adapt/stylegan2", "format_version": 1,
+                           "generator": {GeneratorConfig}, "discriminator": {...} | null,
+                           "metadata": {...}}
+      model.safetensors   "generator.<name>" (and "discriminator.<name>") tensors
+
+Safetensors holds nothing but tensors, so loading it cannot run code; the JSON file is all that
+is needed to rebuild the networks and can be read by a person. Writes go to temporary names and
+are renamed into place, so an interrupted save never leaves a half-written checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gan_adapt.errors import CheckpointError
+from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
+                                           StyleGAN2Discriminator, StyleGAN2Generator)
+
+FORMAT = "gan-adapt/stylegan2"
+FORMAT_VERSION = 1
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+def native_folder(path: Path) -> Path | None:
+    """The native checkpoint folder that ``path`` (the folder or one of its two files) names."""
+    folder = path if path.is_dir() else path.parent
+    if path.is_dir() or path.name in (CONFIG_NAME, WEIGHTS_NAME):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    return None
+
+
+def save(generator: StyleGAN2Generator, path: str | Path,
+         discriminator: StyleGAN2Discriminator | None = None,
+         metadata: dict[str, Any] | None = None) -> Path:
+    """Save ``generator`` (and optionally ``discriminator``) as a native checkpoint folder.
+
+    ``metadata`` (JSON-serialisable: e.g. the recipe, the source checkpoint) is stored as is.
+    Returns the folder.
+    """
+    from safetensors.torch import save_file
+
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"generator.{k}": v.detach().float().cpu().contiguous()
+               for k, v in generator.state_dict().items()}
+    config: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                              "generator": generator.config.to_dict(), "discriminator": None,
+                              "metadata": metadata or {}}
+    if discriminator is not None:
+        tensors.update({f"discriminator.{k}": v.detach().float().cpu().contiguous()
+                        for k, v in discriminator.state_dict().items()})
+        config["discriminator"] = discriminator.config.to_dict()
+    weights_tmp = folder / (WEIGHTS_NAME + ".part")
+    config_tmp = folder / (CONFIG_NAME + ".part")
+    save_file(tensors, str(weights_tmp), metadata={"format": FORMAT})
+    config_tmp.write_text(json.dumps(config, indent=2) + "\n")
+    os.replace(weights_tmp, folder / WEIGHTS_NAME)
+    os.replace(config_tmp, folder / CONFIG_NAME)
+    return folder
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """The parsed ``config.json`` of a native checkpoint, checked for format and version."""
+    try:
+        config = json.loads((folder / CONFIG_NAME).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{folder / CONFIG_NAME} is not valid JSON ({exc}).") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise CheckpointError(f"{folder / CONFIG_NAME} is not a gan-adapt StyleGAN2 config "
+                              f"(expected \"format\": \"{FORMAT}\").")
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{folder} was written by a newer gan-adapt (format version "
+                              f"{config['format_version']}); upgrade gan-adapt to read it.")
+    return config
+
+
+def read_tensors(folder: Path, prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors under ``prefix`` (``"generator."`` / ``"discriminator."``), prefix removed."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = folder / WEIGHTS_NAME
+    if not path.is_file():
+        raise CheckpointError(f"{folder} has {CONFIG_NAME} but no {WEIGHTS_NAME}.")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} cannot be read ({exc}); it is truncated or corrupt."
+                              ) from None
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def generator_parts(folder: Path) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
+    config = read_config(folder)
+    try:
+        g_config = GeneratorConfig.from_dict(config["generator"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{folder / CONFIG_NAME}: invalid generator config ({exc})."
+                              ) from None
+    return g_config, read_tensors(folder, "generator.")
+
+
+def discriminator_parts(folder: Path) -> tuple[DiscriminatorConfig, dict[str, torch.Tensor]] | None:
+    config = read_config(folder)
+    if not config.get("discriminator"):
+        return None
+    try:
+        d_config = DiscriminatorConfig.from_dict(config["discriminator"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{folder / CONFIG_NAME}: invalid discriminator config ({exc})."
+                              ) from None
+    return d_config, read_tensors(folder, "discriminator.")

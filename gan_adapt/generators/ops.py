@@ -1,0 +1,144 @@
+"""The few tensor operations StyleGAN2 is built from, in plain PyTorch.
+
+Both reference implementations ship custom CUDA kernels for these (``upfirdn2d``, ``bias_act``,
+``fused_leaky_relu``) that must be compiled before first use. Each kernel has a pure-PyTorch
+fallback that computes the same function; this module is written from those definitions only, so
+it runs on any device without a compiler. Speed-ups (fused kernels, ``torch.compile``) may be
+added later, but must equal these functions.
+
+Conventions: images and feature maps are ``[N, C, H, W]``; the low-pass filter is the separable
+binomial ``[1, 3, 3, 1]`` normalised to sum 1, as in every StyleGAN2 checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+#: The 1-D taps of the resampling low-pass filter used by StyleGAN2 (both code bases).
+FIR_TAPS: tuple[float, ...] = (1.0, 3.0, 3.0, 1.0)
+
+#: Slope of the leaky ReLU and the gain that keeps activations at unit variance after it.
+LRELU_SLOPE = 0.2
+LRELU_GAIN = math.sqrt(2.0)
+
+
+def fir_kernel(taps: tuple[float, ...] = FIR_TAPS, *, device=None,
+               dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The 2-D separable filter ``outer(taps, taps)`` normalised to sum 1, shape ``[k, k]``."""
+    t = torch.tensor(taps, dtype=torch.float64)
+    k = torch.outer(t, t)
+    return (k / k.sum()).to(device=device, dtype=dtype)
+
+
+def fir_filter(x: torch.Tensor, kernel: torch.Tensor, pad: tuple[int, int],
+               gain: float = 1.0) -> torch.Tensor:
+    """Zero-pad each spatial side (``pad = (before, after)``) and convolve every channel with
+    ``kernel * gain`` (a true convolution, i.e. the kernel is flipped; the binomial is symmetric)."""
+    c = x.shape[1]
+    x = F.pad(x, [pad[0], pad[1], pad[0], pad[1]])
+    weight = (kernel.flip([0, 1]) * gain).to(x.dtype)
+    return F.conv2d(x, weight.expand(c, 1, *kernel.shape), groups=c)
+
+
+def upsample2x(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Double the resolution: insert zeros between pixels, then low-pass filter.
+
+    The gain of 4 restores the signal's magnitude (3 of every 4 samples are zeros). The padding
+    (2, 1) centres the 4-tap filter so that the output is exactly twice the input size.
+    """
+    n, c, h, w = x.shape
+    x = x.reshape(n, c, h, 1, w, 1)
+    x = F.pad(x, [0, 1, 0, 0, 0, 1]).reshape(n, c, 2 * h, 2 * w)
+    return fir_filter(x, kernel, pad=(2, 1), gain=4.0)
+
+
+def bias_act(x: torch.Tensor, bias: torch.Tensor | None = None, *, act: str = "linear",
+             gain: float = 1.0, clamp: float | None = None) -> torch.Tensor:
+    """``clamp(act(x + bias) * gain)``: the fused bias/activation step of every layer.
+
+    ``act`` is ``"lrelu"`` (leaky ReLU, slope 0.2, which also multiplies by sqrt(2)) or
+    ``"linear"``. ``clamp`` bounds the result to ``[-clamp, clamp]`` (NVlabs ``conv_clamp``).
+    """
+    if bias is not None:
+        x = x + bias.to(x.dtype).reshape([1, -1] + [1] * (x.ndim - 2))
+    if act == "lrelu":
+        x = F.leaky_relu(x, LRELU_SLOPE)
+        gain = gain * LRELU_GAIN
+    elif act != "linear":
+        raise ValueError(f"unsupported activation {act!r}")
+    if gain != 1.0:
+        x = x * gain
+    if clamp is not None:
+        x = x.clamp(-clamp, clamp)
+    return x
+
+
+def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Scale each row to unit root-mean-square (StyleGAN's "pixel norm" of z)."""
+    return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
+
+
+def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, *,
+                     demodulate: bool = True, up: bool = False,
+                     kernel: torch.Tensor | None = None) -> torch.Tensor:
+    """StyleGAN2's style-modulated convolution, one weight per sample (a grouped convolution).
+
+    ``weight`` is ``[out, in, k, k]`` and ``styles`` ``[N, in]``. The weight is scaled per input
+    channel by the style and, when ``demodulate``, each output filter is rescaled to unit norm,
+    which replaces StyleGAN1's instance normalisation. ``up`` doubles the resolution with a
+    stride-2 transposed convolution followed by the low-pass ``kernel`` (the NVlabs and
+    rosinality "fused" upsampling; padding 0 then a (1, 1)-padded filter gives exactly 2x).
+    """
+    n, in_ch, h, w = x.shape
+    out_ch, _, kh, kw = weight.shape
+    wgt = weight.unsqueeze(0) * styles.reshape(n, 1, in_ch, 1, 1)  # [N, out, in, k, k]
+    if demodulate:
+        wgt = wgt * (wgt.square().sum(dim=[2, 3, 4], keepdim=True) + 1e-8).rsqrt()
+    x = x.reshape(1, n * in_ch, h, w)
+    if up:
+        if kernel is None:
+            raise ValueError("up-sampling needs the low-pass kernel")
+        # conv_transpose2d wants [in, out/groups, k, k] per group.
+        wgt = wgt.transpose(1, 2).reshape(n * in_ch, out_ch, kh, kw)
+        x = F.conv_transpose2d(x, wgt.to(x.dtype), stride=2, groups=n)
+        x = x.reshape(n, out_ch, *x.shape[2:])
+        return fir_filter(x, kernel, pad=(1, 1), gain=4.0)
+    wgt = wgt.reshape(n * out_ch, in_ch, kh, kw)
+    x = F.conv2d(x, wgt.to(x.dtype), padding=kh // 2, groups=n)
+    return x.reshape(n, out_ch, *x.shape[2:])
+
+
+def conv2d_down2x(x: torch.Tensor, weight: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Low-pass filter, then a stride-2 convolution: the discriminator's down-sampling conv.
+
+    The filter padding depends on the conv size so that the output is exactly half the input:
+    (2, 2) for a 3x3 conv, (1, 1) for the 1x1 skip connection.
+    """
+    k = weight.shape[-1]
+    p = (len(FIR_TAPS) - 2 + (k - 1) + 1) // 2, (len(FIR_TAPS) - 2 + (k - 1)) // 2
+    x = fir_filter(x, kernel, pad=p)
+    return F.conv2d(x, weight.to(x.dtype), stride=2)
+
+
+def minibatch_stddev(x: torch.Tensor, group_size: int | None, num_channels: int = 1
+                     ) -> torch.Tensor:
+    """Append the minibatch standard deviation as ``num_channels`` extra feature maps.
+
+    Samples are grouped STRIDED, as in both references: the batch is viewed as
+    ``[group, N / group, ...]``, so with N = 8 and groups of 4 the groups are {0, 2, 4, 6} and
+    {1, 3, 5, 7}. Within a group, the biased standard deviation of each feature is averaged over
+    its channels and pixels, and broadcast back to every member of the group.
+    """
+    n, c, h, w = x.shape
+    g = min(group_size, n) if group_size is not None else n
+    if n % g:
+        raise ValueError(f"the minibatch-stddev layer needs a batch divisible by {g}, got {n}")
+    f = num_channels
+    y = x.reshape(g, -1, f, c // f, h, w)
+    y = (y - y.mean(dim=0)).square().mean(dim=0)
+    y = (y + 1e-8).sqrt().mean(dim=[2, 3, 4])  # [N / g, F]
+    y = y.reshape(-1, f, 1, 1).repeat(g, 1, h, w)
+    return torch.cat([x, y], dim=1)
