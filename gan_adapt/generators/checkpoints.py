@@ -248,10 +248,10 @@ def build_generator(config: GeneratorConfig, state: dict[str, torch.Tensor],
     estimate = "mapping.w_avg" not in state
     if estimate:
         state = {**state, "mapping.w_avg": torch.zeros(config.w_dim)}
-    _load_state(generator, state, source)
+    _load_state(generator, state, source, "generator")
     if estimate:
         generator.w_avg = generator.mean_latent()
-    generator.checkpoint_info = {"w_avg_estimated": estimate}
+    generator.checkpoint_info["w_avg_estimated"] = estimate
     return generator.eval()
 
 
@@ -259,11 +259,12 @@ def build_discriminator(config: DiscriminatorConfig, state: dict[str, torch.Tens
                         source: str = "checkpoint") -> StyleGAN2Discriminator:
     """A discriminator from a config and a gan-adapt state dict."""
     discriminator = StyleGAN2Discriminator(config)
-    _load_state(discriminator, state, source)
+    _load_state(discriminator, state, source, "discriminator")
     return discriminator.eval()
 
 
-def _load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+def _load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str,
+                what: str) -> None:
     expected = module.state_dict()
     missing = [k for k in expected if k not in state]
     extra = [k for k in state if k not in expected]
@@ -273,8 +274,8 @@ def _load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], source:
         details = "; ".join(f"{label}: {', '.join(items[:4])}" for label, items in
                             (("missing", missing), ("unexpected", extra), ("wrong shape", bad))
                             if items)
-        raise CheckpointError(f"{source}: the tensors do not fit a StyleGAN2 "
-                              f"{type(module).__name__[9:].lower()} ({details}).")
+        raise CheckpointError(f"{source}: the tensors do not fit a StyleGAN2 {what} "
+                              f"({details}).")
     module.load_state_dict(state)
 
 

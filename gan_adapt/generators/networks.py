@@ -384,6 +384,8 @@ class StyleGAN2Generator(nn.Module):
         self.z_dim, self.w_dim, self.c_dim = config.z_dim, config.w_dim, config.c_dim
         self.img_resolution, self.img_channels = config.img_resolution, config.img_channels
         self.num_ws = config.num_ws
+        #: Where the weights came from (path, format, which); filled in by the loaders.
+        self.checkpoint_info: dict[str, Any] = {}
         self.synthesis = SynthesisNetwork(config)
         self.mapping = MappingNetwork(
             z_dim=config.z_dim, c_dim=config.c_dim, w_dim=config.w_dim, num_ws=config.num_ws,
