@@ -137,10 +137,11 @@ class Recipe(_Strict):
         None, description="The source discriminator (kind `discriminator`), if a loss needs one.")
     encoders: dict[str, ComponentRef] = Field(
         default_factory=dict, description="Named encoders that terms refer to (kind `encoder`).")
-    target: Target
-    search: Search | None = None
-    adapt: Adapt
-    output: Output = Field(default_factory=Output)
+    target: Target = Field(description="What to adapt towards (see [target]).")
+    search: Search | None = Field(None, description="Latent search before adaptation "
+                                                    "(see [search]); omitted: no search.")
+    adapt: Adapt = Field(description="The fine-tuning phase (see [adapt]).")
+    output: Output = Field(default_factory=Output, description="Samples, checkpoints, logs.")
 
 
 # ---------------------------------------------------------------------------------------------
