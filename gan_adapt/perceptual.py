@@ -1,0 +1,126 @@
+"""Perceptual and pixel distances between image batches: LPIPS and MSE, per sample.
+
+Both take images in the generator's range ``[-1, 1]`` and return one value per sample (``[N]``),
+so a loss can weight, mask or average them as it likes. Two batches of different sizes (a
+1024 px generator output and a 512 px target) are first brought to one size by
+:func:`match_size`, the *same* antialiased resize applied to both. Resizing only one side would
+compare an antialiased image with a raw one, and LPIPS is sensitive to exactly that kind of
+high-frequency difference.
+
+LPIPS uses the ``lpips`` package: its calibrated linear heads ship inside the package, and the
+ImageNet backbone (alex, vgg or squeeze from torchvision) is read by us from the gan-adapt cache,
+so nothing downloads behind the user's back.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gan_adapt.errors import CheckpointError
+
+Net = Literal["alex", "vgg", "squeeze"]
+
+
+def match_size(x: Tensor, y: Tensor, size: int | None = None) -> tuple[Tensor, Tensor]:
+    """Resize ``x`` and ``y`` (``[N, C, H, W]``) to one ``size x size`` with one antialiased resize.
+
+    ``size=None`` keeps the smaller of the two sizes (no upsampling of the smaller image).
+    A batch already at the target size is returned unchanged.
+    """
+    if size is None:
+        if x.shape[-2:] == y.shape[-2:]:
+            return x, y
+        h = min(x.shape[-2], y.shape[-2])
+        w = min(x.shape[-1], y.shape[-1])
+    else:
+        h = w = size
+
+    def fit(t: Tensor) -> Tensor:
+        if tuple(t.shape[-2:]) == (h, w):
+            return t
+        return F.interpolate(t, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+
+    return fit(x), fit(y)
+
+
+def mse(x: Tensor, y: Tensor, size: int | None = None) -> Tensor:
+    """Mean squared error per sample, ``[N]``; differing sizes are matched by :func:`match_size`."""
+    x, y = match_size(x, y, size)
+    return (x - y).pow(2).flatten(1).mean(dim=1)
+
+
+class LPIPSDistance(nn.Module):
+    """LPIPS (Zhang et al. 2018) per sample, frozen, differentiable w.r.t. both inputs.
+
+    Args:
+        net: backbone, ``"alex"`` (the default of the paper and of most GAN work), ``"vgg"``
+            or ``"squeeze"``.
+        pretrained: ``True``: calibrated heads + ImageNet backbone (from the cache or
+            ``checkpoint``). ``False``: random backbone and random non-negative heads; a fast,
+            download-free stand-in for tests (not a meaningful distance).
+        resize_to: both inputs are resized to this side first (256: the scale LPIPS behaves well
+            at, and the same number for every generator resolution); ``None`` keeps the smaller
+            input size.
+        checkpoint: a local torchvision state-dict file of the backbone instead of the cache.
+    """
+
+    def __init__(self, net: Net = "alex", pretrained: bool = True, resize_to: int | None = 256,
+                 checkpoint: str | Path | None = None) -> None:
+        super().__init__()
+        import lpips
+
+        from gan_adapt.encoders.weights import LPIPS_BACKBONES, fetch, read_state_dict
+
+        if net not in LPIPS_BACKBONES:
+            raise ValueError(f"LPIPS net must be one of {sorted(LPIPS_BACKBONES)}, got {net!r}")
+        # Resolve the backbone file first, so an offline user hears about it before any build.
+        path = None
+        if pretrained:
+            path = Path(checkpoint) if checkpoint is not None else fetch(LPIPS_BACKBONES[net])
+        with warnings.catch_warnings():  # lpips calls torchvision's deprecated `pretrained=`
+            warnings.simplefilter("ignore")
+            # pnet_rand=True: lpips must not download the backbone itself; we load it below.
+            self.lpips = lpips.LPIPS(net=net, pretrained=pretrained, pnet_rand=True, verbose=False)
+        if path is not None:
+            _load_backbone(self.lpips.net, read_state_dict(path, what=f"LPIPS {net} backbone"), path)
+        else:
+            with torch.no_grad():  # trained LPIPS heads are non-negative; keep distances >= 0
+                for lin in self.lpips.lins:
+                    lin.model[-1].weight.abs_()
+        self.net_name, self.resize_to = net, resize_to
+        self.lpips.eval().requires_grad_(False)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """``[N]`` distances between ``x`` and ``y`` (``[N, 3, H, W]`` in ``[-1, 1]``)."""
+        x, y = match_size(x, y, self.resize_to)
+        return self.lpips(x, y, normalize=False).flatten()
+
+    def train(self, mode: bool = True) -> LPIPSDistance:
+        """Always stays in eval mode (the heads have dropout)."""
+        return super().train(False)
+
+
+def _load_backbone(trunk: nn.Module, state: dict[str, Tensor], path: Path) -> None:
+    """Load torchvision ``features.<i>.*`` weights into lpips's ``slice<k>.<i>.*`` modules.
+
+    lpips copies torchvision's ``features`` layers into slices but keeps each layer's index as
+    its name, so ``slice2.3.weight`` is torchvision's ``features.3.weight``.
+    """
+    wanted = trunk.state_dict()
+    mapped = {}
+    for key in wanted:
+        source = "features." + key.split(".", 1)[1]
+        if source not in state:
+            raise CheckpointError(f"The LPIPS backbone file {path} lacks '{source}'; it should be "
+                                  "torchvision's ImageNet state dict of that network.")
+        if state[source].shape != wanted[key].shape:
+            raise CheckpointError(f"The LPIPS backbone file {path} has '{source}' of shape "
+                                  f"{tuple(state[source].shape)}, expected {tuple(wanted[key].shape)}.")
+        mapped[key] = state[source]
+    trunk.load_state_dict(mapped, strict=True)
