@@ -279,16 +279,9 @@ def _load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], source:
     module.load_state_dict(state)
 
 
-def load(path_or_name: str | Path, which: str = "g_ema",
-         device: str | torch.device = "cpu") -> StyleGAN2Generator:
-    """Load a StyleGAN2 generator from any supported checkpoint (path or zoo name).
-
-    ``which`` picks the EMA generator (``"g_ema"``, the default, also ``"G_ema"``) or the
-    training one (``"g"`` / ``"G"``) in files that hold both. The result is in eval mode on
-    ``device``; ``checkpoint_info`` records where it came from.
-    """
+def generator_from(contents: CheckpointContents, which: str = "g_ema") -> StyleGAN2Generator:
+    """Build the ``which`` generator of opened checkpoint ``contents`` (on the CPU)."""
     role = _role(which)
-    contents = read_checkpoint(path_or_name)
     if role not in contents.generators:
         have = {"ema": "g_ema", "train": "g"}
         present = ", ".join(have[r] for r in contents.generators) or "no generator"
@@ -298,7 +291,31 @@ def load(path_or_name: str | Path, which: str = "g_ema",
     generator = build_generator(config, state, str(contents.path))
     generator.checkpoint_info.update(path=str(contents.path), format=contents.format,
                                      which=which)
-    return generator.to(device)
+    return generator
+
+
+def discriminator_from(contents: CheckpointContents, reason: str | None = None
+                       ) -> StyleGAN2Discriminator:
+    """Build the discriminator of opened checkpoint ``contents`` (on the CPU)."""
+    if contents.discriminator is None:
+        raise CheckpointError(
+            f"{contents.path} has no discriminator; {reason or DEFAULT_D_REASON}. Use a full "
+            "checkpoint: a rosinality training/converted file with a 'd' entry, an NVlabs "
+            "network-snapshot pickle (with 'D'), or a gan-adapt folder saved with its "
+            "discriminator.")
+    return build_discriminator(*contents.discriminator, source=str(contents.path))
+
+
+def load(path_or_name: str | Path, which: str = "g_ema",
+         device: str | torch.device = "cpu") -> StyleGAN2Generator:
+    """Load a StyleGAN2 generator from any supported checkpoint (path or zoo name).
+
+    ``which`` picks the EMA generator (``"g_ema"``, the default, also ``"G_ema"``) or the
+    training one (``"g"`` / ``"G"``) in files that hold both. The result is in eval mode on
+    ``device``; ``checkpoint_info`` records where it came from.
+    """
+    _role(which)  # a bad `which` is reported before the file is read
+    return generator_from(read_checkpoint(path_or_name), which).to(device)
 
 
 def load_discriminator(path_or_name: str | Path, device: str | torch.device = "cpu", *,
@@ -308,12 +325,4 @@ def load_discriminator(path_or_name: str | Path, device: str | torch.device = "c
     ``reason`` completes the error raised when the file has none ("the recipe needs one
     because ...").
     """
-    contents = read_checkpoint(path_or_name)
-    if contents.discriminator is None:
-        raise CheckpointError(
-            f"{contents.path} has no discriminator; {reason or DEFAULT_D_REASON}. Use a full "
-            "checkpoint: a rosinality training/converted file with a 'd' entry, an NVlabs "
-            "network-snapshot pickle (with 'D'), or a gan-adapt folder saved with its "
-            "discriminator.")
-    config, state = contents.discriminator
-    return build_discriminator(config, state, str(contents.path)).to(device)
+    return discriminator_from(read_checkpoint(path_or_name), reason).to(device)

@@ -9,19 +9,19 @@
       model.safetensors   "generator.<name>" (and "discriminator.<name>") tensors
 
 Safetensors holds nothing but tensors, so loading it cannot run code; the JSON file is all that
-is needed to rebuild the networks and can be read by a person. Writes go to temporary names and
-are renamed into place, so an interrupted save never leaves a half-written checkpoint.
+is needed to rebuild the networks and can be read by a person. Both files are written atomically
+(:mod:`gan_adapt.files`), weights first, so an interrupted save never leaves a half-written one.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from gan_adapt import files
 from gan_adapt.errors import CheckpointError
 from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
                                            StyleGAN2Discriminator, StyleGAN2Generator)
@@ -49,7 +49,7 @@ def save(generator: StyleGAN2Generator, path: str | Path,
     ``metadata`` (JSON-serialisable: e.g. the recipe, the source checkpoint) is stored as is.
     Returns the folder.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save as save_tensors
 
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
@@ -62,12 +62,9 @@ def save(generator: StyleGAN2Generator, path: str | Path,
         tensors.update({f"discriminator.{k}": v.detach().float().cpu().contiguous()
                         for k, v in discriminator.state_dict().items()})
         config["discriminator"] = discriminator.config.to_dict()
-    weights_tmp = folder / (WEIGHTS_NAME + ".part")
-    config_tmp = folder / (CONFIG_NAME + ".part")
-    save_file(tensors, str(weights_tmp), metadata={"format": FORMAT})
-    config_tmp.write_text(json.dumps(config, indent=2) + "\n")
-    os.replace(weights_tmp, folder / WEIGHTS_NAME)
-    os.replace(config_tmp, folder / CONFIG_NAME)
+    # Weights first, config last: a folder whose config.json exists is complete.
+    files.write_bytes(folder / WEIGHTS_NAME, save_tensors(tensors, metadata={"format": FORMAT}))
+    files.write_json(folder / CONFIG_NAME, config)
     return folder
 
 

@@ -34,7 +34,8 @@ NOISE_MODES = ("const", "random", "none")
 
 
 def _int_keys(channels: dict[Any, int]) -> dict[int, int]:
-    return {int(k): int(v) for k, v in channels.items()}
+    """Resolution -> width with int keys (JSON gives strings), lowest resolution first."""
+    return {int(k): int(v) for k, v in sorted(channels.items(), key=lambda kv: int(kv[0]))}
 
 
 def _check_resolution(res: int) -> None:

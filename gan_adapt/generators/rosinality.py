@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from gan_adapt import files
 from gan_adapt.errors import CheckpointError, GanAdaptError
 from gan_adapt.generators import ops
 from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
@@ -285,7 +286,8 @@ def discriminator_to_state(discriminator: StyleGAN2Discriminator
             or config.img_channels != 3:
         raise GanAdaptError(
             "This discriminator cannot be written in the rosinality layout (it needs an "
-            "unconditional RGB D with minibatch-stddev groups of 4 and 1 channel). Save it in "
+            "unconditional RGB D with minibatch-stddev groups of 4 and 1 channel). Leave the "
+            "discriminator out (`gan-adapt convert --no-discriminator`) or save it in "
             "gan-adapt's native format.")
     if config.conv_clamp is not None:
         warnings.warn("rosinality's StyleGAN2 has no conv_clamp: the exported discriminator "
@@ -312,8 +314,4 @@ def export_rosinality(generator: StyleGAN2Generator, path: str | Path,
                                "latent_avg": generator.w_avg.detach().float().cpu().clone()}
     if discriminator is not None:
         ckpt["d"] = discriminator_to_state(discriminator)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    torch.save(ckpt, partial)
-    partial.replace(path)
-    return path
+    return files.torch_save(ckpt, path)

@@ -1,0 +1,84 @@
+"""The default plugin that registers the StyleGAN2 generator and discriminator components and
+the ``sample`` / ``convert`` commands.
+
+Importing it is cheap (pydantic, no torch): networks are only loaded when a recipe builds them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gan_adapt import hookimpl
+
+
+def _checkpoint(value: str, ctx: Any) -> str | Path:
+    """A recipe's checkpoint value: a path relative to the recipe, else a model-zoo name."""
+    from gan_adapt.generators import zoo
+
+    path = ctx.resolve_path(value)
+    if not path.exists() and zoo.lookup(value) is not None:
+        return value
+    return path
+
+
+class StyleGAN2GeneratorParams(BaseModel):
+    """Parameters of the ``stylegan2`` generator component."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: str = Field(description="checkpoint path (relative to the recipe) or model-zoo "
+                                        "name, e.g. 'ffhq-1024'")
+    which: Literal["g_ema", "g", "G_ema", "G"] = Field(
+        "g_ema", description="the EMA generator (g_ema) or the training one (g)")
+
+
+def stylegan2_generator(params: StyleGAN2GeneratorParams, ctx: Any) -> Any:
+    """StyleGAN2 / StyleGAN2-ADA generator from a rosinality, NVlabs or gan-adapt checkpoint."""
+    from gan_adapt.generators import load
+
+    return load(_checkpoint(params.checkpoint, ctx), which=params.which, device=ctx.device)
+
+
+stylegan2_generator.Params = StyleGAN2GeneratorParams  # type: ignore[attr-defined]
+
+
+class StyleGAN2DiscriminatorParams(BaseModel):
+    """Parameters of the ``stylegan2`` discriminator component."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: str = Field(description="checkpoint path (relative to the recipe) or model-zoo "
+                                        "name; it must contain a discriminator")
+
+
+def stylegan2_discriminator(params: StyleGAN2DiscriminatorParams, ctx: Any) -> Any:
+    """StyleGAN2 discriminator (with named feature maps) from a full checkpoint."""
+    from gan_adapt.generators import load_discriminator
+
+    return load_discriminator(
+        _checkpoint(params.checkpoint, ctx), device=ctx.device,
+        reason="the recipe's [discriminator] section needs it for adversarial fine-tuning")
+
+
+stylegan2_discriminator.Params = StyleGAN2DiscriminatorParams  # type: ignore[attr-defined]
+
+
+@hookimpl
+def register_generators(register: Any) -> None:
+    register("stylegan2", stylegan2_generator)
+
+
+@hookimpl
+def register_discriminators(register: Any) -> None:
+    register("stylegan2", stylegan2_discriminator)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from gan_adapt.generators.cli import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
