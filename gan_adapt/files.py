@@ -20,6 +20,7 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get normal modes
     try:
         with os.fdopen(fd, mode) as handle:
             write(handle)
@@ -30,6 +31,12 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

@@ -148,9 +148,39 @@ class Recipe(_Strict):
 # Reading, overriding and validating
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """Parse a recipe file; a missing file or a syntax error becomes a RecipeError."""
+def read_toml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Parse a recipe file, following ``extends``; file and syntax errors are RecipeErrors.
+
+    ``extends = "base.toml"`` (relative to this file) starts from the base recipe and merges
+    this file over it: tables merge key by key, every other value (lists included) replaces
+    the base's. Relative paths inside either file are resolved against the folder of the
+    recipe being run.
+    """
     path = Path(path)
+    data = _read_one(path)
+    base_name = data.pop("extends", None)
+    if base_name is None:
+        return data
+    if not isinstance(base_name, str):
+        raise RecipeError(["extends: expected the path of a base recipe"], source=str(path))
+    base_path = (path.parent / base_name).resolve()
+    if base_path in _seen or base_path == path.resolve():
+        raise RecipeError([f"extends: {base_name} extends itself (a cycle)"], source=str(path))
+    return deep_merge(read_toml(base_path, _seen + (path.resolve(),)), data)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``: nested tables merge, other values replace."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _read_one(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -75,3 +75,77 @@ class Adversarial(torch.nn.Module):
 
     def discriminator_parameters(self) -> list[torch.nn.Parameter]:
         return list(self.parameters())  # none of its own: D's are trained by the engine
+
+
+class PatchHead(torch.nn.Module):
+    """Per-patch logits from a D feature map: an equalised-lr 3x3 conv to one channel (no conv
+    bias), then a leaky ReLU (slope 0.2) with a learned bias, scaled by sqrt(2).
+
+    This is the head of Ojha et al.'s patch discriminator as OneShotCLIP's reference code builds
+    it (its activation on the logits included).
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(1, channels, 3, 3))
+        self.bias = torch.nn.Parameter(torch.zeros(1))
+        self.scale = 1 / (channels * 9) ** 0.5  # equalised learning rate: scale at run time
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        x = F.conv2d(features, self.weight * self.scale, padding=1)
+        return F.leaky_relu(x + self.bias.view(1, -1, 1, 1), 0.2) * 2 ** 0.5
+
+
+class PatchAdversarialParams(AdversarialParams):
+    feature: str = Field("b64.conv1", description=(
+        "D feature map the patch head reads: `b64.conv1` is the 32x32 output of the stride-2 "
+        "conv of the 64->32 residual block (before the skip add), the map OneShotCLIP uses "
+        "at 256 and 1024 px. See the D's feature names in the error if it has no such map."))
+    flip_real: bool = Field(True, description="Randomly flip real images horizontally.")
+
+
+class PatchAdversarial(torch.nn.Module):
+    """Patch adversarial loss: a trainable head on an intermediate map of the shared D trunk."""
+
+    Params = PatchAdversarialParams
+    needs_discriminator = True
+
+    def __init__(self, params: PatchAdversarialParams, ctx: BuildContext) -> None:
+        super().__init__()
+        from gan_adapt.errors import GanAdaptError
+
+        self.params = params
+        D = ctx.discriminator
+        self._discriminator = [D]  # D's own weights are checkpointed by the engine
+        names = getattr(D, "feature_names", [])
+        if params.feature not in names:
+            raise GanAdaptError(f"patch_adversarial: the discriminator has no feature map "
+                                f"{params.feature!r}; it has {names}")
+        resolution = ctx.generator.img_resolution
+        with torch.no_grad():  # one dummy pass to learn the map's channel count
+            probe = torch.zeros(1, 3, resolution, resolution, device=ctx.device)
+            channels = D.features(probe, params.feature).shape[1]
+        self.head = PatchHead(channels)
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Per-image mean of the patch logits ``[N, 1]`` (the trunk stops at the feature map)."""
+        patches = self.head(self._discriminator[0].features(images, self.params.feature))
+        return patches.flatten(1).mean(1, keepdim=True)
+
+    def patch_logits(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self._discriminator[0].features(images, self.params.feature))
+
+    def forward(self, step: Step) -> torch.Tensor:
+        return F.softplus(-self.patch_logits(step.fake)).mean()
+
+    def discriminator_loss(self, step: Step) -> torch.Tensor:
+        real = real_batch(step, step.batch_size, self.params.flip_real)
+        loss = (F.softplus(self.patch_logits(step.fake)).mean()
+                + F.softplus(-self.patch_logits(real)).mean())
+        if self.params.r1_gamma > 0 and step.index % self.params.r1_every == 0:
+            penalty = r1_penalty(self.logits, real)
+            loss = loss + self.params.r1_gamma / 2 * penalty * self.params.r1_every
+        return loss
+
+    def discriminator_parameters(self) -> list[torch.nn.Parameter]:
+        return list(self.head.parameters())

@@ -19,9 +19,10 @@ def register_search_objectives(register: Any) -> None:
 
 @hookimpl
 def register_losses(register: Any) -> None:
-    from gan_adapt.losses.adversarial import Adversarial
+    from gan_adapt.losses.adversarial import Adversarial, PatchAdversarial
     from gan_adapt.losses.reconstruction import LPIPS, MSE
 
     register("mse", MSE)
     register("lpips", LPIPS)
     register("adversarial", Adversarial)
+    register("patch_adversarial", PatchAdversarial)
