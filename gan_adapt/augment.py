@@ -74,7 +74,9 @@ class CLIPAugment:
             raise ValueError(f"CLIPAugment expects [N, 3, H, W] images, got {tuple(x.shape)}")
         n, _, h, w = x.shape
         draw = _Draw(n, generator, x.device, x.dtype)
-        x = warp(x, self._geometry(draw, h, w))
+        moves = self.affine_degrees or self.translate or self.shear
+        if moves or (self.perspective and self.perspective_p):  # else skip a resampling
+            x = warp(x, self._geometry(draw, h, w))
         x = self._colour(x, draw)
         return self._erase(x, draw)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import pickle
 import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -259,7 +260,9 @@ def read_state_dict(path: Path | str, what: str = "checkpoint") -> dict[str, Any
 
             state = load_file(str(path), device="cpu")
         elif _is_torchscript(path):
-            state = torch.jit.load(str(path), map_location="cpu").state_dict()
+            with warnings.catch_warnings():  # torch.jit is deprecated, yet OpenAI's format
+                warnings.simplefilter("ignore", FutureWarning)
+                state = torch.jit.load(str(path), map_location="cpu").state_dict()
             for key in ("input_resolution", "context_length", "vocab_size"):
                 state.pop(key, None)  # OpenAI's archives keep these ints next to the weights
         else:
