@@ -153,6 +153,14 @@ def _numpy_scalar(dtype: Any, data: Any = None) -> Any:
     return np.frombuffer(bytes(data), dtype=dtype, count=1)[0].item()
 
 
+def _encode_latin1(text: Any, encoding: Any = "latin1") -> bytes:
+    """``_codecs.encode``: how protocol-2 pickles spell a bytes object (text, 'latin1')."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise UnsafeFileError("refused: the pickle calls `_codecs.encode` with unexpected "
+                              "arguments")
+    return text.encode("latin1")
+
+
 #: The complete allow-list: (module, name) as recorded in the pickle -> what it becomes here.
 ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
@@ -164,9 +172,10 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy.core.multiarray", "scalar"): _numpy_scalar,
     ("numpy._core.multiarray", "scalar"): _numpy_scalar,
     ("numpy", "dtype"): _numpy_dtype,
-    # Older picklers spell empty sets this way (protocol < 4).
+    # Older pickle protocols spell sets and bytes this way.
     ("builtins", "set"): set,
     ("__builtin__", "set"): set,
+    ("_codecs", "encode"): _encode_latin1,
 }
 
 
