@@ -1,8 +1,10 @@
-"""Parity with the reference implementations on the shared vectors (tests/data/generators)."""
+"""Parity with the reference implementations on the shared vectors (tests/data/generators).
+
+Every case runs on the CPU and, where one is present, on CUDA (TF32 off: with TF32 on, cuDNN
+convolutions round inputs to 10-bit mantissas and differ from float32 by ~1e-3).
+"""
 
 from __future__ import annotations
-
-import copy
 
 import pytest
 import torch
@@ -12,13 +14,39 @@ from gan_adapt.generators.safe_pickle import load_pickle
 from tests.generators.conftest import (PICKLES, ROS_CKPT, TOL_IMAGE, TOL_VECTOR,
                                        max_diff)
 
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(scope="module", params=DEVICES)
+def device(request):
+    if request.param == "cuda":
+        saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+        yield request.param
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+    else:
+        yield request.param
+
+
+def _to(obj, device):
+    """Tensors (also inside dicts and lists) moved to ``device``."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: _to(v, device) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to(v, device) for v in obj]
+    return obj
+
+
 # --------------------------------------------------------------------------------------------
 # rosinality
 
 
 @pytest.fixture(scope="module")
-def ros():
-    return (load(ROS_CKPT), load(ROS_CKPT, which="g"), load_discriminator(ROS_CKPT))
+def ros(device):
+    return (load(ROS_CKPT, device=device), load(ROS_CKPT, which="g", device=device),
+            load_discriminator(ROS_CKPT, device=device))
 
 
 def _ros_output(name: str, G, Gt, D, inputs, outputs, config) -> torch.Tensor:
@@ -55,48 +83,49 @@ ROS_CASES = ["w", "w2", "img_w", "img_trunc", "img_z", "img_z_trunc", "img_mix",
 
 
 @pytest.mark.parametrize("name", ROS_CASES)
-def test_rosinality_output(name, ros, ros_cases):
+def test_rosinality_output(name, ros, ros_cases, device):
     G, Gt, D = ros
     with torch.no_grad():
-        got = _ros_output(name, G, Gt, D, ros_cases["inputs"], ros_cases["outputs"],
-                          ros_cases["config"])
+        got = _ros_output(name, G, Gt, D, _to(ros_cases["inputs"], device),
+                          _to(ros_cases["outputs"], device), ros_cases["config"]).cpu()
     tol = TOL_IMAGE if name.startswith(("img", "d_trunk")) else TOL_VECTOR
     assert max_diff(got, ros_cases["outputs"][name]) <= tol
 
 
-def test_rosinality_truncation_uses_latent_avg(ros, ros_cases):
+def test_rosinality_truncation_uses_latent_avg(ros, ros_cases, device):
     """img_trunc in the references truncates towards the file's latent_avg."""
     G = ros[0]
     ckpt = torch.load(ROS_CKPT, weights_only=True)
-    assert torch.equal(G.w_avg, ckpt["latent_avg"])
+    assert torch.equal(G.w_avg.cpu(), ckpt["latent_avg"])
     with torch.no_grad():
-        ws = G.mapping(ros_cases["inputs"]["z"], truncation_psi=ros_cases["config"]["truncation"])
-        got = G.synthesis(ws)
+        ws = G.mapping(ros_cases["inputs"]["z"].to(device),
+                       truncation_psi=ros_cases["config"]["truncation"])
+        got = G.synthesis(ws).cpu()
     assert max_diff(got, ros_cases["outputs"]["img_trunc"]) <= TOL_IMAGE
 
 
-def test_rosinality_patch_features(ros, ros_cases):
+def test_rosinality_patch_features(ros, ros_cases, device):
     """OneshotCLIP's patch-discriminator maps, computed in one pass and one by one."""
     D = ros[2]
     names = {"convs.1.conv2": "b64.conv1", "convs.2.conv1": "b32.conv0",
              "convs.2.conv2": "b32.conv1", "convs.3.conv1": "b16.conv0"}
-    x = ros_cases["inputs"]["d_in4"]
+    x = ros_cases["inputs"]["d_in4"].to(device)
     refs = ros_cases["outputs"]["d_patch_feats"]
     ours = [names[n] for n in ros_cases["config"]["d_patch_feat_names"]]
     with torch.no_grad():
         logits, maps = D(x, features=ours)
-        assert max_diff(logits, ros_cases["outputs"]["d_logits4"]) <= TOL_VECTOR
+        assert max_diff(logits.cpu(), ros_cases["outputs"]["d_logits4"]) <= TOL_VECTOR
         for name, ref in zip(ours, refs):
-            assert max_diff(maps[name], ref) <= TOL_IMAGE, name
-            assert max_diff(D.features(x, name), ref) <= TOL_IMAGE, name
+            assert max_diff(maps[name].cpu(), ref) <= TOL_IMAGE, name
+            assert max_diff(D.features(x, name).cpu(), ref) <= TOL_IMAGE, name
 
 
-def test_rosinality_noise_order_matches_buffers(ros):
+def test_rosinality_noise_order_matches_buffers(ros, device):
     """noise_mode='const' equals passing the checkpoint's noise buffers explicitly."""
     G = ros[0]
     ckpt = torch.load(ROS_CKPT, weights_only=True)["g_ema"]
-    noise = [ckpt[f"noises.noise_{i}"] for i in range(G.num_noise_layers)]
-    w = torch.randn(2, G.w_dim, generator=torch.Generator().manual_seed(0))
+    noise = [ckpt[f"noises.noise_{i}"].to(device) for i in range(G.num_noise_layers)]
+    w = torch.randn(2, G.w_dim, generator=torch.Generator().manual_seed(0)).to(device)
     with torch.no_grad():
         assert torch.equal(G.synthesis(w, noise=noise), G.synthesis(w, noise_mode="const"))
 
@@ -106,8 +135,9 @@ def test_rosinality_noise_order_matches_buffers(ros):
 
 
 @pytest.fixture(scope="module")
-def nv():
-    return {tag: (load(path), load(path, which="G"), load_discriminator(path))
+def nv(device):
+    return {tag: (load(path, device=device), load(path, which="G", device=device),
+                  load_discriminator(path, device=device))
             for tag, path in PICKLES.items()}
 
 
@@ -141,18 +171,19 @@ def _nv_output(name, G, Gt, D, inputs, outputs, config):
 
 @pytest.mark.parametrize("tag", sorted(PICKLES))
 @pytest.mark.parametrize("name", NV_CASES)
-def test_nvlabs_output(tag, name, nv, nv_cases):
+def test_nvlabs_output(tag, name, nv, nv_cases, device):
     G, Gt, D = nv[tag]
     cases = nv_cases[tag]
     with torch.no_grad():
-        got = _nv_output(name, G, Gt, D, cases["inputs"], cases["outputs"], cases["config"])
+        got = _nv_output(name, G, Gt, D, _to(cases["inputs"], device),
+                         _to(cases["outputs"], device), cases["config"]).cpu()
     tol = TOL_IMAGE if name.startswith("img") else TOL_VECTOR
     assert max_diff(got, cases["outputs"][name]) <= tol
 
 
 @pytest.mark.parametrize("tag", sorted(PICKLES))
-def test_nvlabs_architecture_is_read_from_the_pickle(tag, nv, nv_cases):
-    G, _, D = nv[tag]
+def test_nvlabs_architecture_is_read_from_the_pickle(tag, nv_cases):
+    G, D = load(PICKLES[tag]), load_discriminator(PICKLES[tag])
     config = nv_cases[tag]["config"]
     assert (G.z_dim, G.w_dim, G.c_dim, G.num_ws, G.img_resolution) == (
         config["z_dim"], config["w_dim"], config["c_dim"], config["num_ws"],
@@ -176,16 +207,16 @@ def test_nvlabs_state_matches_reference_checksums(tag, nv_cases):
             assert t.abs().sum().item() == pytest.approx(total_abs, rel=1e-9), name
 
 
-def test_nvlabs_g_and_g_ema_share_buffers_but_not_weights(nv):
-    G, Gt, _ = nv["nv32"]
+def test_nvlabs_g_and_g_ema_share_buffers_but_not_weights():
+    G, Gt = load(PICKLES["nv32"]), load(PICKLES["nv32"], which="G")
     assert torch.equal(G.w_avg, Gt.w_avg)
     assert torch.equal(G.synthesis.b8.conv0.noise_const, Gt.synthesis.b8.conv0.noise_const)
     assert not torch.equal(G.synthesis.b8.conv0.weight, Gt.synthesis.b8.conv0.weight)
 
 
-def test_conv_clamp_is_applied(nv, nv_cases):
+def test_conv_clamp_is_applied(nv_cases):
     """Without the clamp, nv32c's image differs by about 3.5 (the vectors catch a missing clamp)."""
-    unclamped = copy.deepcopy(nv["nv32c"][0])
+    unclamped = load(PICKLES["nv32c"])
     for module in unclamped.modules():
         if hasattr(module, "conv_clamp"):
             module.conv_clamp = None
