@@ -12,8 +12,9 @@ sample gets its own draw. The pipeline, on ``[0, 1]`` images (``[N, 3, H, W]``):
 3. random erasing: with probability ``erase_p`` a rectangle of 10-40 % of the area is set to 0.
 
 Everything is differentiable w.r.t. the input. Randomness comes from ``generator`` when given,
-otherwise from torch's global RNG (so ``torch.manual_seed`` makes it reproducible); parameters
-are drawn on the CPU, so a seed gives the same augmentations on every device.
+otherwise from torch's global CPU RNG (so ``torch.manual_seed`` makes it reproducible). The
+parameters are drawn on the CPU unless the generator lives elsewhere, so a seed gives the same
+augmentations whatever device the images are on.
 """
 
 from __future__ import annotations
@@ -134,14 +135,17 @@ class CLIPAugment:
 
 
 class _Draw:
-    """Uniform draws of shape ``[N]`` from one RNG, made on the CPU and moved to the images."""
+    """Uniform draws of shape ``[N]`` from one RNG (on the generator's device, the CPU by
+    default), moved to the images' device."""
 
     def __init__(self, n: int, generator: torch.Generator | None, device: torch.device,
                  dtype: torch.dtype) -> None:
         self.n, self.generator, self.device, self.dtype = n, generator, device, dtype
 
     def uniform(self, low: float, high: float, shape: tuple[int, ...] = ()) -> Tensor:
-        u = torch.rand((self.n, *shape), generator=self.generator, dtype=torch.float64)
+        where = self.generator.device if self.generator is not None else "cpu"
+        u = torch.rand((self.n, *shape), generator=self.generator, dtype=torch.float64,
+                       device=where)
         return (low + (high - low) * u).to(device=self.device, dtype=self.dtype)
 
 
