@@ -91,7 +91,8 @@ class CLIPAugment:
     def _geometry(self, draw: _Draw, h: int, w: int) -> Tensor:
         """Sampling homographies ``[N, 3, 3]`` (output -> input, normalised coordinates)."""
         angle = draw.uniform(-self.affine_degrees, self.affine_degrees)
-        tx = draw.uniform(-self.translate, self.translate) * 2.0  # fraction of width -> [-1, 1] units
+        # A fraction of the width is twice that in normalised units (the image spans [-1, 1]).
+        tx = draw.uniform(-self.translate, self.translate) * 2.0
         ty = draw.uniform(-self.translate, self.translate) * 2.0
         shear = draw.uniform(-self.shear, self.shear)
         forward_affine = affine_matrix(angle, tx, ty, shear, aspect=w / h)
@@ -153,7 +154,8 @@ class _Draw:
 _CORNERS = torch.tensor([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
 
 
-def affine_matrix(angle: Tensor, tx: Tensor, ty: Tensor, shear: Tensor, aspect: float = 1.0) -> Tensor:
+def affine_matrix(angle: Tensor, tx: Tensor, ty: Tensor, shear: Tensor,
+                  aspect: float = 1.0) -> Tensor:
     """Forward affine maps ``[N, 3, 3]`` in normalised coordinates (``[-1, 1]`` over the image).
 
     Rotation by ``angle`` degrees (counter-clockwise on screen, like torchvision) and x-shear by
@@ -182,7 +184,8 @@ def perspective_corners(draw: _Draw, distortion: float, p: float) -> Tensor:
 
 
 def homography(src: Tensor, dst: Tensor) -> Tensor:
-    """The ``[N, 3, 3]`` homographies mapping 4 points ``src[n]`` onto ``dst[n]`` (``[N, 4, 2]``)."""
+    """The ``[N, 3, 3]`` homographies mapping 4 points ``src[n]`` onto ``dst[n]`` (both
+    ``[N, 4, 2]``)."""
     x, y = src.unbind(-1)
     u, v = dst.unbind(-1)
     one, zero = torch.ones_like(x), torch.zeros_like(x)

@@ -28,7 +28,7 @@ Net = Literal["alex", "vgg", "squeeze"]
 
 
 def match_size(x: Tensor, y: Tensor, size: int | None = None) -> tuple[Tensor, Tensor]:
-    """Resize ``x`` and ``y`` (``[N, C, H, W]``) to one ``size x size`` with one antialiased resize.
+    """Resize ``x`` and ``y`` (``[N, C, H, W]``) to ``size x size`` with one antialiased resize.
 
     ``size=None`` keeps the smaller of the two sizes (no upsampling of the smaller image).
     A batch already at the target size is returned unchanged.
@@ -50,7 +50,7 @@ def match_size(x: Tensor, y: Tensor, size: int | None = None) -> tuple[Tensor, T
 
 
 def mse(x: Tensor, y: Tensor, size: int | None = None) -> Tensor:
-    """Mean squared error per sample, ``[N]``; differing sizes are matched by :func:`match_size`."""
+    """Mean squared error per sample, ``[N]``; sizes are matched by :func:`match_size`."""
     x, y = match_size(x, y, size)
     return (x - y).pow(2).flatten(1).mean(dim=1)
 
@@ -88,7 +88,8 @@ class LPIPSDistance(nn.Module):
             # pnet_rand=True: lpips must not download the backbone itself; we load it below.
             self.lpips = lpips.LPIPS(net=net, pretrained=pretrained, pnet_rand=True, verbose=False)
         if path is not None:
-            _load_backbone(self.lpips.net, read_state_dict(path, what=f"LPIPS {net} backbone"), path)
+            state = read_state_dict(path, what=f"LPIPS {net} backbone")
+            _load_backbone(self.lpips.net, state, path)
         else:
             with torch.no_grad():  # trained LPIPS heads are non-negative; keep distances >= 0
                 for lin in self.lpips.lins:
@@ -121,6 +122,7 @@ def _load_backbone(trunk: nn.Module, state: dict[str, Tensor], path: Path) -> No
                                   "torchvision's ImageNet state dict of that network.")
         if state[source].shape != wanted[key].shape:
             raise CheckpointError(f"The LPIPS backbone file {path} has '{source}' of shape "
-                                  f"{tuple(state[source].shape)}, expected {tuple(wanted[key].shape)}.")
+                                  f"{tuple(state[source].shape)}, expected "
+                                  f"{tuple(wanted[key].shape)}.")
         mapped[key] = state[source]
     trunk.load_state_dict(mapped, strict=True)

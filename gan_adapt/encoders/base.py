@@ -39,11 +39,14 @@ class ImageEncoder(Protocol):
     embed_dim: int  # length of an embedding
 
     def embed_images(self, x: Tensor) -> Tensor:
-        """``[N, 3, H, W]`` in ``[-1, 1]`` (any H, W) -> ``[N, D]``, differentiable w.r.t. ``x``."""
+        """``[N, 3, H, W]`` in ``[-1, 1]``, any H and W -> ``[N, D]``; differentiable in ``x``."""
         ...
 
     def embed_patches(self, x: Tensor, boxes: Tensor) -> Tensor:
-        """Crop ``boxes`` (``[N, P, 4]`` or shared ``[P, 4]``) from ``x`` and embed: ``[N, P, D]``."""
+        """Embed the crops ``boxes`` of ``x``: ``[N, P, D]``.
+
+        ``boxes`` is ``[N, P, 4]``, or ``[P, 4]`` for the same positions in every image.
+        """
         ...
 
     def embed_many(self, groups: Sequence[Tensor], grad: Sequence[bool]) -> list[Tensor]:
@@ -51,7 +54,7 @@ class ImageEncoder(Protocol):
         ...
 
     def embed_pair(self, source: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-        """``embed_many([source, target], [False, True])``: a constant source, a trainable target."""
+        """``embed_many([source, target], [False, True])``: constant source, trainable target."""
         ...
 
     def embed_text(self, texts: Sequence[str]) -> Tensor:

@@ -68,7 +68,8 @@ def build_clip(model: str = "ViT-B-32", pretrained: str | None = "openai", *,
             ``None`` for random weights. With ``checkpoint`` it only selects the preprocessing
             and activation the weights were trained with.
         checkpoint: a local weights file; no download then.
-        model_cfg: a custom open_clip architecture dict (``embed_dim``, ``vision_cfg``, ``text_cfg``).
+        model_cfg: a custom open_clip architecture dict (``embed_dim``, ``vision_cfg``,
+            ``text_cfg``).
         quick_gelu: force the QuickGELU activation on or off; ``None`` follows the tag (OpenAI's
             weights need it).
         precision: the dtype of the weights; preprocessing and outputs stay float32.
@@ -86,20 +87,21 @@ def build_clip(model: str = "ViT-B-32", pretrained: str | None = "openai", *,
         tag_cfg = open_clip.get_pretrained_cfg(model, pretrained)
         if not tag_cfg and checkpoint is None:
             clip_weights(model, pretrained)  # raises the "unknown tag" message
-    # Resolve the file first: an offline user hears about the missing file before any build.
+    # Read the weights first: a missing or broken file is reported before any (slow) build.
     path: Path | None = None
     if checkpoint is not None:
         path = Path(checkpoint)
     elif pretrained is not None:
         path = fetch(clip_weights(model, pretrained))
+    state = read_state_dict(path, what=f"CLIP {model} checkpoint") if path is not None else None
 
     cfg = dict(model_cfg) if model_cfg is not None else open_clip.get_model_config(model)
     if quick_gelu is None:  # OpenAI's weights were trained with QuickGELU; their tag says so
         quick_gelu = bool(tag_cfg.get("quick_gelu", False) or cfg.get("quick_gelu", False))
     cfg["quick_gelu"] = quick_gelu
     network = _instantiate(cfg)
-    if path is not None:
-        _load_weights(network, path, label=f"CLIP {model}")
+    if state is not None:
+        _load_weights(network, state, path, label=f"CLIP {model}")
     network.to(device=torch.device(device), dtype=_DTYPES[precision])
 
     encoder = ClipEncoder(
@@ -131,12 +133,12 @@ def _instantiate(cfg: dict) -> torch.nn.Module:
         raise GanAdaptError(f"Invalid CLIP architecture config: {exc}") from None
 
 
-def _load_weights(network: torch.nn.Module, path: Path, label: str) -> None:
+def _load_weights(network: torch.nn.Module, state: dict[str, Tensor], path: Path,
+                  label: str) -> None:
     """Load an open_clip (or OpenAI) state dict strictly; CheckpointError on any mismatch."""
     from open_clip.model import (convert_to_custom_text_state_dict, resize_pos_embed,
                                  resize_text_pos_embed)
 
-    state = read_state_dict(path, what=f"{label} checkpoint")
     if "positional_embedding" in state and not hasattr(network, "positional_embedding"):
         state = convert_to_custom_text_state_dict(state)
     for key in ("logit_scale", "logit_bias"):

@@ -90,7 +90,8 @@ def build_dino(model: str = "vit_small_patch16_224.dino", pretrained: bool = Tru
             raise CheckpointError(f"The checkpoint {path} does not fit the timm model '{full}' "
                                   f"({' '.join(lines[:3])[:400]}).") from None
     if not hasattr(network, "num_prefix_tokens") or not hasattr(network, "patch_embed"):
-        raise GanAdaptError(f"The dino encoder needs a timm vision transformer; '{full}' is not one.")
+        raise GanAdaptError(f"The dino encoder needs a timm vision transformer; '{full}' "
+                            "is not one.")
     network.to(device=torch.device(device), dtype=_DTYPES[precision])
     return DinoEncoder(network, name=f"dino:{full}").to(torch.device(device))
 

@@ -25,9 +25,10 @@ from gan_adapt.encoders.base import EncoderBase, crop_patches
 
 
 class ClipEnsemble(nn.Module):
-    """Weighted CLIP members behind the :class:`~gan_adapt.encoders.base.ImageEncoder` interface."""
+    """Weighted CLIP members behind the :class:`~gan_adapt.encoders.base.ImageEncoder` API."""
 
-    def __init__(self, members: Sequence[EncoderBase], weights: Sequence[float] | None = None) -> None:
+    def __init__(self, members: Sequence[EncoderBase],
+                 weights: Sequence[float] | None = None) -> None:
         super().__init__()
         if not members:
             raise ValueError("ClipEnsemble needs at least one member")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Precision = Literal["fp32", "fp16", "bf16"]
 
@@ -27,6 +27,14 @@ class ClipParams(BaseModel):
     quick_gelu: bool | None = Field(None, description="Force QuickGELU on/off; unset follows "
                                     "the pretrained tag (OpenAI weights need it).")
     precision: Precision = Field("fp32", description="dtype of the weights (fp32, fp16, bf16).")
+
+    @field_validator("pretrained", mode="before")
+    @classmethod
+    def _none_string(cls, value: object) -> object:
+        """TOML has no null: the string "none" (any case) or "" means random weights."""
+        if isinstance(value, str) and value.strip().lower() in ("none", ""):
+            return None
+        return value
 
 
 class ClipMember(ClipParams):

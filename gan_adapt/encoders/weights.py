@@ -25,7 +25,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from gan_adapt.errors import CheckpointError, GanAdaptError, UnsafeFileError, WeightsUnavailableError
+from gan_adapt.errors import (CheckpointError, GanAdaptError, UnsafeFileError,
+                              WeightsUnavailableError)
 from gan_adapt.hub import KnownWeights, ensure, sha256_of
 
 _HF = "https://huggingface.co"
@@ -95,7 +96,7 @@ def clip_weights(model: str, tag: str) -> KnownWeights:
     cfg = open_clip.get_pretrained_cfg(model, tag)
     if not cfg:
         tags = open_clip.list_pretrained_tags_by_model(model)
-        known = f"known tags: {', '.join(tags)}" if tags else "open_clip has no pretrained tags for it"
+        known = f"known tags: {', '.join(tags)}" if tags else "it has no pretrained tags"
         raise GanAdaptError(f"open_clip has no pretrained tag '{tag}' for '{model}' ({known}). "
                             "Use one of those, pretrained = none for random weights, or a "
                             "checkpoint file.")
@@ -197,7 +198,8 @@ def dino_weights(model: str) -> KnownWeights:
                             format="timm", description="derived from timm; not pinned")
     if cfg.url:
         return KnownWeights(name=f"dino:{full}", url=cfg.url, filename=full + Path(cfg.url).suffix,
-                            subdir="dino", format="timm", description="derived from timm; not pinned")
+                            subdir="dino", format="timm",
+                            description="derived from timm; not pinned")
     raise GanAdaptError(f"timm lists no download location for '{full}'; download the weights "
                         "yourself and set checkpoint = \"path/to/file\".")
 
@@ -205,8 +207,9 @@ def dino_weights(model: str) -> KnownWeights:
 # -- LPIPS backbones (torchvision ImageNet weights) --------------------------------------------
 
 def _torchvision(net: str, filename: str) -> KnownWeights:
-    return KnownWeights(name=f"lpips-backbone:{net}", url=f"https://download.pytorch.org/models/{filename}",
-                        filename=filename, subdir="lpips", format="torchvision-state-dict",
+    return KnownWeights(name=f"lpips-backbone:{net}",
+                        url=f"https://download.pytorch.org/models/{filename}", filename=filename,
+                        subdir="lpips", format="torchvision-state-dict",
                         description="torchvision ImageNet weights; sha256 prefix in the file name")
 
 
@@ -247,7 +250,7 @@ def read_state_dict(path: Path | str, what: str = "checkpoint") -> dict[str, Any
     Accepts ``.safetensors``, plain ``torch.save`` state dicts (also wrapped in ``state_dict`` /
     ``model``, or with DataParallel's ``module.`` prefix) read with ``weights_only=True``, and
     TorchScript archives (OpenAI's original CLIP release), whose tensors are read with
-    ``torch.jit.load``. Raises CheckpointError (UnsafeFileError for a pickle that asks to run code).
+    ``torch.jit.load``. Raises CheckpointError (UnsafeFileError for a pickle asking to run code).
     """
     import torch
 
@@ -271,14 +274,15 @@ def read_state_dict(path: Path | str, what: str = "checkpoint") -> dict[str, Any
         raise UnsafeFileError(f"The {what} file {path} is a pickle that asks to run code; it was "
                               f"not loaded ({str(exc).splitlines()[0]}).") from None
     except Exception as exc:  # noqa: BLE001 - any reader failure means an unusable file
-        raise CheckpointError(f"The {what} file {path} cannot be read: {type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else 'corrupt file'}") from None
+        detail = str(exc).splitlines()[0] if str(exc) else "corrupt file"
+        raise CheckpointError(f"The {what} file {path} cannot be read: "
+                              f"{type(exc).__name__}: {detail}") from None
     if isinstance(state, dict):
         for key in ("state_dict", "model"):
             if isinstance(state.get(key), dict):
                 state = state[key]
                 break
-    if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
+    if not (isinstance(state, dict) and state and all(map(torch.is_tensor, state.values()))):
         raise CheckpointError(f"The {what} file {path} does not hold a state dict of tensors.")
     if all(k.startswith("module.") for k in state):
         state = {k.removeprefix("module."): v for k, v in state.items()}

@@ -157,8 +157,8 @@ def test_ensemble_batching_and_patches(ensemble, images):
     boxes = torch.tensor([[0, 0, 16, 16], [20, 20, 16, 16]])
     patches = ensemble.embed_patches(images, boxes)
     assert patches.shape == (2, 2, 64)
-    torch.testing.assert_close(patches[1, 1], ensemble.embed_images(images[1:, :, 20:36, 20:36])[0],
-                               atol=1e-5, rtol=0)
+    one = ensemble.embed_images(images[1:, :, 20:36, 20:36])[0]
+    torch.testing.assert_close(patches[1, 1], one, atol=1e-5, rtol=0)
 
 
 def test_ensemble_rejects_bad_weights():

@@ -12,7 +12,8 @@ from gan_adapt.errors import CheckpointError, GanAdaptError
 
 def test_cls_embedding_is_the_normalised_class_token(dino_encoder, images):
     tokens = dino_encoder.model.forward_features(dino_encoder.preprocess(images))
-    torch.testing.assert_close(dino_encoder.embed_images(images), F.normalize(tokens[:, 0], dim=-1))
+    expected = F.normalize(tokens[:, 0], dim=-1)
+    torch.testing.assert_close(dino_encoder.embed_images(images), expected)
 
 
 def test_patch_tokens(dino_encoder, images):

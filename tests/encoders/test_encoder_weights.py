@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gan_adapt.encoders import CLIP_WEIGHTS, DINO_WEIGHTS, LPIPS_BACKBONES, build_clip, build_dino
-from gan_adapt.encoders.weights import clip_weights, dino_weights, fetch
+from gan_adapt.encoders.weights import clip_weights, dino_weights, fetch, read_state_dict
 from gan_adapt.errors import WeightsUnavailableError
 from gan_adapt.hub import KnownWeights
 
@@ -54,15 +54,18 @@ def test_quickgelu_alias_and_tag_spelling_share_the_pinned_file():
 
 def test_uncatalogued_clip_tags_are_derived_from_open_clip():
     weights = clip_weights("ViT-B-16", "laion400m_e32")
-    assert weights.url.startswith("https://huggingface.co/timm/vit_base_patch16_clip_224.laion400m_e32/")
+    repo = "https://huggingface.co/timm/vit_base_patch16_clip_224.laion400m_e32/"
+    assert weights.url.startswith(repo)
     assert weights.url.endswith("/open_clip_model.safetensors")
     assert weights.filename == "ViT-B-16-laion400m_e32.safetensors" and weights.sha256 is None
 
 
 def test_dino_names_resolve_timm_default_tags():
-    assert dino_weights("vit_small_patch14_dinov2") is DINO_WEIGHTS["vit_small_patch14_dinov2.lvd142m"]
+    pinned = DINO_WEIGHTS["vit_small_patch14_dinov2.lvd142m"]
+    assert dino_weights("vit_small_patch14_dinov2") is pinned and pinned.sha256
     derived = dino_weights("vit_large_patch14_reg4_dinov2.lvd142m")
-    assert derived.url.endswith("timm/vit_large_patch14_reg4_dinov2.lvd142m/resolve/main/model.safetensors")
+    assert derived.url.endswith(
+        "timm/vit_large_patch14_reg4_dinov2.lvd142m/resolve/main/model.safetensors")
 
 
 def test_every_catalog_entry_is_well_formed():
@@ -90,6 +93,7 @@ def test_a_cached_file_is_used_without_any_download(offline, clip_encoder, image
     weights.cache_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(clip_encoder.model.state_dict(), weights.cache_path)
     network = _instantiate(tiny_clip_config())
-    _load_weights(network, fetch(weights), label="tiny")
+    path = fetch(weights)
+    _load_weights(network, read_state_dict(path), path, label="tiny")
     for key, value in clip_encoder.model.state_dict().items():
         assert torch.equal(network.state_dict()[key], value)
