@@ -13,7 +13,6 @@ adversarial game:
 from __future__ import annotations
 
 import copy
-import fnmatch
 import math
 import random
 import signal
@@ -28,7 +27,8 @@ from gan_adapt import files
 from gan_adapt.engine.build import ActiveTerm, Components, build_components
 from gan_adapt.engine.context import Step
 from gan_adapt.engine.run_folder import RunFolder
-from gan_adapt.errors import GanAdaptError, TrainingDiverged
+from gan_adapt.errors import TrainingDiverged
+from gan_adapt.parameter_groups import freeze
 from gan_adapt.progress import PhaseProgress
 from gan_adapt.recipe import StepKind, ValidatedRecipe
 
@@ -100,7 +100,7 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
         state.phase = "adapt"
         adapt = recipe.adapt
         G_t = copy.deepcopy(G_s).train().requires_grad_(True)
-        _freeze(G_t, adapt.freeze)
+        freeze(G_t, adapt.freeze)
         G_ema = copy.deepcopy(G_t).eval().requires_grad_(False)
         state.G_t, state.G_ema = G_t, G_ema
         D = components.discriminator
@@ -273,23 +273,6 @@ def _random_ws(G: Any, batch: int, mixing: float, truncation: float,
                             truncation_psi=truncation)
             ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
     return ws
-
-
-def _freeze(G: Any, patterns: list[str]) -> list[str]:
-    """Freeze the parameter groups matching the fnmatch ``patterns``; return their names."""
-    groups: dict[str, list[str]] = G.parameter_groups()
-    params = dict(G.named_parameters())
-    frozen = []
-    for pattern in patterns:
-        matched = [g for g in groups if fnmatch.fnmatchcase(g, pattern)]
-        if not matched:
-            raise GanAdaptError(f"adapt.freeze: {pattern!r} matches no parameter group; "
-                                f"groups are {sorted(groups)}")
-        for group in matched:
-            for name in groups[group]:
-                params[name].requires_grad_(False)
-                frozen.append(name)
-    return frozen
 
 
 def _discriminator_parameters(D: Any, losses: list[ActiveTerm]) -> list[torch.nn.Parameter]:

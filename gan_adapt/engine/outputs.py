@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gan_adapt import files
+from gan_adapt.errors import GanAdaptError
 
 
 def save_adapted_generator(G: Any, out_dir: Path, w_ref: torch.Tensor | None = None
@@ -43,8 +45,13 @@ def _write_generator(G: Any, folder: Path, w_ref: torch.Tensor | None) -> dict[s
     if StyleGAN2Generator is not None and isinstance(G, StyleGAN2Generator):
         save(G, folder / "native")
         written["generator"] = "native"
-        export_rosinality(G, folder / "rosinality.pt")
-        written["generator_rosinality"] = "rosinality.pt"
+        try:  # the rosinality layout cannot hold every generator (conditional, z_dim != w_dim)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # conv_clamp dropped: noted in the docs
+                export_rosinality(G, folder / "rosinality.pt")
+            written["generator_rosinality"] = "rosinality.pt"
+        except GanAdaptError as exc:
+            files.write_text(folder / "rosinality-export-skipped.txt", f"{exc}\n")
     else:
         files.torch_save(G.state_dict(), folder / "state_dict.pt")
         written["generator"] = "state_dict.pt"

@@ -14,7 +14,6 @@ Everything runs in float32; there is no fp16 path.
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -23,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from gan_adapt.parameter_groups import freeze  # noqa: F401  (re-exported)
 from gan_adapt.errors import GanAdaptError
 from gan_adapt.generators import ops
 
@@ -645,33 +645,6 @@ class StyleGAN2Discriminator(nn.Module):
         for name, _ in self.named_parameters():
             groups.setdefault(name.split(".")[0], []).append(name)
         return groups
-
-
-# --------------------------------------------------------------------------------------------
-# Freezing by group name.
-
-
-def freeze(model: nn.Module, patterns: Sequence[str]) -> list[str]:
-    """Set ``requires_grad=False`` on every parameter whose group matches one of ``patterns``.
-
-    Patterns are shell-style (fnmatch) over the names of ``model.parameter_groups()``, e.g.
-    ``["mapping", "*.torgb"]``. A pattern that matches no group is an error (a typo would
-    otherwise silently train layers meant to be frozen). Returns the frozen parameter names.
-    """
-    groups = model.parameter_groups()
-    params = dict(model.named_parameters())
-    frozen: list[str] = []
-    for pattern in patterns:
-        matched = [g for g in groups if fnmatch.fnmatchcase(g, pattern)]
-        if not matched:
-            raise GanAdaptError(f"the freeze pattern {pattern!r} matches no parameter group; "
-                                f"the groups are: {', '.join(groups)}")
-        for g in matched:
-            for name in groups[g]:
-                if name not in frozen:
-                    params[name].requires_grad_(False)
-                    frozen.append(name)
-    return frozen
 
 
 __all__ = [
