@@ -166,3 +166,30 @@ def test_ensemble_rejects_bad_weights():
         ClipEnsemble([tiny_clip()], weights=[0.0])
     with pytest.raises(ValueError):
         ClipEnsemble([])
+
+
+class _Captured(Exception):
+    pass
+
+
+@pytest.mark.parametrize("tag, quick_gelu", [("openai", True), ("laion2b_s34b_b79k", False)])
+def test_activation_follows_the_pretrained_tag(monkeypatch, clip_encoder, tmp_path, tag,
+                                               quick_gelu):
+    """OpenAI's weights need QuickGELU although the plain ViT-B-32 config does not say so."""
+    import gan_adapt.encoders.clip as clip_module
+
+    seen = {}
+
+    def capture(cfg):
+        seen.update(cfg)
+        raise _Captured  # stop before building a full-size model
+
+    monkeypatch.setattr(clip_module, "_instantiate", capture)
+    path = tmp_path / "weights.pt"
+    torch.save(clip_encoder.model.state_dict(), path)
+    with pytest.raises(_Captured):
+        build_clip("ViT-B-32", tag, checkpoint=path)
+    assert seen["quick_gelu"] is quick_gelu and seen["vision_cfg"]["patch_size"] == 32
+    with pytest.raises(_Captured):
+        build_clip("ViT-B-32", tag, checkpoint=path, quick_gelu=not quick_gelu)
+    assert seen["quick_gelu"] is (not quick_gelu)
