@@ -53,7 +53,7 @@ class WeightsUnavailableError(GanAdaptError):
     """
 
     def __init__(self, what: str, url: str | None, path: Path, reason: str = "") -> None:
-        self.what, self.url, self.path = what, url, Path(path)
+        self.what, self.url, self.path, self.reason = what, url, Path(path), reason
         source = f"download it from {url}\n    and " if url else ""
         because = f" ({reason})" if reason else ""
         super().__init__(

@@ -28,7 +28,16 @@ def clip(params: ClipParams, ctx: Any):
                       precision=params.precision, device=ctx.device)
 
 
+def _clip_files(spec: ClipParams) -> list:
+    from gan_adapt.encoders.weights import clip_weights
+
+    if spec.checkpoint is not None or spec.pretrained is None:
+        return []
+    return [clip_weights(spec.model, spec.pretrained)]
+
+
 clip.Params = ClipParams  # type: ignore[attr-defined]
+clip.required_weights = lambda params, ctx: _clip_files(params)  # type: ignore[attr-defined]
 
 
 def clip_ensemble(params: ClipEnsembleParams, ctx: Any):
@@ -44,6 +53,8 @@ def clip_ensemble(params: ClipEnsembleParams, ctx: Any):
 
 
 clip_ensemble.Params = ClipEnsembleParams  # type: ignore[attr-defined]
+clip_ensemble.required_weights = (  # type: ignore[attr-defined]
+    lambda params, ctx: [w for member in params.models for w in _clip_files(member)])
 
 
 def dino(params: DinoParams, ctx: Any):
@@ -54,7 +65,16 @@ def dino(params: DinoParams, ctx: Any):
                       image_size=params.image_size, precision=params.precision, device=ctx.device)
 
 
+def _dino_files(params: DinoParams, ctx: Any) -> list:
+    from gan_adapt.encoders.weights import dino_weights
+
+    if params.checkpoint is not None or not params.pretrained:
+        return []
+    return [dino_weights(params.model)]
+
+
 dino.Params = DinoParams  # type: ignore[attr-defined]
+dino.required_weights = _dino_files  # type: ignore[attr-defined]
 
 
 @hookimpl

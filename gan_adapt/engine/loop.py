@@ -464,5 +464,9 @@ def _write_outputs(state: Run) -> RunResult:
 
 
 def prepare(validated: ValidatedRecipe, plugin_set: Any, device: torch.device) -> Components:
-    """Build the components (all user-input errors surface here, before any folder exists)."""
+    """Fetch weights and build the components: every user-input error surfaces here, before
+    the run folder exists."""
+    from gan_adapt.engine.weights_check import ensure_weights
+
+    ensure_weights(validated, plugin_set)
     return build_components(validated, plugin_set, device)

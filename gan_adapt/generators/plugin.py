@@ -42,7 +42,19 @@ def stylegan2_generator(params: StyleGAN2GeneratorParams, ctx: Any) -> Any:
     return load(_checkpoint(params.checkpoint, ctx), which=params.which, device=ctx.device)
 
 
+def _zoo_weights(checkpoint: str, ctx: Any) -> list:
+    """The model-zoo download a checkpoint value stands for (none for a local file)."""
+    from gan_adapt.generators import zoo
+
+    entry = zoo.lookup(checkpoint)
+    if entry is None or ctx.resolve_path(checkpoint).exists():
+        return []
+    return [entry]
+
+
 stylegan2_generator.Params = StyleGAN2GeneratorParams  # type: ignore[attr-defined]
+stylegan2_generator.required_weights = (  # type: ignore[attr-defined]
+    lambda params, ctx: _zoo_weights(params.checkpoint, ctx))
 
 
 class StyleGAN2DiscriminatorParams(BaseModel):
@@ -63,6 +75,8 @@ def stylegan2_discriminator(params: StyleGAN2DiscriminatorParams, ctx: Any) -> A
         reason="the recipe's [discriminator] section needs it for adversarial fine-tuning")
 
 
+stylegan2_discriminator.required_weights = (  # type: ignore[attr-defined]
+    lambda params, ctx: _zoo_weights(params.checkpoint, ctx))
 stylegan2_discriminator.Params = StyleGAN2DiscriminatorParams  # type: ignore[attr-defined]
 
 

@@ -43,6 +43,13 @@ class LPIPS(torch.nn.Module):
         resize_to: int | None = Field(256, ge=16, description="Both images are resized to this "
                                                               "side first (None: keep).")
 
+    @staticmethod
+    def required_weights(params: Params, ctx: BuildContext) -> list:
+        """The ImageNet backbone (the ``lpips`` package ships only the calibrated heads)."""
+        from gan_adapt.encoders.weights import LPIPS_BACKBONES
+
+        return [LPIPS_BACKBONES[params.net]] if params.pretrained else []
+
     def __init__(self, params: Params, ctx: BuildContext) -> None:
         super().__init__()
         from gan_adapt.perceptual import LPIPSDistance
