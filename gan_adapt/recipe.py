@@ -84,10 +84,16 @@ class StepKind(_Strict):
         None, ge=1, description="Run on steps where step % every == offset; the last kind "
                                 "without `every` takes the remaining steps.")
     offset: int = Field(0, ge=0, description="See `every`.")
-    latents: Literal["reference", "random"] = Field(
-        "random", description="`reference`: the searched latent; `random`: fresh z each step.")
+    latents: Literal["reference", "random", "anchors"] = Field(
+        "random", description="`reference`: the searched latent; `random`: fresh z each step; "
+                              "`anchors`: z near one of a few fixed anchor points (few-shot "
+                              "anchor regions, Ojha et al. 2021).")
     batch: int = Field(2, ge=1, description="Batch size of the step.")
     mixing: float = Field(0.9, ge=0, le=1, description="Style-mixing probability (random only).")
+    anchors: int = Field(10, ge=1, description="Number of anchor points, drawn once per run "
+                                               "from the seed (anchors only).")
+    anchor_std: float = Field(0.1, ge=0, description="Standard deviation of the Gaussian "
+                                                     "around an anchor z (anchors only).")
 
 
 class Optimizer(_Strict):

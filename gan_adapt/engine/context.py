@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from gan_adapt.errors import GanAdaptError
+
 
 @dataclass
 class TargetData:
@@ -85,6 +87,17 @@ class Step:
             return self.fake.detach()
         with torch.no_grad():
             return self._synthesise(self.source_generator)
+
+    @cached_property
+    def fake_reference(self) -> torch.Tensor:
+        """``G_t(w_ref)`` ``[1, C, R, R]`` with the constant noise, computed once per step:
+        the adapted generator's rendering of the searched latent (adapt phase of a recipe with
+        a search). Without autograd on a discriminator update, like ``fake``."""
+        if self.w_ref is None:
+            raise GanAdaptError(f"step {self.index} ({self.phase}) has no searched latent w_ref: "
+                                "terms on G_t(w_ref) need the recipe's [search] section")
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.for_discriminator):
+            return self.generator.synthesis(self.w_ref, noise_mode="const")
 
     @property
     def batch_size(self) -> int:

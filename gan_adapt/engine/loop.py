@@ -48,6 +48,7 @@ class Run:
     G_t: Any = None  # the generator being adapted
     G_ema: Any = None  # its moving average: the result
     interrupted: bool = False
+    anchors: torch.Tensor | None = None  # [n, z_dim] anchor z of `latents = "anchors"` kinds
 
 
 @dataclass
@@ -105,8 +106,8 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
         state.G_t, state.G_ema = G_t, G_ema
         D = components.discriminator
         d_params = _discriminator_parameters(D, components.losses)
-        g_opt = torch.optim.Adam([p for p in G_t.parameters() if p.requires_grad],
-                                 lr=adapt.generator_optimizer.lr,
+        g_params = [p for p in G_t.parameters() if p.requires_grad]
+        g_opt = torch.optim.Adam(g_params, lr=adapt.generator_optimizer.lr,
                                  betas=adapt.generator_optimizer.betas)
         d_opt = (torch.optim.Adam(d_params, lr=adapt.discriminator_optimizer.lr,
                                   betas=adapt.discriminator_optimizer.betas) if d_params else None)
@@ -117,6 +118,7 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
             folder.truncate_log(lambda r: r.get("phase") != "adapt")
             _save_samples(state, 0)
         sample_z = _sample_latents(state)
+        state.anchors = _anchor_latents(state)
 
         with PhaseProgress("adapt", adapt.steps, start, live=progress_live) as progress:
             for index in range(start, adapt.steps):
@@ -142,6 +144,7 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
 
                 # Generator update on the weighted sum of the terms of this step.
                 g_step = _make_step(state, kind, index)
+                _select_trainable(g_params, terms, g_step)
                 g_losses = {t.label: t.impl(g_step) for t in terms}
                 g_total = sum(t.spec.weight * g_losses[t.label] for t in terms)
                 _check_finite(g_total, g_losses, index)
@@ -252,6 +255,9 @@ def _make_step(state: Run, kind: StepKind, index: int, for_discriminator: bool =
     G_s = state.components.generator
     if kind.latents == "reference":
         ws = state.w_ref.expand(kind.batch, -1, -1)
+    elif kind.latents == "anchors":
+        ws = _anchor_ws(G_s, state.anchors[:kind.anchors], kind.batch, kind.anchor_std,
+                        state.validated.recipe.adapt.truncation)
     else:
         ws = _random_ws(G_s, kind.batch, kind.mixing, state.validated.recipe.adapt.truncation,
                         state.device)
@@ -273,6 +279,51 @@ def _random_ws(G: Any, batch: int, mixing: float, truncation: float,
                             truncation_psi=truncation)
             ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
     return ws
+
+
+def _anchor_latents(state: Run) -> torch.Tensor | None:
+    """The anchor z of ``latents = "anchors"`` kinds (as many as the largest ``anchors``).
+
+    Drawn once from their own seeded generator, not the run's RNG: a resumed run gets the same
+    anchors without storing them.
+    """
+    counts = [k.anchors for k in state.validated.recipe.adapt.schedule if k.latents == "anchors"]
+    if not counts:
+        return None
+    gen = torch.Generator().manual_seed(state.validated.recipe.seed + 2)
+    z_dim = state.components.generator.z_dim
+    return torch.randn(max(counts), z_dim, generator=gen).to(state.device)
+
+
+def _anchor_ws(G: Any, anchors: torch.Tensor, batch: int, std: float,
+               truncation: float) -> torch.Tensor:
+    """``batch`` z drawn around randomly chosen anchors (z = anchor + std * noise), mapped to W.
+
+    No style mixing: the image-level adversarial loss of Ojha et al. sees these latents only.
+    """
+    with torch.no_grad():
+        chosen = anchors[torch.randint(anchors.shape[0], (batch,), device=anchors.device)]
+        z = chosen + std * torch.randn_like(chosen)
+        return G.mapping(z, truncation_psi=truncation)
+
+
+def _select_trainable(params: list[torch.nn.Parameter], terms: list[ActiveTerm],
+                      step: Step) -> None:
+    """Let terms narrow which generator parameters this update trains.
+
+    A term with ``select_parameters(step) -> parameters`` (e.g. StyleGAN-NADA's adaptive layer
+    choice) restricts the update to those; with several such terms, to what all of them
+    select. The others get no gradient, so Adam leaves them (and their moments) untouched.
+    Every step starts again from the recipe's trainable set.
+    """
+    allowed: set[int] | None = None
+    for term in terms:
+        select = getattr(term.impl, "select_parameters", None)
+        if select is not None:
+            chosen = {id(p) for p in select(step)}
+            allowed = chosen if allowed is None else allowed & chosen
+    for p in params:
+        p.requires_grad_(allowed is None or id(p) in allowed)
 
 
 def _discriminator_parameters(D: Any, losses: list[ActiveTerm]) -> list[torch.nn.Parameter]:

@@ -298,12 +298,16 @@ class SynthesisBlock(nn.Module):
         return [self.conv1] if self.is_first else [self.conv0, self.conv1]
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
-                noise: Sequence[torch.Tensor | None], kernel: torch.Tensor
+                noise: Sequence[torch.Tensor | None], kernel: torch.Tensor,
+                features: list[torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the block; when ``features`` is a list, append each styled conv's output to it."""
         if self.is_first:
             x = self.const.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1)
         for i, layer in enumerate(self.layers()):
             x = layer(x, ws[:, i], noise[i], kernel)
+            if features is not None:
+                features.append(x)
         # The ToRGB shares its w with the next block's first conv (index num_conv).
         y = self.torgb(x, ws[:, self.num_conv])
         img = y if img is None else ops.upsample2x(img, kernel) + y
@@ -332,7 +336,11 @@ class SynthesisNetwork(nn.Module):
         return [layer for block in self.blocks() for layer in block.layers()]
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const",
-                noise: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+                noise: Sequence[torch.Tensor] | None = None, return_features: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """The image; with ``return_features``, also every styled conv's activation
+        ``[N, C, r, r]`` in w / noise-layer order (one per w index but the last, which only the
+        final ToRGB reads), for losses on intermediate features such as Ojha et al.'s."""
         if ws.ndim == 2:
             ws = ws.unsqueeze(1).repeat(1, self.num_ws, 1)
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
@@ -340,14 +348,15 @@ class SynthesisNetwork(nn.Module):
                              f" got {list(ws.shape)}")
         layer_noise = self._layer_noise(ws.shape[0], noise_mode, noise, ws.device)
         x = img = None
+        features: list[torch.Tensor] | None = [] if return_features else None
         w_idx = n_idx = 0
         for block in self.blocks():
             k = block.num_conv
             x, img = block(x, img, ws[:, w_idx:w_idx + k + 1], layer_noise[n_idx:n_idx + k],
-                           self.kernel)
+                           self.kernel, features)
             w_idx += k
             n_idx += k
-        return img
+        return (img, features) if return_features else img
 
     def _layer_noise(self, batch: int, mode: str, noise: Sequence[torch.Tensor] | None,
                      device: torch.device) -> list[torch.Tensor | None]:

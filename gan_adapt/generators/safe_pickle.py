@@ -226,8 +226,9 @@ def load_pickle(path: Path) -> Any:
             return RestrictedUnpickler(handle, source).load()
     except CheckpointError:
         raise
-    except (EOFError, pickle.UnpicklingError, ValueError, TypeError, IndexError, KeyError,
-            AttributeError, UnicodeDecodeError, RuntimeError) as exc:
+    except Exception as exc:
+        # Any other failure of the unpickler is a malformed file: wrong opcodes, a length field
+        # claiming terabytes (MemoryError, OverflowError), absurd nesting, cut-off data.
         raise CheckpointError(
             f"{source} looks like a pickle but cannot be read ({type(exc).__name__}: {exc}). "
             "It is probably truncated or corrupt (an interrupted download?): download it "
@@ -247,13 +248,17 @@ def torch_load(source: str | Path | IO[bytes], what: str | None = None) -> Any:
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(source, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
     except pickle.UnpicklingError as exc:
         match = _GLOBAL_RE.search(str(exc))
         if match:
             raise _refusal(match.group(1), what) from None
         raise CheckpointError(f"{what} cannot be read as a PyTorch checkpoint "
                               f"({_first_line(exc)}); it may be corrupt.") from None
-    except (RuntimeError, EOFError, ValueError, OSError) as exc:
+    except Exception as exc:
+        # torch's weights-only unpickler lets malformed opcodes surface as IndexError, KeyError,
+        # TypeError, MemoryError, ...: all of them mean a damaged file.
         raise CheckpointError(
             f"{what} cannot be read as a PyTorch checkpoint: it is truncated or corrupt "
             f"({_first_line(exc)}). Download or copy it again.") from None

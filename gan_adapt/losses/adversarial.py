@@ -28,11 +28,14 @@ class AdversarialParams(BaseModel):
 
 
 def real_batch(step: Step, batch: int, flip: bool) -> torch.Tensor:
-    """``batch`` real images: the target images cycled, optionally randomly mirrored."""
+    """``batch`` real images, optionally randomly mirrored: the target repeated (one-shot), or
+    drawn at random from the target images (few-shot), so that every image takes part."""
     images = step.target.images if step.target.images is not None else step.target.image
     if images is None:
         raise ValueError("an adversarial term needs target image(s) as its real data")
-    index = torch.arange(batch, device=images.device) % images.shape[0]
+    count = images.shape[0]
+    index = (torch.randint(count, (batch,), device=images.device) if count > 1
+             else torch.zeros(batch, dtype=torch.long, device=images.device))
     real = images[index]
     if flip:
         mirrored = torch.rand(batch, device=real.device) < 0.5

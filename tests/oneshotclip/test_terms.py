@@ -124,15 +124,19 @@ def test_logistic_losses_and_lazy_r1_by_hand():
         expected_d + 10.0 / 2 * r1 * 16, rel=1e-6)
 
 
-def test_real_batch_cycles_targets_and_flips():
+def test_real_batch_repeats_one_target_draws_among_several_and_flips():
     images = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).view(2, 3, 2, 2)
-    step = SimpleNamespace(target=TargetData(image=images[:1], images=images))
-    real = real_batch(step, 5, flip=False)
-    assert torch.equal(real[2], images[0]) and torch.equal(real[3], images[1])
+    one = SimpleNamespace(target=TargetData(image=images[:1], images=images[:1]))
+    assert all(torch.equal(r, images[0]) for r in real_batch(one, 5, flip=False))
     torch.manual_seed(0)
+    step = SimpleNamespace(target=TargetData(image=images[:1], images=images))
+    real = real_batch(step, 64, flip=False)
+    first = sum(torch.equal(r, images[0]) for r in real)
+    assert first + sum(torch.equal(r, images[1]) for r in real) == 64
+    assert 10 < first < 54  # few-shot: every target image is drawn, not only the first ones
     flipped = real_batch(step, 64, flip=True)
-    mirrored = [torch.equal(flipped[i], images[i % 2].flip(-1)) for i in range(64)]
-    assert 10 < sum(mirrored) < 54  # about half the reals are mirrored
+    mirrored = sum(any(torch.equal(r, x.flip(-1)) for x in images) for r in flipped)
+    assert 10 < mirrored < 54  # about half the reals are mirrored
 
 
 def test_patch_head_shape_and_equalised_scale():
