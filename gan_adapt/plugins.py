@@ -8,8 +8,8 @@ Three sources, loaded in this order, all through one pluggy ``PluginManager``:
 3. loose ``*.py`` files in ``--plugins-dir`` folders (and ``$GAN_ADAPT_PLUGINS_DIR``).
 
 ``GAN_ADAPT_LOAD_PLUGINS`` (comma-separated names) restricts which entry-point plugins load; set
-to an empty string it loads none. Files of an explicit ``--plugins-dir`` always load. Nothing here runs at ``import gan_adapt``: the CLI
-calls :func:`load_plugins` when a command needs the registry.
+to an empty string it loads none. Files of an explicit ``--plugins-dir`` always load. Nothing
+here runs at ``import gan_adapt``: the CLI calls :func:`load_plugins` when a command needs it.
 
 A plugin that fails to import or to register is recorded in :attr:`PluginSet.failures` with its
 name and the error, and the others still load.
@@ -41,6 +41,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "gan_adapt.generators.plugin",
     "gan_adapt.encoders.plugin",
     "gan_adapt.losses.plugin",
+    "gan_adapt.sweep.plugin",
 )
 
 

@@ -191,7 +191,7 @@ def _read_one(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RecipeError([f"recipe file {path} does not exist"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the path
         raise RecipeError([f"cannot read recipe file {path}: {exc}"]) from None
     try:
         return tomllib.loads(text)
@@ -252,7 +252,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> tuple[dict[st
         try:
             path, value = parse_override(text)
         except ValueError as exc:
-            problems.append(str(exc))
+            message = str(exc)
+            problems.append(message if message.startswith("--set") else f"--set {text}: {message}")
             continue
         node: Any = data
         for i, part in enumerate(path[:-1]):
@@ -442,7 +443,14 @@ def _missing_target_files(recipe: Recipe, base_dir: Path) -> list[str]:
     problems = []
     for key in ("image", "images"):
         value = getattr(recipe.target, key)
-        if value and not (base_dir / Path(value).expanduser()).exists():
+        if not value:
+            continue
+        try:
+            exists = (base_dir / Path(value).expanduser()).exists()
+        except (OSError, ValueError, RuntimeError) as exc:  # too long, NUL byte, ~unknown-user
+            problems.append(f"target.{key}: {value!r} cannot be used as a path ({exc})")
+            continue
+        if not exists:
             problems.append(f"target.{key}: {value} does not exist (relative paths are relative "
                             f"to the recipe's folder {base_dir})")
     return problems

@@ -276,6 +276,14 @@ def _load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], source:
                             if items)
         raise CheckpointError(f"{source}: the tensors do not fit a StyleGAN2 {what} "
                               f"({details}).")
+    # A network saved after it diverged (or a damaged file) would only fail later, as a NaN loss
+    # at the first step; say so now, naming the tensors.
+    non_finite = [k for k, v in state.items()
+                  if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if non_finite:
+        raise CheckpointError(f"{source}: the {what}'s tensor(s) {', '.join(non_finite[:4])} hold "
+                              "NaN or infinite values: the file is damaged, or the network had "
+                              "diverged when it was saved.")
     module.load_state_dict(state)
 
 

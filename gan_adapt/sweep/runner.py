@@ -1,0 +1,103 @@
+"""``gan-adapt sweep``: expand, run (skipping finished runs, resuming interrupted ones),
+evaluate, tabulate."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gan_adapt import files
+from gan_adapt.errors import GanAdaptError
+from gan_adapt.sweep import backends, table
+from gan_adapt.sweep.spec import expand, read_sweep
+
+
+def run_sweep(sweep_file: str | Path, out: str | Path | None = None,
+              backend: str | None = None, echo: Any = click.echo) -> Path:
+    """Run a sweep to the end; return its folder. Failed runs are reported, never fatal."""
+    sweep_file = Path(sweep_file)
+    sweep = read_sweep(sweep_file)
+    backend = backend or sweep.backend
+    folder = Path(out) if out else Path("sweeps") / sweep.name
+    runs = expand(sweep, sweep_file)
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = folder / "sweep.json"
+    plan = {"name": sweep.name, "base": str((sweep_file.parent / sweep.base).resolve()),
+            "runs": [{"id": r.run_id, "target": r.target, "overrides": r.overrides,
+                      "seed": r.seed} for r in runs]}
+    if manifest.exists():
+        previous = {r["id"] for r in files_json(manifest).get("runs", [])}
+        if previous and previous != {r.run_id for r in runs}:
+            raise GanAdaptError(f"{folder} holds a different sweep (its runs differ from this "
+                                "file's); use another --out")
+    files.write_json(manifest, plan)
+    shutil.copyfile(sweep_file, folder / "sweep.toml")
+    jobs = [(run, str((folder / "runs" / run.run_id).resolve())) for run in runs]
+    plugins_dirs = [str((sweep_file.parent / d).resolve()) for d in sweep.plugins_dir]
+    log_dir = str((folder / "logs").resolve())
+    echo(f"Sweep {sweep.name!r}: {len(jobs)} run(s), backend {backend}, folder {folder}")
+
+    def report(outcome: backends.Outcome) -> None:
+        note = f" ({outcome.error})" if outcome.error else ""
+        echo(f"  {outcome.status:8s} {outcome.run_id} [{outcome.action}, "
+             f"{outcome.seconds:.1f}s]{note}")
+
+    common = dict(base=plan["base"], plugins_dirs=plugins_dirs,
+                  threads=sweep.threads_per_run, log_dir=log_dir, report=report)
+    if backend == "ray":
+        outcomes = backends.run_ray(jobs, settings=sweep.ray, **common)
+    else:
+        outcomes = backends.run_local(jobs, use_gpus=sweep.gpus == "auto", **common)
+
+    finished = [Path(f) for (_, f), o in zip(jobs, outcomes) if o.status in ("done", "skipped")]
+    if sweep.eval.enabled and finished:
+        if table.has_command("eval"):
+            for run_folder in finished:
+                note = table.evaluate(run_folder, sweep.eval, Path(log_dir) / "eval.log")
+                if note:
+                    echo(f"  warning: {run_folder.name}: {note}")
+        else:
+            echo("  note: no `eval` command is installed; the table has training metrics only")
+    rows = table.rows(jobs, outcomes)
+    csv_path = table.write_table(rows, folder / "results.csv")
+    if len(finished) >= 1 and table.has_command("compare"):
+        compare_sheet(finished, folder / "compare.png", Path(log_dir) / "compare.log", echo)
+    failed = [o for o in outcomes if o.status == "failed"]
+    echo(f"Results: {csv_path} ({len(outcomes) - len(failed)} finished, {len(failed)} failed)")
+    return folder
+
+
+def compare_sheet(run_folders: list[Path], out: Path, log: Path, echo: Any) -> None:
+    """The evaluation issue's comparison sheet over the finished runs."""
+    import subprocess
+    import sys
+
+    args = ["compare", *map(str, run_folders), "--out", str(out)]
+    with open(log, "a", encoding="utf-8") as handle:
+        code = subprocess.call([sys.executable, "-m", "gan_adapt.cli", *args], stdout=handle,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    if code != 0:
+        echo(f"  warning: the comparison sheet failed (see {log})")
+
+
+def files_json(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+@click.command("sweep")
+@click.argument("sweep_file", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Sweep folder (default sweeps/<name>); running again resumes it.")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default=None,
+              help="Override the sweep file's backend.")
+def sweep_command(sweep_file: str, out: str | None, backend: str | None) -> None:
+    """Run SWEEP_FILE: a base recipe x targets x override grids x seeds, then compare them."""
+    run_sweep(sweep_file, out, backend)

@@ -1,0 +1,146 @@
+"""The sweep file and its expansion into runs."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gan_adapt.errors import RecipeError
+from gan_adapt.recipe import pydantic_problems
+
+
+class RaySettings(BaseModel):
+    """How runs become Ray tasks."""
+
+    model_config = ConfigDict(extra="forbid")
+    address: str | None = Field(None, description="Address of an existing Ray cluster "
+                                                  "('auto' or host:port); none: start a local one.")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray instance "
+                                                         "(none: all).")
+    cpus_per_run: float = Field(1, gt=0, description="CPUs each run reserves.")
+    gpus_per_run: float = Field(0, ge=0, description="GPUs each run reserves (1 on GPU nodes).")
+
+
+class EvalSettings(BaseModel):
+    """What is measured on every finished run for the comparison table."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(True, description="Run `gan-adapt eval` on every finished run.")
+    n: int = Field(100, ge=2, description="Samples per evaluation.")
+    seed: int = Field(0, description="Evaluation seed.")
+    target_dir: str | None = Field(None, description="Real target-domain images for FID/KID.")
+
+
+class Sweep(BaseModel):
+    """A sweep file: a base recipe, targets, override grids and seeds."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="Sweep name; the sweep folder is named after it.")
+    base: str = Field(description="Base recipe, relative to the sweep file.")
+    targets: list[str] = Field(default_factory=list, description="Target images, folders or "
+                               "texts (relative paths: to the sweep file); none: the recipe's.")
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="`--set` keys -> "
+                                       "values; every combination becomes a run.")
+    set: list[str] = Field(default_factory=list, description="`--set` overrides for every run.")
+    seeds: list[int] = Field(default_factory=list, description="Seeds; none: the recipe's.")
+    backend: Literal["local", "ray"] = Field("local", description="Where runs execute.")
+    gpus: Literal["auto", "none"] = Field(
+        "auto", description="local backend: `auto` runs one run per visible GPU at a time.")
+    threads_per_run: int | None = Field(None, ge=1, description="torch CPU threads of each run "
+                                        "(fixed for reproducible results across backends).")
+    plugins_dir: list[str] = Field(default_factory=list, description="Extra plugin folders.")
+    ray: RaySettings = Field(default_factory=RaySettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
+
+
+@dataclass
+class RunSpec:
+    """One run of a sweep: the base recipe plus its own target, overrides and seed."""
+
+    run_id: str
+    target: str | None
+    overrides: list[str]
+    seed: int | None
+    values: dict[str, Any] = field(default_factory=dict)  # the grid point, for the table
+
+    def cli_args(self, base: Path) -> list[str]:
+        """Arguments of ``gan-adapt run`` that start this run (the folder comes separately)."""
+        args = [str(base)]
+        if self.target is not None:
+            args += ["--target", self.target]
+        for item in self.overrides:
+            args += ["--set", item]
+        if self.seed is not None:
+            args += ["--set", f"seed={self.seed}"]
+        return args
+
+
+def read_sweep(path: str | Path) -> Sweep:
+    """Parse and validate a sweep file (all problems reported at once)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecipeError([f"sweep file {path} does not exist"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError([f"invalid TOML: {exc}"], source=str(path)) from None
+    try:
+        sweep = Sweep.model_validate(data)
+    except ValidationError as exc:
+        raise RecipeError(pydantic_problems(exc, Sweep), source=str(path)) from None
+    problems = [f"grid.{key}: give a non-empty list of values" for key, values in
+                sweep.grid.items() if not values]
+    if not (path.parent / sweep.base).is_file():
+        problems.append(f"base: recipe {sweep.base} does not exist (relative to {path.parent})")
+    if problems:
+        raise RecipeError(problems, source=str(path))
+    return sweep
+
+
+def _toml_literal(value: Any) -> str:
+    """A value as it must appear after ``--set key=`` (TOML literal)."""
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+def _slug(text: str, limit: int = 24) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:limit] or "x"
+
+
+def expand(sweep: Sweep, sweep_file: Path) -> list[RunSpec]:
+    """Every (target, grid point, seed) combination, in a stable order with stable ids."""
+    folder = sweep_file.parent
+    targets: list[str | None] = []
+    for target in sweep.targets or [None]:
+        if target is not None and (folder / target).exists():
+            target = str((folder / target).resolve())
+        targets.append(target)
+    keys = list(sweep.grid)
+    points = list(itertools.product(*(sweep.grid[k] for k in keys))) or [()]
+    seeds: list[int | None] = list(sweep.seeds) or [None]
+    runs = []
+    for index, (target, point, seed) in enumerate(itertools.product(targets, points, seeds)):
+        values = dict(zip(keys, point))
+        overrides = list(sweep.set) + [f"{k}={_toml_literal(v)}" for k, v in values.items()]
+        target_label = ""
+        if target is not None:
+            target_label = _slug(Path(target).stem if Path(target).exists() else target)
+        label = "-".join(filter(None, [
+            target_label,
+            *(_slug(f"{k.split('.')[-1]}{v}") for k, v in values.items()),
+            f"s{seed}" if seed is not None else ""]))
+        digest = hashlib.sha1(json.dumps([target, overrides, seed]).encode()).hexdigest()[:6]
+        runs.append(RunSpec(f"{index:03d}-{label or 'run'}-{digest}", target, overrides, seed,
+                            values))
+    return runs

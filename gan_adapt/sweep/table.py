@@ -1,0 +1,78 @@
+"""The comparison table of a sweep: one row per run, its grid point, training and eval metrics."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from gan_adapt import files
+from gan_adapt.sweep.backends import Outcome
+from gan_adapt.sweep.spec import EvalSettings, RunSpec
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def has_command(name: str) -> bool:
+    """Whether a ``gan-adapt`` sub-command (possibly from a plugin) exists."""
+    import click
+
+    from gan_adapt.cli import cli
+
+    with click.Context(cli) as ctx:
+        return cli.get_command(ctx, name) is not None
+
+
+def evaluate(folder: Path, settings: EvalSettings, log: Path) -> str:
+    """``gan-adapt eval`` on one finished run (skipped when eval.json exists); returns a note."""
+    if (folder / "eval.json").exists():
+        return ""
+    args = ["eval", str(folder), "--n", str(settings.n), "--seed", str(settings.seed)]
+    if settings.target_dir:
+        args += ["--target-dir", settings.target_dir]
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(f"$ gan-adapt {' '.join(args)}\n")
+        handle.flush()
+        code = subprocess.call([sys.executable, "-m", "gan_adapt.cli", *args], stdout=handle,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return "" if code == 0 else f"eval failed (exit {code}, see {log})"
+
+
+def rows(jobs: list[tuple[RunSpec, str]], outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    """One flat row per run: id, status, target, seed, grid values, train/* and eval/*."""
+    table = []
+    for (run, folder), outcome in zip(jobs, outcomes):
+        row: dict[str, Any] = {"run_id": run.run_id, "status": outcome.status
+                               if outcome.status != "skipped" else "done",
+                               "target": run.target or "", "seed": "" if run.seed is None
+                               else run.seed}
+        row.update({key: value for key, value in run.values.items()})
+        row.update({f"train/{k}": v for k, v in
+                    _read_json(Path(folder) / "metrics.json").items()})
+        evaluation = _read_json(Path(folder) / "eval.json")
+        metrics = evaluation.get("metrics", evaluation)
+        row.update({f"eval/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})
+        row["error"] = outcome.error
+        table.append(row)
+    return table
+
+
+def write_table(table: list[dict[str, Any]], path: Path) -> Path:
+    """CSV with the union of all columns (atomically)."""
+    columns: list[str] = []
+    for row in table:
+        columns += [key for key in row if key not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(table)
+    return files.write_text(path, buffer.getvalue())
