@@ -311,17 +311,18 @@ def _select_trainable(params: list[torch.nn.Parameter], terms: list[ActiveTerm],
                       step: Step) -> None:
     """Let terms narrow which generator parameters this update trains.
 
-    A term with ``select_parameters(step) -> parameters`` (e.g. StyleGAN-NADA's adaptive layer
-    choice) restricts the update to those; with several such terms, to what all of them
-    select. The others get no gradient, so Adam leaves them (and their moments) untouched.
-    Every step starts again from the recipe's trainable set.
+    A term with ``select_parameters(step) -> parameters | None`` (e.g. StyleGAN-NADA's
+    adaptive layer choice) restricts the update to those (None: no restriction); with several
+    such terms, to what all of them select. The others get no gradient, so Adam leaves them
+    (and their moments) untouched. Every step starts again from the recipe's trainable set.
     """
     allowed: set[int] | None = None
     for term in terms:
         select = getattr(term.impl, "select_parameters", None)
-        if select is not None:
-            chosen = {id(p) for p in select(step)}
-            allowed = chosen if allowed is None else allowed & chosen
+        chosen = select(step) if select is not None else None
+        if chosen is not None:
+            ids = {id(p) for p in chosen}
+            allowed = ids if allowed is None else allowed & ids
     for p in params:
         p.requires_grad_(allowed is None or id(p) in allowed)
 

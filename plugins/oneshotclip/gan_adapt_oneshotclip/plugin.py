@@ -14,8 +14,10 @@ from gan_adapt import hookimpl
 @hookimpl
 def register_search_objectives(register: Any) -> None:
     from gan_adapt_oneshotclip.search import ClipImageDistance
+    from gan_adapt_oneshotclip.text import ClipTextDistance
 
     register("clip_image_distance", ClipImageDistance)
+    register("clip_text_distance", ClipTextDistance)
 
 
 @hookimpl

@@ -1,0 +1,54 @@
+"""Mind the Gap's within-domain CLIP consistency.
+
+    L_within = 1 - cos(E(G_t(w)) - E(I_ref), E(G_s(w)) - E(G_s(w_ref)))
+
+A sample's offset from the reference in the source domain (G_s(w) against G_s(w_ref)) should
+survive adaptation as its offset from the reference image (as the reference implementation
+computes it, against the target image itself rather than G_t(w_ref)). Together with the
+across-domain direction this keeps each sample's identity while the domain changes. Per CLIP
+model, averaged over an ensemble's members.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from gan_adapt.engine.context import BuildContext, Step
+from gan_adapt.errors import GanAdaptError
+from gan_adapt_nada.clip_space import directional_loss, members, unit
+
+
+class ClipWithinDomain:
+    """Each sample's CLIP offset from the reference is kept across domains (Mind the Gap)."""
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        encoder: str = Field("clip", description="Name of an encoder in the recipe's [encoders].")
+        min_norm: float = Field(0.01, gt=0, description="Offsets shorter than this are divided "
+                                                        "by it instead of their length.")
+
+    def __init__(self, params: Params, ctx: BuildContext) -> None:
+        if ctx.target.image is None:
+            raise GanAdaptError("clip_within_domain needs a target image (target.image)")
+        self.min_norm = params.min_norm
+        self.members = members(ctx.encoder(params.encoder))
+        with torch.no_grad():
+            self.reference = [m.embed_images(ctx.target.image) for m, _ in self.members]
+        self.source_reference: list[torch.Tensor] | None = None  # E(G_s(w_ref)), first step
+
+    def __call__(self, step: Step) -> torch.Tensor:
+        if step.w_ref is None:
+            raise GanAdaptError("clip_within_domain needs the searched latent w_ref: add a "
+                                "[search] section to the recipe")
+        if self.source_reference is None:
+            with torch.no_grad():
+                image = step.source_generator.synthesis(step.w_ref, noise_mode="const")
+                self.source_reference = [m.embed_images(image) for m, _ in self.members]
+        total = step.fake.new_zeros(())
+        for (member, weight), ref, src_ref in zip(self.members, self.reference,
+                                                  self.source_reference):
+            source, adapted = member.embed_pair(step.source, step.fake)
+            wanted = unit(source - src_ref)  # [N, D], one direction per sample
+            total = total + weight * directional_loss(adapted - ref, wanted, self.min_norm)
+        return total

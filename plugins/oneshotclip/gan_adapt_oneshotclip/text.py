@@ -1,0 +1,60 @@
+"""The CLIP term of OneShotCLIP's text-guided latent search (the paper's text mode).
+
+    L_text(w) = mean over K augmented copies a_k and templates t of 1 - cos(E(a_k(G_s(w))), T(t))
+
+The source latent that already looks most like the target description becomes w_ref. The text
+embedding is the plain mean of the templates' unit embeddings (not renormalised), so the loss is
+exactly the mean of the per-template losses; with a CLIP ensemble it is exactly the weighted
+mean over the members (the ensemble's cosine is linear in theirs).
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gan_adapt.augment import CLIPAugment
+from gan_adapt.engine.context import BuildContext, Step
+from gan_adapt.errors import GanAdaptError
+from gan_adapt_oneshotclip.search import AugmentParams
+
+
+class ClipTextDistance:
+    """1 - CLIP cosine between a text and K augmented copies of G_s(w)."""
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        encoder: str = Field("clip", description="Name of an encoder in the recipe's [encoders].")
+        text: str | None = Field(None, description="The description; default: the recipe's "
+                                                   "target.text.")
+        templates: list[str] = Field(["{}"], min_length=1, description=(
+            "Prompt templates with `{}` where the text goes; the loss is averaged over them."))
+        n_aug: int = Field(8, ge=1, description="Augmented copies K per step.")
+        augment: AugmentParams = Field(default_factory=AugmentParams,
+                                       description="Augmentation ranges.")
+
+        @field_validator("templates")
+        @classmethod
+        def _has_slot(cls, templates: list[str]) -> list[str]:
+            bad = [t for t in templates if "{}" not in t]
+            if bad:
+                raise ValueError(f"every template needs a {{}} where the text goes: {bad}")
+            return templates
+
+    def __init__(self, params: Params, ctx: BuildContext) -> None:
+        text = params.text or ctx.target.text
+        if not text:
+            raise GanAdaptError("clip_text_distance needs a description: set target.text in the "
+                                "recipe (or the term's text)")
+        self.encoder = ctx.encoder(params.encoder)
+        self.n_aug = params.n_aug
+        self.augment = CLIPAugment(**params.augment.model_dump())
+        prompts = [t.replace("{}", text) for t in params.templates]
+        with torch.no_grad():
+            self.text_embedding = self.encoder.embed_text(prompts).mean(0, keepdim=True)  # [1, D]
+
+    def __call__(self, step: Step) -> torch.Tensor:
+        unit = (step.fake + 1) / 2  # augmentations work on [0, 1] images
+        copies = self.augment.repeat(unit, self.n_aug) * 2 - 1
+        embeddings = self.encoder.embed_images(copies)  # [K * N, D]
+        return (1 - embeddings @ self.text_embedding.t()).mean()

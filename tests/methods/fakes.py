@@ -1,0 +1,60 @@
+"""Small stand-ins with hand-checkable outputs for the method-term tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def colour_images(*rows: Sequence[float]) -> torch.Tensor:
+    """``[N, 3, 2, 2]`` images, each a constant colour."""
+    colours = torch.tensor(rows, dtype=torch.float32)
+    return colours.view(-1, 3, 1, 1).expand(-1, 3, 2, 2).clone()
+
+
+class ColourEncoder:
+    """Embeds an image as its unit mean colour, a text through a lookup table.
+
+    ``scale`` multiplies each colour channel first, so that two such encoders in an ensemble
+    disagree in a hand-computable way.
+    """
+
+    def __init__(self, texts: dict[str, Sequence[float]] | None = None,
+                 scale: Sequence[float] = (1.0, 1.0, 1.0)) -> None:
+        self.texts = texts or {}
+        self.scale = torch.tensor(scale).view(1, 3)
+        self.pair_calls = 0
+
+    def embed_images(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(x.mean((2, 3)) * self.scale, dim=1)
+
+    def embed_pair(self, source: torch.Tensor, target: torch.Tensor):
+        self.pair_calls += 1
+        with torch.no_grad():
+            src = self.embed_images(source)
+        return src, self.embed_images(target)
+
+    def embed_text(self, texts: Sequence[str]) -> torch.Tensor:
+        return F.normalize(torch.tensor([self.texts[t] for t in texts], dtype=torch.float32),
+                           dim=1)
+
+
+class Ensemble:
+    """What the directional terms read from a CLIP ensemble: ``members`` and ``weights``."""
+
+    def __init__(self, members: list, weights: tuple[float, ...]) -> None:
+        self.members, self.weights = members, weights
+
+
+def unit3(*v: float) -> list[float]:
+    """A 3-vector scaled to length one, by hand."""
+    norm = sum(x * x for x in v) ** 0.5
+    return [x / norm for x in v]
+
+
+def cos3(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine of two 3-vectors, by hand."""
+    dot = sum(x * y for x, y in zip(a, b))
+    return dot / (sum(x * x for x in a) ** 0.5 * sum(y * y for y in b) ** 0.5)
