@@ -10,7 +10,10 @@ traceback, with the error's exit code (2 for recipe problems).
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -193,8 +196,27 @@ def describe_params(model: Any) -> str:
     return "\n".join(lines) or "-"
 
 
+def _show_warning(message: Any, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """gan-adapt's own warnings are notes to the user ("the image was downscaled"): print them
+    as one plain line; warnings from other libraries keep Python's format."""
+    if Path(filename).resolve().is_relative_to(_PACKAGE_DIR):
+        click.echo(f"note: {message}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_python_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the CLI, turning user errors into clean messages."""
+    """Console-script entry point: run the CLI, turning user errors into clean messages.
+
+    A user error prints its message and notes, without a traceback (``GAN_ADAPT_DEBUG=1``
+    adds it, for plugin authors).
+    """
+    warnings.showwarning = _show_warning
     try:
         cli.main(args=argv, prog_name="gan-adapt", standalone_mode=False)
     except click.exceptions.Abort:
@@ -204,7 +226,11 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except GanAdaptError as exc:
+        if os.environ.get("GAN_ADAPT_DEBUG"):
+            traceback.print_exception(exc)
         click.echo(click.style("Error: ", fg="red", bold=True) + str(exc), err=True)
+        for note in getattr(exc, "__notes__", ()):
+            click.echo(note, err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

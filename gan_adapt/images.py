@@ -9,6 +9,7 @@ clear :class:`~gan_adapt.errors.InputError`.
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,11 +60,14 @@ def load_image(path: str | Path, size: int | None = None) -> "torch.Tensor":
         raise InputError(f"{path} is {image.size[0]}x{image.size[1]} pixels; a target needs at "
                          f"least {MIN_SIDE}x{MIN_SIDE}")
     image = _to_rgb(image)
-    if image.size[0] * image.size[1] > MAX_PIXELS:
-        scale = (MAX_PIXELS / (image.size[0] * image.size[1])) ** 0.5
-        new = (max(1, int(image.size[0] * scale)), max(1, int(image.size[1] * scale)))
-        warnings.warn(f"{path} is {image.size[0]}x{image.size[1]}; downscaled to {new} on load")
-        image = image.resize(new, Image.Resampling.LANCZOS)
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        # An integer box reduction: exact averaging (no aliasing) and fast on 50-megapixel photos.
+        factor = math.ceil(math.sqrt(width * height / MAX_PIXELS))
+        image = image.reduce(factor)
+        warnings.warn(f"{path} is {width}x{height} pixels; it was downscaled {factor}x on load, "
+                      f"to {image.size[0]}x{image.size[1]} (a target gains nothing from more "
+                      f"than {MAX_PIXELS // 1_000_000} megapixels)")
     array = np.asarray(image, dtype=np.float32) / 255.0
     tensor = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0) * 2 - 1
     if size is not None:

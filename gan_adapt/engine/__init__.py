@@ -60,6 +60,7 @@ def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | 
         meta = folder.read_meta()
         if meta.get("status") == "done":
             raise GanAdaptError(f"{folder.root} is already finished; nothing to resume")
+        folder.remove_partial_writes()  # what a killed run was writing when it died
         validated = validate(read_toml(folder.recipe), plugin_set,
                              base_dir=Path(meta["base_dir"]), source=str(folder.recipe))
         torch_device = resolve_device(device or meta.get("device", "auto"))

@@ -25,6 +25,41 @@ class ActiveTerm:
     path: str  # TOML path, for error messages
     spec: Term
     impl: Any
+    kind: str = "loss"  # the component kind: "loss" or "search_objective"
+    source: str = "?"  # the plugin that registered the component
+
+    def __call__(self, step: Any) -> Any:
+        """The term's value at ``step``; a failure inside the component names it (see below)."""
+        try:
+            return self.impl(step)
+        except GanAdaptError as exc:
+            exc.add_note(f"(raised by {self._where(step, '')})")
+            raise
+        except Exception as exc:
+            raise self._failure(exc, step, "") from exc
+
+    def discriminator_loss(self, step: Any) -> Any:
+        """The adversarial term's discriminator loss at ``step``, failures named like above."""
+        part = " (its discriminator loss)"
+        try:
+            return self.impl.discriminator_loss(step)
+        except GanAdaptError as exc:
+            exc.add_note(f"(raised by {self._where(step, part)})")
+            raise
+        except Exception as exc:
+            raise self._failure(exc, step, part) from exc
+
+    def _where(self, step: Any, part: str) -> str:
+        return (f"{self.path}{part}, {self.kind} {self.spec.name!r} from plugin "
+                f"{self.source!r}, at {step.phase} step {step.index}")
+
+    def _failure(self, exc: Exception, step: Any, part: str) -> PluginError:
+        """A component failed with something other than a user error (a bug, a CUDA error):
+        say which term, component and plugin, and at which step. A component's own
+        GanAdaptError keeps its type and message and only gains that as a note. The cause keeps
+        the traceback, which the CLI prints with GAN_ADAPT_DEBUG=1."""
+        return PluginError(f"{self._where(step, part)} failed: {type(exc).__name__}: {exc}. "
+                           "The run stopped. Set GAN_ADAPT_DEBUG=1 to see the traceback.")
 
     def applies(self, kind: str, index: int) -> bool:
         """Whether the term contributes at step ``index`` of kind ``kind``."""
@@ -82,7 +117,10 @@ def _build(component: Any, params: Any, ctx: BuildContext, path: str) -> Any:
     """Call a factory, naming the plugin when it fails with something other than a user error."""
     try:
         return component.build(params, ctx)
-    except GanAdaptError:
+    except GanAdaptError as exc:
+        if not str(exc).startswith(path):
+            exc.add_note(f"(raised while building {path}: {component.kind} {component.name!r} "
+                         f"from plugin {component.source!r})")
         raise
     except Exception as exc:
         raise PluginError(f"{path}: component {component.kind} {component.name!r} from plugin "
@@ -139,6 +177,7 @@ def build_components(validated: ValidatedRecipe, plugin_set: Any,
                                validated.params["discriminator"], ctx, "discriminator")
         discriminator = discriminator.to(device)
         ctx.discriminator = discriminator
+        _check_same_resolution(generator, discriminator)
 
     for key, ref in recipe.encoders.items():
         path = f"encoders.{key}"
@@ -152,12 +191,31 @@ def build_components(validated: ValidatedRecipe, plugin_set: Any,
             path = f"search.objective[{i}]"
             impl = _build(registry.get("search_objective", term.name), validated.params[path],
                           ctx, path)
-            components.search_terms.append(ActiveTerm(label, path, term, _to(impl, device)))
+            components.search_terms.append(ActiveTerm(
+                label, path, term, _to(impl, device), "search_objective",
+                registry.get("search_objective", term.name).source))
     for i, (term, label) in enumerate(zip(recipe.adapt.losses, _labels(recipe.adapt.losses))):
         path = f"adapt.losses[{i}]"
         impl = _build(registry.get("loss", term.name), validated.params[path], ctx, path)
-        components.losses.append(ActiveTerm(label, path, term, _to(impl, device)))
+        components.losses.append(ActiveTerm(label, path, term, _to(impl, device), "loss",
+                                            registry.get("loss", term.name).source))
     return components
+
+
+def _check_same_resolution(generator: Any, discriminator: Any) -> None:
+    """A discriminator judges images of one size: it must be the generator's.
+
+    (A 64-px D next to a 32-px G is the typical mix-up of two checkpoints of one family.)
+    """
+    g_res = getattr(generator, "img_resolution", None)
+    d_res = getattr(discriminator, "img_resolution", None)
+    if g_res is not None and d_res is not None and g_res != d_res:
+        from gan_adapt.errors import CheckpointError
+
+        raise CheckpointError(
+            f"discriminator: its checkpoint holds a discriminator for {d_res}x{d_res} images, "
+            f"but the generator makes {g_res}x{g_res} images. Use the discriminator of the same "
+            "network as the generator (usually the same checkpoint file).")
 
 
 def _to(impl: Any, device: torch.device) -> Any:

@@ -26,8 +26,9 @@ import torch
 from gan_adapt import files
 from gan_adapt.engine.build import ActiveTerm, Components, build_components
 from gan_adapt.engine.context import Step
+from gan_adapt.engine.health import check_weights
 from gan_adapt.engine.run_folder import RunFolder
-from gan_adapt.errors import TrainingDiverged
+from gan_adapt.errors import CheckpointError, GanAdaptError, TrainingDiverged, UnsafeFileError
 from gan_adapt.parameter_groups import freeze
 from gan_adapt.progress import PhaseProgress
 from gan_adapt.recipe import StepKind, ValidatedRecipe
@@ -87,10 +88,14 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
         if recipe.search is not None:
             state.phase = "search"
             if resume and search_file.exists():
-                saved = torch.load(search_file, map_location=device, weights_only=True)
+                saved = folder.load_state(search_file, device)
                 state.w_ref = saved["w_ref"]
                 _set_rng_state(saved["rng"])
+                if not (folder.search / "target_vs_reference.png").exists():
+                    _save_reference_image(state)  # killed between the two writes
             else:
+                if resume:  # killed during the search: it starts again, and so does its log
+                    folder.truncate_log(lambda r: r.get("phase") != "search")
                 state.w_ref = _latent_search(state, progress_live)
                 if state.interrupted:
                     return _stop(state, "interrupted")
@@ -132,7 +137,7 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
                 if adversarial and d_opt is not None:
                     _requires_grad(d_params, True)
                     d_step = _make_step(state, kind, index, for_discriminator=True)
-                    d_losses = {f"D/{t.label}": t.impl.discriminator_loss(d_step)
+                    d_losses = {f"D/{t.label}": t.discriminator_loss(d_step)
                                 for t in adversarial}
                     d_total = sum(d_losses.values())
                     _check_finite(d_total, d_losses, index)
@@ -145,7 +150,7 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
                 # Generator update on the weighted sum of the terms of this step.
                 g_step = _make_step(state, kind, index)
                 _select_trainable(g_params, terms, g_step)
-                g_losses = {t.label: t.impl(g_step) for t in terms}
+                g_losses = {t.label: t(g_step) for t in terms}
                 g_total = sum(t.spec.weight * g_losses[t.label] for t in terms)
                 _check_finite(g_total, g_losses, index)
                 g_opt.zero_grad(set_to_none=True)
@@ -175,8 +180,8 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
         result = _write_outputs(state)
         plugin_set.hook.on_run_end(run=state, result=result)
         return result
-    except TrainingDiverged:
-        folder.update_meta(status="failed")
+    except BaseException as exc:
+        _record_failure(state, exc)
         raise
     finally:
         signal.signal(signal.SIGINT, previous_handler)
@@ -205,7 +210,7 @@ def _latent_search(state: Run, progress_live: bool | None) -> torch.Tensor:
                         target=state.components.ctx.target, generator=G_s, source_generator=G_s,
                         encoders=state.components.encoders)
             terms = [t for t in state.components.search_terms if t.applies("search", index)]
-            losses = {t.label: t.impl(step) for t in terms}
+            losses = {t.label: t(step) for t in terms}
             total = sum(t.spec.weight * losses[t.label] for t in terms)
             _check_finite(total, losses, index, phase="search")
             opt.zero_grad(set_to_none=True)
@@ -363,8 +368,7 @@ def _check_finite(total: torch.Tensor, parts: dict[str, torch.Tensor], index: in
     bad = [name for name, value in parts.items() if not bool(torch.isfinite(value).all())]
     raise TrainingDiverged(
         f"{phase} step {index}: the loss became non-finite (term(s): {', '.join(bad) or 'total'})."
-        " The last checkpoint was kept; lower the learning rate or the term's weight and resume "
-        "or rerun.")
+        " Lower the learning rate or the term's weight.")
 
 
 def _log(state: Run, kind: str, index: int, values: dict[str, torch.Tensor],
@@ -431,6 +435,11 @@ def _term_states(terms: list[ActiveTerm]) -> dict[str, Any]:
 
 def _save_checkpoint(state: Run, done: int, g_opt: Any, d_opt: Any) -> None:
     c = state.components
+    previous = state.folder.list_checkpoints()
+    first = int(previous[-1].stem.split("-")[1]) if previous else 0
+    owned = {t.label: t.impl for t in c.losses if isinstance(t.impl, torch.nn.Module)}
+    check_weights({"G_t": state.G_t, "G_ema": state.G_ema, "D": c.discriminator, **owned},
+                  first, done - 1, lambda: _terms_between(state, first, done - 1))
     checkpoint = {
         "step": done,
         "G_t": state.G_t.state_dict(),
@@ -445,12 +454,49 @@ def _save_checkpoint(state: Run, done: int, g_opt: Any, d_opt: Any) -> None:
     state.folder.save_checkpoint(checkpoint, done, state.validated.recipe.output.keep_checkpoints)
 
 
+def _terms_between(state: Run, first: int, last: int) -> list[str]:
+    """Labels of the adapt terms applied at any step of ``first``..``last``."""
+    labels: list[str] = []
+    for index in range(first, last + 1):
+        kind = _step_kind(state.validated.recipe.adapt.schedule, index)
+        labels += [t.label for t in state.components.losses
+                   if t.applies(kind.name, index) and t.label not in labels]
+    return labels
+
+
+def _record_failure(state: Run, exc: BaseException) -> None:
+    """Mark the run folder failed (or interrupted), record why in run.json, and tell the user
+    what the folder keeps (as a note on a GanAdaptError, which the CLI prints)."""
+    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    checkpoints = state.folder.list_checkpoints()
+    last = f"checkpoints/{checkpoints[-1].name}" if checkpoints else None
+    error = str(exc) if isinstance(exc, GanAdaptError) else f"{type(exc).__name__}: {exc}"
+    try:
+        state.folder.update_meta(status=status, error=error, last_checkpoint=last,
+                                 failed_at={"phase": state.phase, "step": state.step})
+    except OSError:  # the disk may be full: run.json then keeps its previous content
+        pass
+    if not isinstance(exc, GanAdaptError):
+        return
+    root = state.folder.root
+    kept = (f"keeps its last complete checkpoint, {last}" if last
+            else "has no checkpoint yet (a resume starts its phase over)")
+    if isinstance(exc, TrainingDiverged):
+        exc.add_note(f"The run folder {root} is marked failed and {kept}. A resumed run would "
+                     "replay the same steps: start a new run with the lower value instead.")
+    else:
+        exc.add_note(f"The run folder {root} is marked failed and {kept}. Once the cause is "
+                     f"fixed, continue with: gan-adapt run --resume {root}")
+
+
 def _load_latest_checkpoint(state: Run, g_opt: Any, d_opt: Any) -> int:
     """Restore the newest readable checkpoint; return the step to continue from (0: none)."""
     for path in reversed(state.folder.list_checkpoints()):
         try:
-            checkpoint = torch.load(path, map_location=state.device, weights_only=True)
-        except Exception:
+            checkpoint = state.folder.load_state(path, state.device)
+        except UnsafeFileError:
+            raise
+        except CheckpointError:
             continue  # unreadable (should not happen with atomic writes): try an older one
         c = state.components
         state.G_t.load_state_dict(checkpoint["G_t"])

@@ -66,6 +66,9 @@ class RunFolder:
         """Create the folder and write the run's metadata (refuses a non-empty folder)."""
         import tomli_w
 
+        if self.root.exists() and not self.root.is_dir():
+            raise InputError(f"output folder {self.root} exists and is a file, not a folder; "
+                             "choose another --out")
         if self.root.exists() and any(self.root.iterdir()):
             raise InputError(f"output folder {self.root} exists and is not empty; choose another "
                              "--out, or continue that run with --resume")
@@ -81,6 +84,15 @@ class RunFolder:
         files.write_json(self.meta, meta)
         files.write_json(self.root / "plugins.json", plugins)
         files.write_json(self.root / "environment.json", environment)
+
+    def remove_partial_writes(self) -> None:
+        """Delete what a killed process was writing (temporary files, an unfinished generator
+        folder); every complete file stays."""
+        import shutil
+
+        files.remove_partial_writes(self.root)
+        for unfinished in self.root.glob(".generator-*"):
+            shutil.rmtree(unfinished, ignore_errors=True)
 
     def read_meta(self) -> dict[str, Any]:
         """``run.json`` of an existing run (for --resume)."""
@@ -99,8 +111,11 @@ class RunFolder:
     # -- log -------------------------------------------------------------------------------
     def append_log(self, record: dict[str, Any]) -> None:
         """Append one JSON line (a crash can cut only the last line; resume drops it)."""
-        with open(self.log, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        try:
+            with open(self.log, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+        except OSError as exc:
+            raise files.WriteError(self.log, exc) from exc
 
     def read_log(self) -> list[dict[str, Any]]:
         """Every complete line of the log."""
@@ -126,6 +141,33 @@ class RunFolder:
     def list_checkpoints(self) -> list[Path]:
         """Checkpoint files, oldest first (temporary files of a cut write are not listed)."""
         return sorted(self.checkpoints.glob("step-*.pt"))
+
+    def load_state(self, path: Path, device: Any = "cpu") -> Any:
+        """Read a checkpoint or ``search/w_ref.pt`` of this folder (``weights_only``).
+
+        A run folder may come from someone else: a file that asks for code is refused with an
+        UnsafeFileError naming the global (nothing is executed); a damaged one is a
+        CheckpointError.
+        """
+        import pickle
+        import re
+
+        import torch
+
+        from gan_adapt.errors import CheckpointError, UnsafeFileError
+
+        try:
+            return torch.load(path, map_location=device, weights_only=True)
+        except pickle.UnpicklingError as exc:
+            found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+            if found:
+                raise UnsafeFileError(
+                    f"Refused to load {path}: it asks for `{found.group(1)}`, which a gan-adapt "
+                    "run never writes. Nothing from the file was executed; the run folder has "
+                    "been tampered with.") from None
+            raise CheckpointError(f"{path} is damaged ({str(exc).splitlines()[0]})") from None
+        except Exception as exc:
+            raise CheckpointError(f"{path} is damaged ({type(exc).__name__})") from None
 
     def save_checkpoint(self, state: dict[str, Any], step: int, keep: int) -> Path:
         """Write a checkpoint atomically, then delete all but the newest ``keep``."""

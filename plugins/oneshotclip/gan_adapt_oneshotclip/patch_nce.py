@@ -52,6 +52,12 @@ class PatchNCE:
         self.encoder = ctx.encoder(params.encoder)
         resolution = ctx.generator.img_resolution
         self.crop = params.crop_size or max(1, round(params.crop_fraction * resolution))
+        if self.crop > resolution:  # refused at build time, before the run folder exists
+            from gan_adapt.errors import GanAdaptError
+
+            raise GanAdaptError(f"patch_nce: crop_size {self.crop} is larger than the "
+                                f"generator's {resolution}x{resolution} images; use at most "
+                                f"{resolution} (or crop_fraction)")
 
     def __call__(self, step: Step) -> torch.Tensor:
         fake, source = step.fake, step.source
