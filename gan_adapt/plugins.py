@@ -42,6 +42,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "gan_adapt.encoders.plugin",
     "gan_adapt.losses.plugin",
     "gan_adapt.sweep.plugin",
+    "gan_adapt.evaluation.plugin",
 )
 
 

@@ -1,0 +1,13 @@
+"""Evaluation of adapted generators: metrics, ``eval``, ``compare`` and ``report``.
+
+* :mod:`.metrics`: the metric functions (pairwise LPIPS, CLIP cosine, Fréchet distance, KID);
+* :mod:`.features`: FID/KID feature extractors (Inception-v3 via torch-fidelity, or an encoder);
+* :mod:`.metric_models`: which LPIPS/CLIP measure a run, built reproducibly;
+* :mod:`.runs`: opening a finished run folder (recipe, G_s, G_t, target);
+* :mod:`.evaluate`: the evaluation protocol and ``eval.json``;
+* :mod:`.compare`: side-by-side sheets and interpolation strips;
+* :mod:`.report`: the self-contained HTML report;
+* :mod:`.plugin`: registers the three commands (a default plugin).
+
+See ``docs/evaluation.md`` for definitions and protocols.
+"""

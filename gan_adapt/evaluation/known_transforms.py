@@ -1,0 +1,80 @@
+"""Known image transforms T that define target domains with a ground truth.
+
+If a one-shot recipe is given the target ``T(x0)`` for a source image ``x0``, the ideal adapted
+generator is ``T(G_s(w))`` for every latent ``w``: how far ``G_t(w)`` is from it measures the
+adaptation directly (see ``benchmarks/quality.py``). Each transform maps ``[N, 3, H, W]`` in
+``[-1, 1]`` to the same shape and range, deterministically, at any resolution.
+
+* ``sketch``: dark pencil lines on white paper where the luminance has edges (Sobel magnitude
+  of the slightly blurred luminance);
+* ``posterise``: the luminance mapped onto a fixed four-colour palette (hard thresholds);
+* ``invert``: the colour negative.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+_LUMA = (0.299, 0.587, 0.114)
+#: Dark to light: ink blue, brick red, ochre, cream (RGB in [0, 1]).
+PALETTE = ((0.10, 0.13, 0.30), (0.70, 0.20, 0.18), (0.90, 0.65, 0.20), (0.97, 0.94, 0.82))
+
+
+def luminance(x: Tensor) -> Tensor:
+    """``[N, 1, H, W]`` luma in [0, 1] of images in [-1, 1]."""
+    weights = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).reshape(1, 3, 1, 1)
+    return ((x.clamp(-1, 1) + 1) / 2 * weights).sum(dim=1, keepdim=True)
+
+
+def sketch(x: Tensor, strength: float = 4.0) -> Tensor:
+    """Pencil sketch: ``1 - clamp(strength * |Sobel(blur(luma))|)``, grey, in [-1, 1]."""
+    luma = luminance(x)
+    blur = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device)
+    blur = (blur[:, None] * blur[None, :] / 16).reshape(1, 1, 3, 3)
+    luma = F.conv2d(F.pad(luma, (1, 1, 1, 1), mode="replicate"), blur)
+    sobel_x = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]],
+                           dtype=x.dtype, device=x.device).reshape(1, 1, 3, 3) / 4
+    padded = F.pad(luma, (1, 1, 1, 1), mode="replicate")
+    gx = F.conv2d(padded, sobel_x)
+    gy = F.conv2d(padded, sobel_x.transpose(2, 3))
+    paper = 1 - (strength * torch.sqrt(gx**2 + gy**2 + 1e-12)).clamp(0, 1)
+    return (paper * 2 - 1).expand(-1, 3, -1, -1).contiguous()
+
+
+def posterise(x: Tensor) -> Tensor:
+    """The luminance quantised to four levels, each painted with a :data:`PALETTE` colour."""
+    level = (luminance(x) * len(PALETTE)).floor().clamp(0, len(PALETTE) - 1).long()
+    palette = torch.tensor(PALETTE, dtype=x.dtype, device=x.device)  # [4, 3]
+    colours = palette[level[:, 0]]  # [N, H, W, 3]
+    return colours.permute(0, 3, 1, 2) * 2 - 1
+
+
+def invert(x: Tensor) -> Tensor:
+    """The colour negative."""
+    return -x.clamp(-1, 1)
+
+
+TRANSFORMS: dict[str, Callable[[Tensor], Tensor]] = {
+    "sketch": sketch, "posterise": posterise, "invert": invert,
+}
+
+
+class TransformedGenerator(torch.nn.Module):
+    """``T(G(z))`` with G's interface (``z_dim``, ``mapping``, ``synthesis``): the ideal adapted
+    generator of a known-transform target, evaluated like any other generator."""
+
+    def __init__(self, generator: torch.nn.Module, transform: Callable[[Tensor], Tensor]) -> None:
+        super().__init__()
+        self.generator, self.transform = generator, transform
+        self.z_dim, self.w_dim = generator.z_dim, generator.w_dim
+        self.num_ws, self.img_resolution = generator.num_ws, generator.img_resolution
+
+    def mapping(self, z: Tensor, c: Tensor | None = None, **kwargs) -> Tensor:
+        return self.generator.mapping(z, c, **kwargs)
+
+    def synthesis(self, ws: Tensor, **kwargs) -> Tensor:
+        return self.transform(self.generator.synthesis(ws, **kwargs).clamp(-1, 1))

@@ -1,0 +1,141 @@
+"""Which LPIPS and CLIP the metrics use, and building them reproducibly.
+
+By default the evaluation measures a run with the run's *own* instruments: the LPIPS settings
+of the recipe's first ``lpips`` term and the recipe's CLIP encoder. On the smoke recipe these
+are random-weight stand-ins, so everything works offline; on the paper recipes they are the
+real LPIPS (alex) and CLIP ViT-B/32. Other choices are given as strings:
+
+* LPIPS: ``recipe`` | ``alex`` | ``vgg`` | ``squeeze`` (pretrained, at 256 px) |
+  ``random-alex`` (random weights at the generator's resolution; a stand-in for tests);
+* CLIP: ``recipe`` | ``ARCH:TAG`` (an open_clip pretrained pair, e.g. ``ViT-B-32:openai``) |
+  ``tiny`` (gan-adapt's random tiny CLIP).
+
+Random weights are drawn from a fixed seed inside :func:`torch.random.fork_rng`, so they are
+the same on every evaluation and do not disturb the caller's RNG. What was used is described
+in a JSON-able dict that goes into ``eval.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from gan_adapt.engine.context import BuildContext, TargetData
+from gan_adapt.errors import GanAdaptError
+from gan_adapt.recipe import ValidatedRecipe
+
+#: Seed of every random-weight metric network (fixed: numbers must not depend on the run).
+WEIGHTS_SEED = 0
+DEFAULT_CLIP = "ViT-B-32:openai"
+_LPIPS_NETS = ("alex", "vgg", "squeeze")
+
+
+@dataclass
+class MetricModel:
+    """A built metric network and the record of what it is."""
+
+    model: Any
+    info: dict[str, Any]
+
+
+def _seeded(build: Any) -> Any:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(WEIGHTS_SEED)
+        return build()
+
+
+def recipe_lpips_params(validated: ValidatedRecipe | None) -> tuple[dict[str, Any], str] | None:
+    """The params of the recipe's first ``lpips`` term (adaptation first), and its TOML path."""
+    if validated is None:
+        return None
+    recipe = validated.recipe
+    places = [(f"adapt.losses[{i}]", t) for i, t in enumerate(recipe.adapt.losses)]
+    if recipe.search is not None:
+        places += [(f"search.objective[{i}]", t) for i, t in enumerate(recipe.search.objective)]
+    for path, term in places:
+        if term.name == "lpips":
+            params = validated.params.get(path)
+            data = params.model_dump() if hasattr(params, "model_dump") else dict(term.params)
+            return data, path
+    return None
+
+
+def build_lpips(choice: str, validated: ValidatedRecipe | None, resolution: int,
+                device: torch.device) -> MetricModel:
+    """The LPIPS distance named by ``choice`` (see the module doc)."""
+    from gan_adapt.perceptual import LPIPSDistance
+
+    if choice == "recipe":
+        found = recipe_lpips_params(validated)
+        if found is None:
+            params, origin = {"net": "alex", "pretrained": True, "resize_to": 256}, \
+                "default (the recipe has no lpips term)"
+        else:
+            params, origin = found[0], f"recipe {found[1]}"
+    elif choice in _LPIPS_NETS:
+        params, origin = {"net": choice, "pretrained": True, "resize_to": 256}, "--lpips"
+    elif choice.startswith("random-") and choice[7:] in _LPIPS_NETS:
+        params, origin = {"net": choice[7:], "pretrained": False, "resize_to": resolution}, \
+            "--lpips"
+    else:
+        raise GanAdaptError(f"--lpips {choice!r}: use recipe, alex, vgg, squeeze or "
+                            "random-alex/random-vgg/random-squeeze")
+    net, pretrained = params.get("net", "alex"), bool(params.get("pretrained", True))
+    resize_to = params.get("resize_to", 256)
+    model = _seeded(lambda: LPIPSDistance(net=net, pretrained=pretrained, resize_to=resize_to))
+    info = {"net": net, "pretrained": pretrained, "resize_to": resize_to, "from": origin,
+            "weights": "LPIPS v0.1 heads + torchvision ImageNet backbone" if pretrained
+            else f"random (seed {WEIGHTS_SEED}); a stand-in, not a perceptual distance"}
+    return MetricModel(model.to(device), info)
+
+
+def _recipe_clip_key(validated: ValidatedRecipe | None) -> str | None:
+    if validated is None:
+        return None
+    encoders = validated.recipe.encoders
+    if "clip" in encoders and encoders["clip"].name in ("clip", "clip_ensemble"):
+        return "clip"
+    for key, ref in encoders.items():
+        if ref.name in ("clip", "clip_ensemble"):
+            return key
+    return None
+
+
+def build_clip(choice: str, validated: ValidatedRecipe | None, plugin_set: Any,
+               device: torch.device) -> MetricModel:
+    """The CLIP encoder named by ``choice`` (see the module doc)."""
+    origin = "--clip"
+    if choice == "recipe":
+        key = _recipe_clip_key(validated)
+        if key is None:
+            choice, origin = DEFAULT_CLIP, "default (the recipe has no CLIP encoder)"
+        else:
+            ref = validated.recipe.encoders[key]
+            params = validated.params[f"encoders.{key}"]
+            component = plugin_set.registry.get("encoder", ref.name)
+            ctx = BuildContext(device=device, base_dir=validated.base_dir, target=TargetData())
+            model = _seeded(lambda: component.build(params, ctx))
+            dumped = params.model_dump() if hasattr(params, "model_dump") else dict(ref.params)
+            random = dumped.get("pretrained") in (None, "none") and not dumped.get("checkpoint")
+            info = {"from": f"recipe encoders.{key}", "component": ref.name, "params": dumped,
+                    "weights": f"random (seed {WEIGHTS_SEED}); a stand-in, not CLIP's "
+                               "semantics" if random else "pretrained"}
+            return MetricModel(model, info)
+    if choice == "tiny":
+        from gan_adapt.encoders import tiny_clip
+
+        return MetricModel(tiny_clip(seed=WEIGHTS_SEED, device=device),
+                           {"from": "--clip tiny", "component": "clip", "model": "tiny",
+                            "weights": f"random (seed {WEIGHTS_SEED}); a stand-in"})
+    if ":" not in choice:
+        raise GanAdaptError(f"--clip {choice!r}: use recipe, tiny, or ARCH:TAG such as "
+                            f"{DEFAULT_CLIP}")
+    from gan_adapt.encoders.clip import build_clip as build
+
+    arch, tag = choice.split(":", 1)
+    model = build(arch, tag, device=device)
+    return MetricModel(model, {"from": origin,
+                               "component": "clip", "model": arch, "pretrained": tag,
+                               "weights": "pretrained"})

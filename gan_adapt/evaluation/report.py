@@ -1,0 +1,206 @@
+"""``gan-adapt report``: one self-contained HTML page about a run.
+
+Everything the page shows is read from the run folder (no model is built): the target, the
+reference image the latent search found, sample grids over training, the loss curves, the
+``eval.json`` numbers, the final term values, the recipe and the environment. Images are
+embedded as ``data:`` URIs and the style sheet is inline, so the single file can be mailed or
+archived. All text taken from files is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from gan_adapt.engine.run_folder import RunFolder
+from gan_adapt.errors import InputError
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; }
+.muted { color: #666; } figure { display: inline-block; margin: 0.5em 1em 0.5em 0; }
+figcaption { font-size: 0.85em; color: #555; } img { image-rendering: pixelated; max-width: 100%; }
+table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 0.25em 0.8em;
+border-bottom: 1px solid #eee; text-align: left; } td.num { text-align: right;
+font-variant-numeric: tabular-nums; } pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
+"""
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _img(png: bytes, alt: str, caption: str | None = None, scale: int = 1,
+         width: int | None = None) -> str:
+    style = f' style="width:{width * scale}px"' if width else ""
+    tag = f'<img src="{_data_uri(png)}" alt="{html.escape(alt)}"{style}>'
+    if caption is None:
+        return tag
+    return f"<figure>{tag}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _png_width(png: bytes) -> int:
+    """Width from a PNG header (bytes 16-20 of the IHDR chunk)."""
+    return int.from_bytes(png[16:20], "big") if png[:8] == b"\x89PNG\r\n\x1a\n" else 0
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        cells = []
+        for value in row:
+            numeric = isinstance(value, (int, float))
+            text = (f"{value:.4f}" if isinstance(value, float) else str(value))
+            cells.append(f'<td class="num">{text}</td>' if numeric
+                         else f"<td>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _evenly(items: list[Any], k: int) -> list[Any]:
+    """At most ``k`` items, evenly spaced, always keeping the first and the last."""
+    if len(items) <= k:
+        return items
+    if k == 1:
+        return items[-1:]
+    picks = sorted({round(i * (len(items) - 1) / (k - 1)) for i in range(k)})
+    return [items[i] for i in picks]
+
+
+def _target_section(recipe: dict[str, Any], base_dir: Path) -> str:
+    from gan_adapt.images import encode_png, load_image, load_image_folder
+
+    target = recipe.get("target") or {}
+    parts = []
+    if target.get("image"):
+        path = base_dir / Path(target["image"]).expanduser()
+        try:
+            png = encode_png(load_image(path, 256))[0]
+            parts.append(_img(png, "target image", f"target: {path.name}"))
+        except Exception as exc:  # a moved or deleted target must not break the report
+            parts.append(f'<p class="muted">target image {html.escape(str(path))} cannot be '
+                         f"shown: {html.escape(str(exc))}</p>")
+    if target.get("images"):
+        path = base_dir / Path(target["images"]).expanduser()
+        try:
+            for k, png in enumerate(encode_png(load_image_folder(path, 128))[:16]):
+                parts.append(_img(png, f"target image {k}", f"target {k}"))
+        except Exception as exc:
+            parts.append(f'<p class="muted">target folder {html.escape(str(path))} cannot be '
+                         f"shown: {html.escape(str(exc))}</p>")
+    if target.get("text"):
+        source = target.get("source_text")
+        parts.append(f'<p>target text: <q>{html.escape(target["text"])}</q>'
+                     + (f" (source: <q>{html.escape(source)}</q>)" if source else "") + "</p>")
+    return "".join(parts) or '<p class="muted">no target recorded</p>'
+
+
+def _eval_section(folder: RunFolder) -> str:
+    from gan_adapt.evaluation.commands import METRIC_HELP
+
+    record = _read_json(folder.root / "eval.json")
+    if not record or "metrics" not in record:
+        return ('<p class="muted" id="no-eval">Not evaluated yet: run '
+                f"<code>gan-adapt eval {html.escape(str(folder.root))}</code>, then the report "
+                "again.</p>")
+    rows = [(key, value, METRIC_HELP.get(key, "")) for key, value in record["metrics"].items()]
+    settings = record.get("settings", {})
+    instruments = [(name, info.get("weights") or info.get("features", ""),
+                    info.get("from", "")) for name, info in record.get("instruments", {}).items()]
+    return (f'<p>{settings.get("n", "?")} samples, seed {settings.get("seed", "?")}, '
+            f'truncation {settings.get("truncation", "?")}.</p>'
+            + _table(rows, ("metric", "value", "meaning")).replace("<table>",
+                                                                   '<table id="eval-metrics">')
+            + "<p>Measured with:</p>" + _table(instruments, ("instrument", "weights", "from")))
+
+
+def build_report(run_dir: str | Path, max_grids: int = 8) -> str:
+    """The HTML text of the report of ``run_dir``."""
+    folder = RunFolder(run_dir)
+    if not folder.root.is_dir():
+        raise InputError(f"{folder.root}: no such run folder")
+    meta = folder.read_meta()
+    try:
+        recipe_text = folder.recipe.read_text(encoding="utf-8")
+        recipe = tomllib.loads(recipe_text)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"cannot read {folder.recipe}: {exc}") from None
+    base_dir = Path(meta.get("base_dir", folder.root))
+    name = recipe.get("name", folder.root.name)
+    esc = html.escape
+    sections = [f"<h1>{esc(name)}</h1>",
+                f'<p class="muted">{esc(str(folder.root.resolve()))} &middot; status '
+                f'<b id="status">{esc(str(meta.get("status", "?")))}</b> &middot; '
+                f'{esc(str(meta.get("steps_done", "?")))} adaptation steps &middot; created '
+                f'{esc(str(meta.get("created", "?")))} &middot; device '
+                f'{esc(str(meta.get("device", "?")))}</p>']
+    if recipe.get("description"):
+        sections.append(f"<p>{esc(recipe['description'])}</p>")
+
+    sections.append('<h2 id="target">Target and reference</h2>')
+    sections.append(_target_section(recipe, base_dir))
+    reference = folder.search / "target_vs_reference.png"
+    if reference.exists():
+        png = reference.read_bytes()
+        sections.append(_img(png, "target and the reference found by the latent search",
+                             "left: target, right: G_s(w_ref), the source image the search "
+                             "found", scale=3, width=_png_width(png)))
+
+    sections.append('<h2 id="samples">Samples over training</h2>')
+    grids = _evenly(sorted(folder.samples.glob("step-*.png")), max_grids)
+    if grids:
+        sections.append('<p class="muted">Each grid: the same latents through G_s (top row) '
+                        "and G_t, the EMA of the adapted generator (bottom row).</p>")
+        for path in grids:
+            png = path.read_bytes()
+            step = int(path.stem.split("-")[1])
+            sections.append(_img(png, f"samples at step {step}", f"step {step}", scale=2,
+                                 width=_png_width(png)))
+    else:
+        sections.append('<p class="muted">no sample grids</p>')
+
+    sections.append('<h2 id="losses">Loss curves</h2>')
+    curves = folder.root / "loss_curves.png"
+    sections.append(_img(curves.read_bytes(), "loss curves") if curves.exists()
+                    else '<p class="muted">no loss curves (run unfinished?)</p>')
+
+    sections.append('<h2 id="evaluation">Evaluation</h2>')
+    sections.append(_eval_section(folder))
+
+    final = _read_json(folder.root / "metrics.json")
+    if final:
+        sections.append('<h2 id="terms">Final term values</h2>')
+        sections.append('<p class="muted">Mean of each logged term over its last 10 logged '
+                        "adaptation values.</p>")
+        sections.append(_table([(k, v) for k, v in final.items()], ("term", "value")))
+
+    sections.append('<h2 id="recipe">Recipe</h2>')
+    sections.append(f"<pre>{esc(recipe_text)}</pre>")
+    environment = _read_json(folder.root / "environment.json") or {}
+    if environment:
+        sections.append('<h2 id="environment">Environment</h2>')
+        sections.append(_table([(k, str(v)) for k, v in environment.items()], ("", "")))
+    body = "\n".join(sections)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>gan-adapt report: {esc(name)}</title><style>{_STYLE}</style></head>"
+            f"<body>\n{body}\n</body></html>\n")
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None, max_grids: int = 8) -> Path:
+    """Write the report (default ``RUN_DIR/report.html``) and return its path."""
+    from gan_adapt import files
+
+    path = Path(out) if out is not None else Path(run_dir) / "report.html"
+    return files.write_text(path, build_report(run_dir, max_grids))

@@ -1,0 +1,248 @@
+"""A minimal StyleGAN2 trainer: enough to pretrain a small generator on a procedural data set.
+
+What it does (the StyleGAN2 "config F" recipe, minus what small CPU runs do not need):
+
+* non-saturating logistic loss for G and D;
+* lazy R1 regularisation of D on real images every ``r1_every`` steps, with Adam's learning
+  rate and betas adjusted for the lazy interval (Karras et al. 2020, appendix B);
+* style mixing with probability ``mixing`` (two z, a random cut-off layer);
+* random per-pixel noise during training;
+* an exponential moving average of G (half-life ``ema_images`` images, ramped up over the
+  first images as in StyleGAN2-ADA), which is the generator that gets saved;
+* ``w_avg`` estimated from 10,000 latents at the end (for truncation and the latent search).
+
+Left out on purpose: path-length regularisation, adaptive augmentation, mixed precision,
+multi-GPU. The result is a native gan-adapt checkpoint folder (EMA generator + discriminator).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from gan_adapt import files
+from gan_adapt.errors import GanAdaptError
+
+
+def _default_channels() -> dict[int, int]:
+    # Narrow where the pixels are many: the 32-px layers dominate the cost on a CPU.
+    return {4: 128, 8: 64, 16: 32, 32: 16}
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a pretraining run (recorded in the checkpoint's metadata)."""
+
+    resolution: int = 32
+    channels: dict[int, int] = field(default_factory=_default_channels)  # width per resolution
+    w_dim: int = 64  # also z_dim
+    mapping_layers: int = 2
+    batch: int = 32
+    steps: int = 4000  # G/D update pairs (the run may stop earlier, see max_seconds)
+    max_seconds: float | None = None  # wall-clock budget; the run stops and saves when spent
+    lr: float = 0.0025
+    betas: tuple[float, float] = (0.0, 0.99)
+    r1_gamma: float = 0.02
+    r1_every: int = 16
+    mixing: float = 0.0  # StyleGAN2-ADA's small-resolution setting; 0.9 at 256 px and up
+    ema_images: int = 5000  # EMA half-life, in images
+    ema_rampup: float = 0.05  # half-life <= this fraction of the images seen so far
+    data_seed: int = 0  # seed of the procedural data stream
+    seed: int = 0  # seed of initialisation and latents
+    sample_every: int = 500  # write samples/step-N.png this often (when an out folder is given)
+    log_every: int = 50
+
+    def check(self) -> None:
+        """Raise GanAdaptError for settings the networks cannot be built with."""
+        if self.resolution < 8 or self.resolution & (self.resolution - 1):
+            raise GanAdaptError(f"resolution must be a power of two >= 8, got {self.resolution}")
+        wanted = [2**i for i in range(2, self.resolution.bit_length())]
+        missing = [r for r in wanted if r not in self.channels]
+        if missing:
+            raise GanAdaptError(f"channels needs a width for every resolution; missing {missing}")
+        if self.batch < 2 or self.batch % 2:
+            raise GanAdaptError("batch must be an even number >= 2 (minibatch-stddev groups)")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced."""
+
+    generator: torch.nn.Module  # the EMA generator
+    discriminator: torch.nn.Module
+    steps: int
+    images_seen: int
+    seconds: float
+    log: list[dict[str, float]]
+
+
+def build_networks(config: TrainConfig) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """Freshly initialised (G, D) for ``config`` (upstream initialisation)."""
+    from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
+                                               StyleGAN2Discriminator, StyleGAN2Generator)
+
+    channels = {int(k): int(v) for k, v in config.channels.items()
+                if int(k) <= config.resolution}
+    G = StyleGAN2Generator(GeneratorConfig(
+        img_resolution=config.resolution, channels=channels, z_dim=config.w_dim,
+        w_dim=config.w_dim, mapping_layers=config.mapping_layers))
+    D = StyleGAN2Discriminator(DiscriminatorConfig(img_resolution=config.resolution,
+                                                   channels=channels))
+    return G, D
+
+
+def _mixed_ws(G: torch.nn.Module, batch: int, mixing: float) -> torch.Tensor:
+    """Mapped latents; with probability ``mixing`` per sample, layers from a random cut-off
+    on come from a second z."""
+    z = torch.randn(batch, G.z_dim)
+    ws = G.mapping(z)
+    if mixing > 0:
+        ws2 = G.mapping(torch.randn(batch, G.z_dim))
+        cutoff = torch.randint(1, G.num_ws, (batch, 1))
+        use_second = (torch.arange(G.num_ws)[None] >= cutoff)
+        use_second &= (torch.rand(batch, 1) < mixing)
+        ws = torch.where(use_second[:, :, None], ws2, ws)
+    return ws
+
+
+def _random_noise(G: torch.nn.Module, batch: int) -> list[torch.Tensor]:
+    return G.make_noise(batch)
+
+
+@torch.no_grad()
+def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, images_seen: int,
+                config: TrainConfig) -> None:
+    half_life = config.ema_images
+    if config.ema_rampup:
+        half_life = min(half_life, images_seen * config.ema_rampup)
+    beta = 0.5 ** (config.batch / max(half_life, 1e-8))
+    for p_ema, p in zip(ema.parameters(), model.parameters()):
+        p_ema.lerp_(p, 1.0 - beta)
+    for b_ema, b in zip(ema.buffers(), model.buffers()):
+        b_ema.copy_(b)
+
+
+def train(config: TrainConfig, data: Callable[[int], torch.Tensor],
+          out: str | Path | None = None,
+          report: Callable[[dict[str, float]], None] | None = None) -> TrainResult:
+    """Train (G, D) on batches from ``data(n)`` (images ``[n, 3, R, R]`` in [-1, 1]).
+
+    With ``out``, writes sample grids and a JSON log there while training, and the final
+    checkpoint (:func:`save_pretrained`) at the end. ``report`` receives each logged record.
+    """
+    from gan_adapt.images import save_grid
+
+    config.check()
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+    G, D = build_networks(config)
+    G.train()
+    D.train()
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    # Lazy regularisation: scale lr and betas so that the regularised optimiser matches the
+    # unregularised one on average (StyleGAN2 appendix B). G has no lazy term here.
+    ratio = config.r1_every / (config.r1_every + 1)
+    g_opt = torch.optim.Adam(G.parameters(), lr=config.lr, betas=tuple(map(float, config.betas)))
+    d_opt = torch.optim.Adam(D.parameters(), lr=config.lr * ratio,
+                             betas=tuple(float(b) ** ratio for b in config.betas))
+    sample_z = torch.randn(32, G.z_dim, generator=torch.Generator().manual_seed(config.seed + 1))
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None:
+        (out_dir / "samples").mkdir(parents=True, exist_ok=True)
+    log: list[dict[str, float]] = []
+    start, cpu_start = time.time(), time.process_time()
+    images_seen = 0
+    step = 0
+    for step in range(1, config.steps + 1):
+        # ---- D: logistic loss on real and fake (+ lazy R1 on real) ----
+        G.requires_grad_(False)
+        D.requires_grad_(True)
+        real = data(config.batch)
+        with torch.no_grad():
+            fake = G.synthesis(_mixed_ws(G, config.batch, config.mixing),
+                               noise=_random_noise(G, config.batch))
+        d_loss = F.softplus(D(fake)).mean() + F.softplus(-D(real)).mean()
+        r1 = torch.zeros([])
+        if config.r1_gamma > 0 and step % config.r1_every == 0:
+            real_r1 = real.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(D(real_r1).sum(), real_r1, create_graph=True)
+            r1 = grad.square().sum(dim=[1, 2, 3]).mean()
+            d_loss = d_loss + r1 * (config.r1_gamma / 2) * config.r1_every
+        d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        d_opt.step()
+
+        # ---- G: non-saturating loss ----
+        G.requires_grad_(True)
+        D.requires_grad_(False)
+        ws = _mixed_ws(G, config.batch, config.mixing)
+        fake = G.synthesis(ws, noise=_random_noise(G, config.batch))
+        g_loss = F.softplus(-D(fake)).mean()
+        g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_opt.step()
+
+        images_seen += config.batch
+        _ema_update(G_ema, G, images_seen, config)
+        elapsed = time.time() - start
+        if step % config.log_every == 0 and not (math.isfinite(float(g_loss.detach()))
+                                                 and math.isfinite(float(d_loss.detach()))):
+            raise GanAdaptError(f"pretraining diverged at step {step} (non-finite loss); "
+                                "lower the learning rate")
+        if step % config.log_every == 0 or step == 1:
+            record = {"step": step, "images": images_seen, "seconds": round(elapsed, 1),
+                      "cpu_seconds": round(time.process_time() - cpu_start, 1),
+                      "g_loss": float(g_loss.detach()), "d_loss": float(d_loss.detach()),
+                      "r1": float(r1.detach())}
+            log.append(record)
+            if report is not None:
+                report(record)
+            if out_dir is not None:
+                with open(out_dir / "log.jsonl", "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(record) + "\n")
+        if out_dir is not None and step % config.sample_every == 0:
+            with torch.no_grad():
+                save_grid(G_ema(sample_z), out_dir / "samples" / f"step-{step:06d}.png", nrow=8)
+        if config.max_seconds is not None and elapsed >= config.max_seconds:
+            break
+    G_ema.w_avg = G_ema.mean_latent(n=10000, seed=config.seed)
+    result = TrainResult(G_ema, D.eval().requires_grad_(False), step, images_seen,
+                         time.time() - start, log)
+    if out_dir is not None:
+        with torch.no_grad():
+            save_grid(G_ema(sample_z), out_dir / "samples" / "final.png", nrow=8)
+    return result
+
+
+def save_pretrained(result: TrainResult, config: TrainConfig, path: str | Path,
+                    extra: dict | None = None) -> Path:
+    """Write the EMA generator and the discriminator as a native checkpoint folder, with the
+    training settings and statistics in its metadata."""
+    from gan_adapt.generators import save
+
+    metadata = {"trainer": "gan_adapt.training", "config": _jsonable(asdict(config)),
+                "steps": result.steps, "images_seen": result.images_seen,
+                "seconds": round(result.seconds, 1), **(extra or {})}
+    return save(result.generator, path, discriminator=result.discriminator, metadata=metadata)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def write_log(log: list[dict[str, float]], path: str | Path) -> Path:
+    """The training log as JSON lines (atomic)."""
+    return files.write_text(path, "".join(json.dumps(r) + "\n" for r in log))
