@@ -74,6 +74,9 @@ class Search(_Strict):
     space: Literal["w", "w+"] = Field("w", description="Optimise one w, or one per layer (W+).")
     objective: list[Term] = Field(min_length=1, description="Weighted search terms.")
     log_every: int = Field(10, ge=1, description="Log term values every N steps.")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="`bf16`: the encoders and LPIPS run under bfloat16 autocast; the "
+                            "generator stays float32 (see docs/performance.md).")
 
 
 class StepKind(_Strict):
@@ -113,6 +116,11 @@ class Adapt(_Strict):
     discriminator_optimizer: Optimizer = Field(default_factory=lambda: Optimizer(lr=0.002))
     freeze: list[str] = Field(default_factory=list,
                               description="Generator parameter groups kept frozen (fnmatch).")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="`bf16`: the encoders, LPIPS and the discriminator's four "
+                            "highest-resolution blocks run under bfloat16 autocast; the "
+                            "generator and D's low-resolution blocks stay float32 (see "
+                            "docs/performance.md).")
     ema_decay: float = Field(0.5 ** (32 / 10000), ge=0, lt=1,
                              description="EMA decay of the adapted generator (0 disables EMA).")
     truncation: float = Field(1.0, gt=0, description="Truncation of random training latents.")

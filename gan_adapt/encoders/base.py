@@ -16,6 +16,10 @@ Boxes are ``(x0, y0, width, height)`` in pixels, integer, the top-left corner fi
 one call share the same width and height, so that the crops form one tensor.
 
 Encoder weights are frozen and the module stays in eval mode: gradients reach the *input* only.
+
+Mixed precision: set ``mixed_precision = torch.bfloat16`` (the engine does for a recipe's
+``precision = "bf16"``) and the backbone runs under autocast; preprocessing, the normalisation and
+the returned embeddings stay float32.
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ class EncoderBase(nn.Module, ABC):
         self.embed_dim = int(embed_dim)
         self.center_crop = center_crop  # False: non-square images are squashed instead of cropped
         self.name = name or type(self).__name__
+        #: dtype the backbone runs in under autocast (None: the weights' own dtype, no autocast)
+        self.mixed_precision: torch.dtype | None = None
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1),
                              persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1),
@@ -98,8 +104,15 @@ class EncoderBase(nn.Module, ABC):
 
     # -- embeddings --------------------------------------------------------------------------
 
+    def _encode(self, pixels: Tensor) -> Tensor:
+        """:meth:`encode` under autocast when ``mixed_precision`` is set; float32 out."""
+        dtype = self.mixed_precision
+        with torch.autocast(pixels.device.type, dtype=dtype or torch.bfloat16,
+                            enabled=dtype is not None):
+            return self.encode(pixels).float()
+
     def embed_images(self, x: Tensor) -> Tensor:
-        return F.normalize(self.encode(self.preprocess(x)).float(), dim=-1)
+        return F.normalize(self._encode(self.preprocess(x)), dim=-1)
 
     def embed_patches(self, x: Tensor, boxes: Tensor) -> Tensor:
         crops = crop_patches(x, boxes)  # [N, P, 3, h, w]
@@ -118,7 +131,7 @@ class EncoderBase(nn.Module, ABC):
             # source rows detached, whose backward would still run over the whole batch.
             with torch.set_grad_enabled(wants_grad and torch.is_grad_enabled()):
                 pixels = torch.cat([self.preprocess(groups[i]) for i in chosen])
-                embeddings = F.normalize(self.encode(pixels).float(), dim=-1)
+                embeddings = F.normalize(self._encode(pixels), dim=-1)
             sizes = [groups[i].shape[0] for i in chosen]
             for i, part in zip(chosen, embeddings.split(sizes)):
                 out[i] = part

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -102,3 +103,50 @@ class Step:
     @property
     def batch_size(self) -> int:
         return self.ws.shape[0]
+
+    # -- per-step memo and batched encoder inputs ------------------------------------------------
+    # A term that knows its encoder inputs ahead announces them in ``request_embeddings(step)``
+    # (the engine calls that on every term before evaluating any); the first ``embedding`` call
+    # of an encoder then embeds everything announced for it in one ``embed_many`` (two forwards:
+    # constants without autograd, the rest with it), however many terms share the encoder.
+
+    def cached(self, key: Any, make: Callable[[], Any]) -> Any:
+        """``make()`` once per step and key (e.g. a term's random crop boxes, drawn when it
+        announces its inputs and used again when it is evaluated)."""
+        memo = self.__dict__.setdefault("_memo", {})
+        if key not in memo:
+            memo[key] = make()
+        return memo[key]
+
+    def request_embedding(self, encoder: Any, key: str,
+                          images: torch.Tensor | Callable[[], torch.Tensor], grad: bool) -> None:
+        """Announce that ``encoder`` will embed ``images`` (``[n, 3, H, W]`` or a function
+        returning them, called at the flush) under ``key`` in this step; ``grad=False`` inputs are
+        constants (no autograd graph). A key already announced or embedded is left as it is."""
+        pending, done = self._embedding_state(encoder)
+        if key not in pending and key not in done:
+            pending[key] = (images, grad)
+
+    def embedding(self, encoder: Any, key: str,
+                  images: torch.Tensor | Callable[[], torch.Tensor] | None = None,
+                  grad: bool = True) -> torch.Tensor:
+        """The embedding ``[n, D]`` of ``key``, embedding all of ``encoder``'s announced inputs
+        now if it is not there yet (``images``/``grad`` announce it first if needed)."""
+        pending, done = self._embedding_state(encoder)
+        if key not in done:
+            if key not in pending:
+                if images is None:
+                    raise KeyError(f"no encoder input {key!r} was announced in this step")
+                pending[key] = (images, grad)
+            keys = list(pending)
+            groups = [pending[k][0] for k in keys]
+            groups = [g() if callable(g) else g for g in groups]
+            flags = [pending[k][1] for k in keys]
+            pending.clear()
+            done.update(zip(keys, encoder.embed_many(groups, flags)))
+        return done[key]
+
+    def _embedding_state(self, encoder: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        state = self.__dict__.setdefault("_embeddings", {})
+        entry = state.setdefault(id(encoder), (encoder, {}, {}))
+        return entry[1], entry[2]

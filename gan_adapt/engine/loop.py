@@ -124,43 +124,13 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
             _save_samples(state, 0)
         sample_z = _sample_latents(state)
         state.anchors = _anchor_latents(state)
+        set_precision(state, "adapt", adapt.precision)
 
         with PhaseProgress("adapt", adapt.steps, start, live=progress_live) as progress:
             for index in range(start, adapt.steps):
                 state.step = index
                 kind = _step_kind(adapt.schedule, index)
-                terms = [t for t in components.losses if t.applies(kind.name, index)]
-                values: dict[str, float] = {}
-
-                # Discriminator update on the adversarial terms of this step.
-                adversarial = [t for t in terms if t.is_adversarial]
-                if adversarial and d_opt is not None:
-                    _requires_grad(d_params, True)
-                    d_step = _make_step(state, kind, index, for_discriminator=True)
-                    d_losses = {f"D/{t.label}": t.discriminator_loss(d_step)
-                                for t in adversarial}
-                    d_total = sum(d_losses.values())
-                    _check_finite(d_total, d_losses, index)
-                    d_opt.zero_grad(set_to_none=True)
-                    d_total.backward()
-                    d_opt.step()
-                    _requires_grad(d_params, False)
-                    values.update({k: v.detach() for k, v in d_losses.items()})
-
-                # Generator update on the weighted sum of the terms of this step.
-                g_step = _make_step(state, kind, index)
-                _select_trainable(g_params, terms, g_step)
-                g_losses = {t.label: t(g_step) for t in terms}
-                g_total = sum(t.spec.weight * g_losses[t.label] for t in terms)
-                _check_finite(g_total, g_losses, index)
-                g_opt.zero_grad(set_to_none=True)
-                g_total.backward()
-                g_opt.step()
-                values.update({k: v.detach() for k, v in g_losses.items()})
-                values["total"] = g_total.detach()
-
-                # Exponential moving average of the trained weights: the run's result.
-                _update_ema(G_ema, G_t, adapt.ema_decay)
+                values = adapt_step(state, kind, index, g_opt, d_opt, g_params, d_params)
 
                 # Log, observe, sample, checkpoint.
                 done = index + 1
@@ -202,22 +172,11 @@ def _latent_search(state: Run, progress_live: bool | None) -> torch.Tensor:
         w = w_avg.clone().unsqueeze(0).repeat(G_s.num_ws, 1).unsqueeze(0)  # [1, num_ws, w_dim]
     w.requires_grad_(True)
     opt = torch.optim.Adam([w], lr=search.lr, betas=search.betas)
+    set_precision(state, "search", search.precision)
     with PhaseProgress("search", search.steps, live=progress_live) as progress:
         for index in range(search.steps):
             state.step = index
-            ws = _broadcast(w, G_s.num_ws)
-            step = Step(phase="search", index=index, kind="search", ws=ws,
-                        target=state.components.ctx.target, generator=G_s, source_generator=G_s,
-                        encoders=state.components.encoders)
-            terms = [t for t in state.components.search_terms if t.applies("search", index)]
-            losses = {t.label: t(step) for t in terms}
-            total = sum(t.spec.weight * losses[t.label] for t in terms)
-            _check_finite(total, losses, index, phase="search")
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            opt.step()
-            values = {k: v.detach() for k, v in losses.items()}
-            values["total"] = total.detach()
+            values = search_step(state, w, opt, index)
             logged = _log(state, "search", index, values, search.log_every)
             state.plugin_set.hook.on_step_end(run=state, phase="search", step=index,
                                               values=logged)
@@ -225,6 +184,26 @@ def _latent_search(state: Run, progress_live: bool | None) -> torch.Tensor:
             if state.interrupted:
                 break
     return _broadcast(w.detach(), G_s.num_ws)
+
+
+def search_step(state: Run, w: torch.Tensor, opt: torch.optim.Optimizer,
+                index: int) -> dict[str, torch.Tensor]:
+    """One Adam step on the latent ``w`` over the search terms; returns the detached values."""
+    G_s = state.components.generator
+    step = Step(phase="search", index=index, kind="search", ws=_broadcast(w, G_s.num_ws),
+                target=state.components.ctx.target, generator=G_s, source_generator=G_s,
+                encoders=state.components.encoders)
+    terms = [t for t in state.components.search_terms if t.applies("search", index)]
+    _request_embeddings(step, terms)
+    losses = {t.label: t(step) for t in terms}
+    total = sum(t.spec.weight * losses[t.label] for t in terms)
+    _check_finite(total, losses, index, phase="search")
+    opt.zero_grad(set_to_none=True)
+    total.backward()
+    opt.step()
+    values = {k: v.detach() for k, v in losses.items()}
+    values["total"] = total.detach()
+    return values
 
 
 def _broadcast(w: torch.Tensor, num_ws: int) -> torch.Tensor:
@@ -245,6 +224,86 @@ def _save_reference_image(state: Run) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Adaptation steps
+
+
+def adapt_step(state: Run, kind: StepKind, index: int, g_opt: torch.optim.Optimizer,
+               d_opt: torch.optim.Optimizer | None, g_params: list[torch.nn.Parameter],
+               d_params: list[torch.nn.Parameter]) -> dict[str, torch.Tensor]:
+    """One fine-tuning step: D update on the adversarial terms that apply, G update on the
+    weighted sum of all of them, EMA. Returns the detached values to log."""
+    terms = [t for t in state.components.losses if t.applies(kind.name, index)]
+    values: dict[str, torch.Tensor] = {}
+    adversarial = [t for t in terms if t.is_adversarial]
+    if adversarial and d_opt is not None:
+        values.update(discriminator_update(state, kind, index, adversarial, d_opt, d_params))
+    values.update(generator_update(state, kind, index, terms, g_opt, g_params))
+    # Exponential moving average of the trained weights: the run's result.
+    _update_ema(state.G_ema, state.G_t, state.validated.recipe.adapt.ema_decay)
+    return values
+
+
+def discriminator_update(state: Run, kind: StepKind, index: int, adversarial: list[ActiveTerm],
+                         d_opt: torch.optim.Optimizer,
+                         d_params: list[torch.nn.Parameter]) -> dict[str, torch.Tensor]:
+    """One Adam step of D (and the terms' own heads) on the adversarial terms' D losses.
+
+    D's parameters need gradients only here: in the generator update they are constants.
+    """
+    _requires_grad(d_params, True)
+    d_step = _make_step(state, kind, index, for_discriminator=True)
+    d_losses = {f"D/{t.label}": t.discriminator_loss(d_step) for t in adversarial}
+    d_total = sum(d_losses.values())
+    _check_finite(d_total, d_losses, index)
+    d_opt.zero_grad(set_to_none=True)
+    d_total.backward()
+    d_opt.step()
+    _requires_grad(d_params, False)
+    return {k: v.detach() for k, v in d_losses.items()}
+
+
+def generator_update(state: Run, kind: StepKind, index: int, terms: list[ActiveTerm],
+                     g_opt: torch.optim.Optimizer,
+                     g_params: list[torch.nn.Parameter]) -> dict[str, torch.Tensor]:
+    """One Adam step of G_t on the weighted sum of ``terms``; values include ``total``."""
+    g_step = _make_step(state, kind, index)
+    _select_trainable(g_params, terms, g_step)
+    _request_embeddings(g_step, terms)
+    g_losses = {t.label: t(g_step) for t in terms}
+    g_total = sum(t.spec.weight * g_losses[t.label] for t in terms)
+    _check_finite(g_total, g_losses, index)
+    g_opt.zero_grad(set_to_none=True)
+    g_total.backward()
+    g_opt.step()
+    values = {k: v.detach() for k, v in g_losses.items()}
+    values["total"] = g_total.detach()
+    return values
+
+
+def _request_embeddings(step: Step, terms: list[ActiveTerm]) -> None:
+    """Let every term announce its encoder inputs, so that each encoder embeds all of this
+    step's inputs together (see ``Step.embedding``) instead of once per term."""
+    for term in terms:
+        announce = getattr(term.impl, "request_embeddings", None)
+        if announce is not None:
+            announce(step)
+
+
+def set_precision(state: Run, phase: str, precision: str) -> None:
+    """Apply a phase's ``precision`` to the components that support mixed precision.
+
+    ``"bf16"`` sets ``mixed_precision = torch.bfloat16`` on every module that has that attribute
+    (the encoders, LPIPS, the discriminator's high-resolution blocks); ``"fp32"`` resets it. The
+    generators have no such attribute: StyleGAN2's modulated convolutions stay float32.
+    """
+    dtype = torch.bfloat16 if precision == "bf16" else None
+    c = state.components
+    terms = c.search_terms if phase == "search" else c.losses
+    modules = [c.discriminator, *c.encoders.values(), *(t.impl for t in terms)]
+    for module in modules:
+        if isinstance(module, torch.nn.Module):
+            for m in module.modules():
+                if hasattr(m, "mixed_precision"):
+                    m.mixed_precision = dtype
 
 
 def _step_kind(schedule: list[StepKind], index: int) -> StepKind:

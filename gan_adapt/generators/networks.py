@@ -529,6 +529,15 @@ class DiscriminatorBlock(nn.Module):
                                 down=True)
 
 
+def _run_layer(layer: nn.Module, x: torch.Tensor, kernel: torch.Tensor,
+               dtype: torch.dtype | None) -> torch.Tensor:
+    """``layer(x, kernel)`` under autocast to ``dtype``, or in float32 when ``dtype`` is None."""
+    if dtype is None:
+        return layer(x.float(), kernel)
+    with torch.autocast(x.device.type, dtype=dtype):
+        return layer(x, kernel)
+
+
 class DiscriminatorEpilogue(nn.Module):
     """The 4x4 head: minibatch stddev, 3x3 conv, fully connected, output (or label projection)."""
 
@@ -573,6 +582,13 @@ class StyleGAN2Discriminator(nn.Module):
                                           embed_features=cmap, lr=config.mapping_lr)
         self.b4 = DiscriminatorEpilogue(config)
         self.register_buffer("kernel", ops.fir_kernel(), persistent=False)
+        #: Run the trunk on channels-last feature maps (same function; faster convolutions on
+        #: CPU (oneDNN) and on GPU tensor cores).
+        self.channels_last = True
+        #: dtype of the mixed-precision blocks (None: everything float32). As StyleGAN2-ADA kept
+        #: its low-resolution layers in full precision, only the blocks reading one of the four
+        #: highest resolutions run under autocast; the rest and the 4x4 head stay float32.
+        self.mixed_precision: torch.dtype | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -592,17 +608,23 @@ class StyleGAN2Discriminator(nn.Module):
                              f"{self.img_resolution}], got {list(img.shape)}")
         k = self.kernel
         x = img.float()
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         for res in self.config.block_resolutions:
             block: DiscriminatorBlock = getattr(self, f"b{res}")
+            dtype = self._block_dtype(res)
+            # One autocast scope per layer: a scope must not stay open across a `yield`, or the
+            # caller would run under it while the generator is suspended.
             if block.is_first:
-                x = block.fromrgb(x, k)
+                x = _run_layer(block.fromrgb, x, k, dtype)
                 yield f"b{res}.fromrgb", x
-            h = block.conv0(x, k)
+            h = _run_layer(block.conv0, x, k, dtype)
             yield f"b{res}.conv0", h
-            h = block.conv1(h, k)
+            h = _run_layer(block.conv1, h, k, dtype)
             yield f"b{res}.conv1", h
-            x = (block.skip(x, k) + h) * math.sqrt(0.5)
+            x = (_run_layer(block.skip, x, k, dtype) + h) * math.sqrt(0.5)
             yield f"b{res}", x
+        x = x.float()
         head = self.b4
         if head.mbstd_num_channels:
             x = ops.minibatch_stddev(x, head.mbstd_group_size, head.mbstd_num_channels)
@@ -611,6 +633,12 @@ class StyleGAN2Discriminator(nn.Module):
         x = head.fc(x.flatten(1))
         yield "b4.fc", x
         yield "out", head.out(x)
+
+    def _block_dtype(self, res: int) -> torch.dtype | None:
+        """The autocast dtype of block ``b{res}`` (None: float32)."""
+        if self.mixed_precision is None or res < self.img_resolution // 8:
+            return None
+        return self.mixed_precision
 
     def _logits(self, out: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         if not self.c_dim:

@@ -83,15 +83,52 @@ def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, *,
                      demodulate: bool = True, up: bool = False,
-                     kernel: torch.Tensor | None = None) -> torch.Tensor:
-    """StyleGAN2's style-modulated convolution, one weight per sample (a grouped convolution).
+                     kernel: torch.Tensor | None = None, grouped: bool = False) -> torch.Tensor:
+    """StyleGAN2's style-modulated convolution.
 
-    ``weight`` is ``[out, in, k, k]`` and ``styles`` ``[N, in]``. The weight is scaled per input
-    channel by the style and, when ``demodulate``, each output filter is rescaled to unit norm,
-    which replaces StyleGAN1's instance normalisation. ``up`` doubles the resolution with a
-    stride-2 transposed convolution followed by the low-pass ``kernel`` (the NVlabs and
-    rosinality "fused" upsampling; padding 0 then a (1, 1)-padded filter gives exactly 2x).
+    ``weight`` is ``[out, in, k, k]`` and ``styles`` ``[N, in]``. Per sample n the convolution
+    uses the weight ``w'[o, i] = weight[o, i] * styles[n, i]``, and, when ``demodulate``, each
+    output filter rescaled to unit norm, ``w'' = w' / sqrt(sum_{i,k} w'^2 + 1e-8)`` (which
+    replaces StyleGAN1's instance normalisation). ``up`` doubles the resolution with a stride-2
+    transposed convolution followed by the low-pass ``kernel`` (the NVlabs and rosinality
+    "fused" upsampling; padding 0 then a (1, 1)-padded filter gives exactly 2x).
+
+    Two evaluations of the same function (the two paths of NVlabs' ``modulated_conv2d``):
+
+    * default: scale the *input* channels by the styles, convolve the whole batch with the one
+      shared weight, scale the output channels by the demodulation coefficients. Convolution is
+      linear, so this equals the per-sample weights; it is an ordinary batched convolution, which
+      every backend runs much faster than a grouped one (on CPU the grouped transposed conv even
+      copies its weight), and whose weight gradient is one reduction over the batch.
+    * ``grouped=True``: build the per-sample weights and run one grouped convolution with the
+      batch folded into the channels (the straightforward form; kept as the reference the tests
+      compare with).
     """
+    n, in_ch, h, w = x.shape
+    out_ch, _, kh, kw = weight.shape
+    if up and kernel is None:
+        raise ValueError("up-sampling needs the low-pass kernel")
+    if grouped:
+        return _modulated_conv2d_grouped(x, weight, styles, demodulate=demodulate, up=up,
+                                         kernel=kernel)
+    x = x * styles.reshape(n, in_ch, 1, 1).to(x.dtype)
+    if up:
+        # conv_transpose2d wants [in, out, k, k].
+        x = F.conv_transpose2d(x, weight.transpose(0, 1).to(x.dtype), stride=2)
+        x = fir_filter(x, kernel, pad=(1, 1), gain=4.0)
+    else:
+        x = F.conv2d(x, weight.to(x.dtype), padding=kh // 2)
+    if demodulate:
+        # sum_{i,k} (weight[o,i,k] * s[n,i])^2 = sum_i s[n,i]^2 * sum_k weight[o,i,k]^2
+        coefficients = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()
+        x = x * coefficients.reshape(n, out_ch, 1, 1).to(x.dtype)
+    return x
+
+
+def _modulated_conv2d_grouped(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, *,
+                              demodulate: bool, up: bool,
+                              kernel: torch.Tensor | None) -> torch.Tensor:
+    """:func:`modulated_conv2d` with per-sample weights in one grouped convolution."""
     n, in_ch, h, w = x.shape
     out_ch, _, kh, kw = weight.shape
     wgt = weight.unsqueeze(0) * styles.reshape(n, 1, in_ch, 1, 1)  # [N, out, in, k, k]
@@ -99,8 +136,6 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         wgt = wgt * (wgt.square().sum(dim=[2, 3, 4], keepdim=True) + 1e-8).rsqrt()
     x = x.reshape(1, n * in_ch, h, w)
     if up:
-        if kernel is None:
-            raise ValueError("up-sampling needs the low-pass kernel")
         # conv_transpose2d wants [in, out/groups, k, k] per group.
         wgt = wgt.transpose(1, 2).reshape(n * in_ch, out_ch, kh, kw)
         x = F.conv_transpose2d(x, wgt.to(x.dtype), stride=2, groups=n)

@@ -95,7 +95,8 @@ class PatchHead(torch.nn.Module):
         self.scale = 1 / (channels * 9) ** 0.5  # equalised learning rate: scale at run time
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        x = F.conv2d(features, self.weight * self.scale, padding=1)
+        # float32 whatever the trunk's precision: the logits feed the loss directly.
+        x = F.conv2d(features.float(), self.weight * self.scale, padding=1)
         return F.leaky_relu(x + self.bias.view(1, -1, 1, 1), 0.2) * 2 ** 0.5
 
 

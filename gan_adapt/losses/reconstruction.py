@@ -56,6 +56,14 @@ class LPIPS(torch.nn.Module):
 
         self.distance = LPIPSDistance(net=params.net, pretrained=params.pretrained,
                                       resize_to=params.resize_to).to(ctx.device)
+        #: dtype the LPIPS network runs in under autocast (the engine sets it for a recipe's
+        #: ``precision = "bf16"``); None: float32.
+        self.mixed_precision: torch.dtype | None = None
 
     def forward(self, step: Step) -> torch.Tensor:
-        return self.distance(step.fake, _target_like(step)).mean()
+        fake, target = step.fake, _target_like(step)
+        dtype = self.mixed_precision
+        with torch.autocast(fake.device.type, dtype=dtype or torch.bfloat16,
+                            enabled=dtype is not None):
+            distance = self.distance(fake, target)
+        return distance.float().mean()

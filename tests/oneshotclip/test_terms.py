@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gan_adapt.engine.context import TargetData
+from gan_adapt.engine.context import Step, TargetData
 from gan_adapt.losses.adversarial import (Adversarial, AdversarialParams, PatchHead, r1_penalty,
                                           real_batch)
 from gan_adapt_oneshotclip.consistency import (ClipConsistency, consistency_kl, consistency_l2,
@@ -55,26 +55,32 @@ def test_off_diagonal_keeps_row_order():
 
 def test_clip_consistency_term_uses_same_latents_and_needs_pairs():
     class FakeEncoder:
-        def embed_pair(self, source, target):
+        def embed_many(self, groups, grad):
             flat = lambda x: F.normalize(x.flatten(1), dim=1)
-            with torch.no_grad():
-                s = flat(source)
-            return s, flat(target)
+            out = []
+            for images, wants_grad in zip(groups, grad):
+                with torch.set_grad_enabled(wants_grad):
+                    out.append(flat(images))
+            return out
+
+    def step_of(source, fake):  # a real Step (its batched embedding API) with given images
+        step = Step(phase="adapt", index=0, kind="random", ws=torch.zeros(source.shape[0], 1, 1),
+                    target=TargetData(), generator=None, source_generator=None)
+        step.source, step.fake = source, fake
+        return step
 
     ctx = SimpleNamespace(encoder=lambda name: FakeEncoder())
     term = ClipConsistency(ClipConsistency.Params(), ctx)
     images = torch.randn(3, 3, 4, 4)
-    same = SimpleNamespace(batch_size=3, kind="random", source=images, fake=images)
-    assert term(same).item() == pytest.approx(0.0, abs=1e-6)
+    assert term(step_of(images, images)).item() == pytest.approx(0.0, abs=1e-6)
     fake = torch.randn(3, 3, 4, 4, requires_grad=True)
-    step = SimpleNamespace(batch_size=3, kind="random", source=images, fake=fake)
-    loss = term(step)
+    loss = term(step_of(images, fake))
     loss.backward()
     assert loss.item() > 0 and fake.grad.abs().sum() > 0
     from gan_adapt.errors import GanAdaptError
 
     with pytest.raises(GanAdaptError, match="batch of at least 2"):
-        term(SimpleNamespace(batch_size=1, kind="reference", source=images[:1], fake=fake[:1]))
+        term(step_of(images[:1], fake[:1]))
 
 
 def test_patch_nce_by_hand_positive_excluded_from_negatives():

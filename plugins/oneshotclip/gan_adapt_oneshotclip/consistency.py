@@ -7,7 +7,9 @@ should survive adaptation: s^s_ij = cos(E(G_s(w_i)), E(G_s(w_j))) and s^t_ij lik
 * ``kl`` (Ojha et al.'s form, an ablation): for every i, softmax over j != i of each row, and
   KL(p^s_i || p^t_i), averaged over i. With a batch of 2 each row has one entry and the KL is 0.
 
-Vectorised over the batch: one similarity matrix per side, no Python loop over pairs.
+Vectorised over the batch: one similarity matrix per side, no Python loop over pairs. The two
+batches are announced to the step, so they share the encoder's forwards with the step's other
+inputs of that encoder (PatchNCE's patches): see :meth:`gan_adapt.engine.context.Step.embedding`.
 """
 
 from __future__ import annotations
@@ -60,10 +62,16 @@ class ClipConsistency:
         self.encoder = ctx.encoder(params.encoder)
         self.distance = consistency_l2 if params.distance == "l2" else consistency_kl
 
+    def request_embeddings(self, step: Step) -> None:
+        """Announce G_s(w) (a constant) and G_t(w) to the step's batched embedding."""
+        step.request_embedding(self.encoder, "image:source", lambda: step.source, grad=False)
+        step.request_embedding(self.encoder, "image:fake", lambda: step.fake, grad=True)
+
     def __call__(self, step: Step) -> torch.Tensor:
         if step.batch_size < 2:
             raise GanAdaptError(f"clip_consistency compares samples pairwise and needs a batch of "
                                 f"at least 2; step kind {step.kind!r} has batch "
                                 f"{step.batch_size}")
-        source, adapted = self.encoder.embed_pair(step.source, step.fake)
+        source = step.embedding(self.encoder, "image:source", lambda: step.source, grad=False)
+        adapted = step.embedding(self.encoder, "image:fake", lambda: step.fake, grad=True)
         return self.distance(source, adapted)

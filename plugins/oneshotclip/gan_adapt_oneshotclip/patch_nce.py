@@ -10,6 +10,11 @@ of the same image (the negatives):
 which is a cross-entropy over the ``[P, P]`` query-key similarity matrix with the diagonal as
 the target class: the positive appears once in the denominator and never among the negatives.
 G_s-side embeddings are constants.
+
+The patches are announced to the step (:meth:`PatchNCE.request_embeddings`), so that they are
+embedded together with every other input of the same encoder in the step (L_con's whole images
+included): one forward for the constants, one with autograd. ``micro_batch`` trades one extra
+forward for memory: see :meth:`PatchNCE._micro_batched`.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
-from gan_adapt.encoders.base import random_boxes
+from gan_adapt.encoders.base import crop_patches, random_boxes
 from gan_adapt.engine.context import BuildContext, Step
 
 
@@ -46,6 +51,10 @@ class PatchNCE:
         crop_size: int | None = Field(None, ge=1, description="Patch side in pixels; overrides "
                                                               "crop_fraction.")
         temperature: float = Field(1.0, gt=0, description="InfoNCE temperature tau.")
+        micro_batch: int | None = Field(
+            None, ge=1, description="Memory mode: backpropagate through the encoder this many "
+                                    "adapted patches at a time (same loss and gradients, one "
+                                    "extra forward of the patches); none: all at once.")
 
     def __init__(self, params: Params, ctx: BuildContext) -> None:
         self.params = params
@@ -59,11 +68,71 @@ class PatchNCE:
                                 f"generator's {resolution}x{resolution} images; use at most "
                                 f"{resolution} (or crop_fraction)")
 
+    def _boxes(self, step: Step) -> torch.Tensor:
+        """This step's ``[N, n_crops, 4]`` boxes, drawn once (shared by G_s and G_t)."""
+        resolution = step.generator.img_resolution
+        return step.cached((id(self), "boxes"), lambda: random_boxes(
+            step.batch_size, self.params.n_crops, self.crop, resolution,
+            device=step.ws.device))
+
+    def _key(self, side: str) -> str:
+        return f"patch_nce@{id(self)}:{side}"
+
+    def request_embeddings(self, step: Step) -> None:
+        """Announce the step's G_s patches (constants) and, unless micro-batched, G_t's."""
+        boxes = self._boxes(step)
+        step.request_embedding(self.encoder, self._key("source"),
+                               lambda: _patches(step.source, boxes), grad=False)
+        if self.params.micro_batch is None:
+            step.request_embedding(self.encoder, self._key("fake"),
+                                   lambda: _patches(step.fake, boxes), grad=True)
+
     def __call__(self, step: Step) -> torch.Tensor:
-        fake, source = step.fake, step.source
-        n, _, h, w = fake.shape
-        boxes = random_boxes(n, self.params.n_crops, self.crop, h, w, device=fake.device)
+        boxes = self._boxes(step)
+        n, p = boxes.shape[:2]
+        keys = step.embedding(self.encoder, self._key("source"),
+                              lambda: _patches(step.source, boxes), grad=False)
+        keys = keys.unflatten(0, (n, p))
+        fake = step.fake
+        if self.params.micro_batch is not None and torch.is_grad_enabled() and fake.requires_grad:
+            return self._micro_batched(fake, boxes, keys)
+        queries = step.embedding(self.encoder, self._key("fake"),
+                                 lambda: _patches(step.fake, boxes), grad=True)
+        return patch_nce(queries.unflatten(0, (n, p)), keys, self.params.temperature)
+
+    def _micro_batched(self, fake: torch.Tensor, boxes: torch.Tensor,
+                       keys: torch.Tensor) -> torch.Tensor:
+        """The loss, with the encoder's backward run ``micro_batch`` patches at a time.
+
+        1. Embed every G_t patch without autograd; differentiate the loss w.r.t. those
+           embeddings (cheap: it is a [P, P] softmax per image).
+        2. Re-embed the patches chunk by chunk with autograd and pull that gradient back to the
+           patch pixels, so only one chunk's encoder activations are alive at a time.
+        3. Return ``loss + <patches(fake), g> - <patches(fake), g>.detach()``: its value is the
+           loss and its gradient w.r.t. ``fake`` is exactly the accumulated pixel gradient ``g``,
+           so the engine's single backward (through G_t) is unchanged.
+        """
+        n, p = boxes.shape[:2]
+        size = self.params.micro_batch
+        crops = _patches(fake.detach(), boxes)
+        chunks = range(0, crops.shape[0], size)
         with torch.no_grad():
-            keys = self.encoder.embed_patches(source, boxes)
-        queries = self.encoder.embed_patches(fake, boxes)
-        return patch_nce(queries, keys, self.params.temperature)
+            queries = torch.cat([self.encoder.embed_images(crops[i:i + size]) for i in chunks])
+        queries.requires_grad_(True)
+        with torch.enable_grad():
+            loss = patch_nce(queries.unflatten(0, (n, p)), keys, self.params.temperature)
+            (grad_queries,) = torch.autograd.grad(loss, queries)
+            pixel_grads = []
+            for i in chunks:
+                chunk = crops[i:i + size].requires_grad_(True)
+                embedded = self.encoder.embed_images(chunk)
+                (g,) = torch.autograd.grad(embedded, chunk, grad_outputs=grad_queries[i:i + size])
+                pixel_grads.append(g)
+        pixel_grad = torch.cat(pixel_grads)
+        linear = (_patches(fake, boxes) * pixel_grad).sum()
+        return loss.detach() + linear - linear.detach()
+
+
+def _patches(images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """The ``[N * P, 3, c, c]`` crops ``boxes`` of ``images``, gathered in one indexing op."""
+    return crop_patches(images, boxes).flatten(0, 1)
