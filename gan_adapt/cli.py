@@ -10,6 +10,7 @@ traceback, with the error's exit code (2 for recipe problems).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import traceback
@@ -197,17 +198,16 @@ def describe_params(model: Any) -> str:
 
 
 def _show_warning(message: Any, category: type[Warning], filename: str, lineno: int,
-                  file: Any = None, line: str | None = None) -> None:
+                  file: Any = None, line: str | None = None, *, fallback: Any) -> None:
     """gan-adapt's own warnings are notes to the user ("the image was downscaled"): print them
-    as one plain line; warnings from other libraries keep Python's format."""
+    as one plain line; warnings from other libraries go to ``fallback`` (Python's format)."""
     if Path(filename).resolve().is_relative_to(_PACKAGE_DIR):
         click.echo(f"note: {message}", err=True)
     else:
-        _python_showwarning(message, category, filename, lineno, file, line)
+        fallback(message, category, filename, lineno, file, line)
 
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_python_showwarning = warnings.showwarning
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None) -> None:
     A user error prints its message and notes, without a traceback (``GAN_ADAPT_DEBUG=1``
     adds it, for plugin authors).
     """
-    warnings.showwarning = _show_warning
+    previous_showwarning = warnings.showwarning
+    warnings.showwarning = functools.partial(_show_warning, fallback=previous_showwarning)
     try:
         cli.main(args=argv, prog_name="gan-adapt", standalone_mode=False)
     except click.exceptions.Abort:
@@ -237,6 +238,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except SystemExit:
         raise
+    finally:  # main() may be called in-process (tests, notebooks): leave warnings as they were
+        warnings.showwarning = previous_showwarning
 
 
 if __name__ == "__main__":

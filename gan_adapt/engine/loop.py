@@ -558,20 +558,27 @@ def _load_latest_checkpoint(state: Run, g_opt: Any, d_opt: Any) -> int:
         except CheckpointError:
             continue  # unreadable (should not happen with atomic writes): try an older one
         c = state.components
-        state.G_t.load_state_dict(checkpoint["G_t"])
-        state.G_ema.load_state_dict(checkpoint["G_ema"])
-        if c.discriminator is not None:
-            c.discriminator.load_state_dict(checkpoint["D"])
-        for term in c.losses:
-            if term.label in checkpoint["terms"]:
-                term.impl.load_state_dict(checkpoint["terms"][term.label])
-        g_opt.load_state_dict(checkpoint["g_opt"])
-        if d_opt is not None and checkpoint["d_opt"] is not None:
-            d_opt.load_state_dict(checkpoint["d_opt"])
-        if checkpoint["w_ref"] is not None:
-            state.w_ref = checkpoint["w_ref"].to(state.device)
-        _set_rng_state(checkpoint["rng"])
-        step = int(checkpoint["step"])
+        try:
+            state.G_t.load_state_dict(checkpoint["G_t"])
+            state.G_ema.load_state_dict(checkpoint["G_ema"])
+            if c.discriminator is not None:
+                c.discriminator.load_state_dict(checkpoint["D"])
+            for term in c.losses:
+                if term.label in checkpoint["terms"]:
+                    term.impl.load_state_dict(checkpoint["terms"][term.label])
+            g_opt.load_state_dict(checkpoint["g_opt"])
+            if d_opt is not None and checkpoint["d_opt"] is not None:
+                d_opt.load_state_dict(checkpoint["d_opt"])
+            if checkpoint["w_ref"] is not None:
+                state.w_ref = checkpoint["w_ref"].to(state.device)
+            _set_rng_state(checkpoint["rng"])
+            step = int(checkpoint["step"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            raise CheckpointError(
+                f"{path} does not fit this run's networks ({type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}). Was the run "
+                "folder's recipe.toml edited, or the checkpoint copied from another run? A "
+                "resume continues the run exactly as it was started.") from None
         state.folder.truncate_log(lambda r: r.get("phase") != "adapt" or r["step"] < step)
         return step
     return 0

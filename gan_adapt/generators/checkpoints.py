@@ -102,11 +102,20 @@ def read_checkpoint(path_or_name: str | Path) -> CheckpointContents:
     """Open a checkpoint (path or zoo name) and convert everything in it."""
     path = resolve(path_or_name)
     kind = sniff(path)
-    if kind == "native":
-        return _read_native(native.native_folder(path))
-    if kind == "torch":
-        return _read_torch(path, safe_pickle.torch_load(path))
-    return _read_pickle(path)
+    try:
+        if kind == "native":
+            return _read_native(native.native_folder(path))
+        if kind == "torch":
+            return _read_torch(path, safe_pickle.torch_load(path))
+        return _read_pickle(path)
+    except CheckpointError:
+        raise
+    except Exception as exc:
+        # The file's content is untrusted input: whatever shape it takes, a user gets a
+        # CheckpointError (GAN_ADAPT_DEBUG=1 shows the cause). Fuzzing found such files.
+        raise CheckpointError(
+            f"{path} could not be interpreted as a StyleGAN2 checkpoint ({type(exc).__name__}: "
+            f"{exc}); it is damaged, or a variant gan-adapt does not read.") from exc
 
 
 def _read_native(folder: Path) -> CheckpointContents:

@@ -73,6 +73,8 @@ class PersistentRecord:
         for name, sub in subs.items():
             if sub is None:
                 continue
+            if not isinstance(name, str):
+                raise CheckpointError(f"the pickle names a sub-module {name!r}, not a string")
             if not isinstance(sub, PersistentRecord):
                 raise CheckpointError(f"the pickle's sub-module {name!r} is not a recorded "
                                       "network module")
@@ -86,6 +88,8 @@ class PersistentRecord:
         skip = set(self.state.get("_non_persistent_buffers_set") or ())
         for kind in ("_parameters", "_buffers"):
             for name, t in (self.state.get(kind) or {}).items():
+                if not isinstance(name, str):
+                    raise CheckpointError(f"the pickle names a tensor {name!r}, not a string")
                 if t is None or (kind == "_buffers" and name in skip):
                     continue
                 if not isinstance(t, torch.Tensor):
@@ -179,8 +183,20 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
 }
 
 
+def _python3_name(global_name: str) -> str:
+    """Protocol-2 pickles (``torch.save``) spell modules the Python 2 way: ``commands.Popen``
+    is ``subprocess.Popen``, ``__builtin__.eval`` is ``builtins.eval``."""
+    import _compat_pickle
+
+    module, _, name = global_name.rpartition(".")
+    if not module:  # torch's weights-only loader names builtins bare ("eval")
+        return name
+    return f"{_compat_pickle.IMPORT_MAPPING.get(module, module)}.{name}"
+
+
 def _refusal(global_name: str, source: str) -> UnsafeFileError:
-    alias = _ALIASES.get(global_name)
+    modern = _python3_name(global_name)
+    alias = _ALIASES.get(global_name) or _ALIASES.get(modern) or modern
     shown = f"`{global_name}`" + (f" ({alias})" if alias and alias != global_name else "")
     return UnsafeFileError(
         f"Refused to load {source}: the file asks for {shown}, which is not on gan-adapt's "
