@@ -106,8 +106,12 @@ def run(recipe: str | None, out: str | None, target: str | None, overrides: tupl
     """Adapt a generator as RECIPE says, writing everything into one run folder."""
     from gan_adapt.engine import start
 
+    from gan_adapt.engine.distributed import current
+
     result = start(recipe, get_plugins(plugins_dir), out=out, target=target,
                    overrides=list(overrides), resume=resume, device=device)
+    if not current().is_main:  # under torchrun, rank 0 reports
+        return
     if result.status == "interrupted":
         click.echo(f"Interrupted after step {result.steps_done}; a checkpoint was saved.\n"
                    f"Continue with: gan-adapt run --resume {result.folder}", err=True)

@@ -14,7 +14,9 @@ class PhaseProgress:
     """
 
     def __init__(self, phase: str, total: int, start: int = 0, *, stream: Any = None,
-                 live: bool | None = None, lines: int = 20) -> None:
+                 live: bool | None = None, lines: int = 20,
+                 enabled: bool = True) -> None:
+        self.enabled = enabled  # False: silent (the non-zero ranks of a multi-process run)
         self.phase, self.total, self.start = phase, total, start
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() if live is None else live
@@ -26,7 +28,7 @@ class PhaseProgress:
 
     def __enter__(self) -> "PhaseProgress":
         self._t0 = time.perf_counter()
-        if self.live:
+        if self.live and self.enabled:
             from rich.console import Console
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeRemainingColumn)
@@ -43,6 +45,8 @@ class PhaseProgress:
 
     def update(self, step: int, values: dict[str, float]) -> None:
         """Record that ``step`` (0-based) is done, with its logged values."""
+        if not self.enabled:
+            return
         done = step + 1
         if values:
             self._values = values

@@ -48,19 +48,31 @@ def plugins_record(plugin_set: Any) -> dict[str, Any]:
 def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | None = None,
           target: str | None = None, overrides: list[str] = (), resume: str | Path | None = None,
           device: str | None = None, progress_live: bool | None = None) -> RunResult:
-    """Run a recipe (or resume a run folder) to completion or interruption."""
+    """Run a recipe (or resume a run folder) to completion or interruption.
+
+    Under ``torchrun`` every process calls this; rank 0 alone writes the run folder and shows
+    progress (see :mod:`gan_adapt.engine.distributed`).
+    """
     from gan_adapt.engine.build import resolve_device
+    from gan_adapt.engine.distributed import init_from_env
     from gan_adapt.engine.loop import prepare, run
+
+    dist = init_from_env()
+    if not dist.is_main:
+        progress_live = False
 
     if resume is not None:
         if overrides or target:
             raise GanAdaptError("--resume continues a run exactly as it was started; "
                                 "--set and --target cannot change it (start a new run instead)")
         folder = require_run_folder(resume)
+        folder.writer = dist.is_main
         meta = folder.read_meta()
         if meta.get("status") == "done":
             raise GanAdaptError(f"{folder.root} is already finished; nothing to resume")
-        folder.remove_partial_writes()  # what a killed run was writing when it died
+        if dist.is_main:
+            folder.remove_partial_writes()  # what a killed run was writing when it died
+        dist.barrier()
         validated = validate(read_toml(folder.recipe), plugin_set,
                              base_dir=Path(meta["base_dir"]), source=str(folder.recipe))
         torch_device = resolve_device(device or meta.get("device", "auto"))
@@ -82,11 +94,14 @@ def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | 
         overrides=overrides)
     torch_device = resolve_device(device or validated.recipe.device)
     components = prepare(validated, plugin_set, torch_device)
-    folder = RunFolder(out if out is not None else default_run_dir(validated.recipe.name))
+    root = out if out is not None else default_run_dir(validated.recipe.name)
+    folder = RunFolder(str(dist.broadcast(str(root))), writer=dist.is_main)
     meta = {"status": "created", "recipe_source": str(Path(recipe_path).resolve()),
             "base_dir": str(validated.base_dir.resolve()), "device": str(torch_device),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "overrides": overrides,
             "target_override": target}
-    folder.create(validated.raw, meta, plugins_record(plugin_set),
-                  environment_record(torch_device))
+    if dist.is_main:
+        folder.create(validated.raw, meta | {"processes": dist.world},
+                      plugins_record(plugin_set), environment_record(torch_device))
+    dist.barrier()
     return run(validated, plugin_set, folder, components, progress_live=progress_live)

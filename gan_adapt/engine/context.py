@@ -67,6 +67,20 @@ class Step:
     w_ref: torch.Tensor | None = None  # the searched latent (adapt phase)
     for_discriminator: bool = False
     encoders: dict[str, Any] = field(default_factory=dict)
+    # Multi-process runs (gan_adapt.engine.distributed): this process's part of the batch.
+    shard: slice = field(default_factory=lambda: slice(None))
+    full_batch: int | None = None  # the batch size before sharding (None: not sharded)
+    dist: Any = None
+
+    def per_sample(self, draw: Callable[[int], torch.Tensor]) -> torch.Tensor:
+        """Per-sample random values (crop positions, flips): ``draw(n)`` for the WHOLE batch,
+        then this process's shard, so a multi-process run draws exactly what one process would."""
+        return draw(self.full_batch or self.batch_size)[self.shard]
+
+    def gather(self, x: torch.Tensor) -> torch.Tensor:
+        """The whole batch of per-sample values ``x`` (``[shard, ...]``), differentiably, for
+        terms that couple samples (pairwise similarities); ``x`` itself in a single process."""
+        return x if self.dist is None else self.dist.gather(x, self.shard)
 
     def _synthesise(self, generator: Any) -> torch.Tensor:
         if self.noise is None:

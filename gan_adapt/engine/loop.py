@@ -26,6 +26,8 @@ import torch
 from gan_adapt import files
 from gan_adapt.engine.build import ActiveTerm, Components, build_components
 from gan_adapt.engine.context import Step
+from gan_adapt.engine.distributed import Distributed
+from gan_adapt.engine.distributed import current as current_distributed
 from gan_adapt.engine.health import check_weights
 from gan_adapt.engine.run_folder import RunFolder
 from gan_adapt.errors import CheckpointError, GanAdaptError, TrainingDiverged, UnsafeFileError
@@ -50,6 +52,7 @@ class Run:
     G_ema: Any = None  # its moving average: the result
     interrupted: bool = False
     anchors: torch.Tensor | None = None  # [n, z_dim] anchor z of `latents = "anchors"` kinds
+    dist: Distributed = field(default_factory=current_distributed)  # torchrun: rank and world
 
 
 @dataclass
@@ -99,23 +102,15 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
                 state.w_ref = _latent_search(state, progress_live)
                 if state.interrupted:
                     return _stop(state, "interrupted")
-                files.torch_save({"w_ref": state.w_ref.cpu(), "rng": _rng_state()}, search_file)
+                if folder.writer:
+                    files.torch_save({"w_ref": state.w_ref.cpu(), "rng": _rng_state()},
+                                     search_file)
                 _save_reference_image(state)
 
         # ---- 2. Adaptation: G_t starts as a copy of G_s -----------------------------------
         state.phase = "adapt"
         adapt = recipe.adapt
-        G_t = copy.deepcopy(G_s).train().requires_grad_(True)
-        freeze(G_t, adapt.freeze)
-        G_ema = copy.deepcopy(G_t).eval().requires_grad_(False)
-        state.G_t, state.G_ema = G_t, G_ema
-        D = components.discriminator
-        d_params = _discriminator_parameters(D, components.losses)
-        g_params = [p for p in G_t.parameters() if p.requires_grad]
-        g_opt = torch.optim.Adam(g_params, lr=adapt.generator_optimizer.lr,
-                                 betas=adapt.generator_optimizer.betas)
-        d_opt = (torch.optim.Adam(d_params, lr=adapt.discriminator_optimizer.lr,
-                                  betas=adapt.discriminator_optimizer.betas) if d_params else None)
+        g_opt, d_opt, g_params, d_params = setup_adaptation(state)
         start = 0
         if resume:
             start = _load_latest_checkpoint(state, g_opt, d_opt)
@@ -126,7 +121,8 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
         state.anchors = _anchor_latents(state)
         set_precision(state, "adapt", adapt.precision)
 
-        with PhaseProgress("adapt", adapt.steps, start, live=progress_live) as progress:
+        with PhaseProgress("adapt", adapt.steps, start, live=progress_live,
+                           enabled=state.dist.is_main) as progress:
             for index in range(start, adapt.steps):
                 state.step = index
                 kind = _step_kind(adapt.schedule, index)
@@ -173,7 +169,8 @@ def _latent_search(state: Run, progress_live: bool | None) -> torch.Tensor:
     w.requires_grad_(True)
     opt = torch.optim.Adam([w], lr=search.lr, betas=search.betas)
     set_precision(state, "search", search.precision)
-    with PhaseProgress("search", search.steps, live=progress_live) as progress:
+    with PhaseProgress("search", search.steps, live=progress_live,
+                           enabled=state.dist.is_main) as progress:
         for index in range(search.steps):
             state.step = index
             values = search_step(state, w, opt, index)
@@ -215,6 +212,8 @@ def _save_reference_image(state: Run) -> None:
     """search/target_vs_reference.png: the target next to G_s(w_ref)."""
     from gan_adapt.images import save_grid
 
+    if not state.folder.writer:
+        return
     target = state.components.ctx.target.image
     with torch.no_grad():
         reference = state.components.generator.synthesis(state.w_ref, noise_mode="const")
@@ -224,6 +223,23 @@ def _save_reference_image(state: Run) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Adaptation steps
+
+
+def setup_adaptation(state: Run) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer | None,
+                                          list[torch.nn.Parameter], list[torch.nn.Parameter]]:
+    """G_t (a trainable copy of G_s, minus the recipe's frozen groups) and its EMA on ``state``;
+    returns the optimisers and the parameters they train: (g_opt, d_opt, g_params, d_params)."""
+    adapt = state.validated.recipe.adapt
+    G_t = copy.deepcopy(state.components.generator).train().requires_grad_(True)
+    freeze(G_t, adapt.freeze)
+    state.G_t, state.G_ema = G_t, copy.deepcopy(G_t).eval().requires_grad_(False)
+    d_params = _discriminator_parameters(state.components.discriminator, state.components.losses)
+    g_params = [p for p in G_t.parameters() if p.requires_grad]
+    g_opt = torch.optim.Adam(g_params, lr=adapt.generator_optimizer.lr,
+                             betas=adapt.generator_optimizer.betas)
+    d_opt = (torch.optim.Adam(d_params, lr=adapt.discriminator_optimizer.lr,
+                              betas=adapt.discriminator_optimizer.betas) if d_params else None)
+    return g_opt, d_opt, g_params, d_params
 
 
 def adapt_step(state: Run, kind: StepKind, index: int, g_opt: torch.optim.Optimizer,
@@ -256,6 +272,7 @@ def discriminator_update(state: Run, kind: StepKind, index: int, adversarial: li
     _check_finite(d_total, d_losses, index)
     d_opt.zero_grad(set_to_none=True)
     d_total.backward()
+    state.dist.average_gradients(d_params)
     d_opt.step()
     _requires_grad(d_params, False)
     return {k: v.detach() for k, v in d_losses.items()}
@@ -273,6 +290,7 @@ def generator_update(state: Run, kind: StepKind, index: int, terms: list[ActiveT
     _check_finite(g_total, g_losses, index)
     g_opt.zero_grad(set_to_none=True)
     g_total.backward()
+    state.dist.average_gradients(g_params)
     g_opt.step()
     values = {k: v.detach() for k, v in g_losses.items()}
     values["total"] = g_total.detach()
@@ -326,10 +344,14 @@ def _make_step(state: Run, kind: StepKind, index: int, for_discriminator: bool =
         ws = _random_ws(G_s, kind.batch, kind.mixing, state.validated.recipe.adapt.truncation,
                         state.device)
     noise = G_s.make_noise(kind.batch, device=state.device)
-    return Step(phase="adapt", index=index, kind=kind.name, ws=ws,
+    # Every process drew the whole batch (same seed); each keeps its shard (see distributed.py).
+    shard = state.dist.shard(kind.batch)
+    return Step(phase="adapt", index=index, kind=kind.name, ws=ws[shard],
                 target=state.components.ctx.target, generator=state.G_t, source_generator=G_s,
-                noise=noise, discriminator=state.components.discriminator, w_ref=state.w_ref,
-                for_discriminator=for_discriminator, encoders=state.components.encoders)
+                noise=[n[shard] for n in noise], discriminator=state.components.discriminator,
+                w_ref=state.w_ref, for_discriminator=for_discriminator,
+                encoders=state.components.encoders, shard=shard, full_batch=kind.batch,
+                dist=state.dist if state.dist.active else None)
 
 
 def _random_ws(G: Any, batch: int, mixing: float, truncation: float,
@@ -438,6 +460,7 @@ def _log(state: Run, kind: str, index: int, values: dict[str, torch.Tensor],
     """
     if index != 0 and (index + 1) % every != 0:
         return {}
+    values = state.dist.average_values(values)  # a multi-process run logs the batch means
     logged = {k: float(v) for k, v in values.items()}
     if logged:
         state.folder.append_log({"phase": state.phase, "step": index, "kind": kind, **logged,
@@ -463,6 +486,8 @@ def _save_samples(state: Run, done: int, ws: torch.Tensor | None = None) -> None
     """samples/step-NNNNNN.png: row 1 G_s(w), row 2 G_t(w) (EMA), same latents and noise."""
     from gan_adapt.images import save_grid
 
+    if not state.folder.writer:
+        return
     ws = _sample_latents(state) if ws is None else ws
     with torch.no_grad():
         source = state.components.generator.synthesis(ws, noise_mode="const")
@@ -610,6 +635,8 @@ def _write_outputs(state: Run) -> RunResult:
     from gan_adapt.engine.outputs import plot_loss_curves, save_adapted_generator
 
     folder = state.folder
+    if not folder.writer:  # another process of a multi-process run writes the outputs
+        return RunResult(folder.root, "done", state.validated.recipe.adapt.steps)
     metrics = _final_metrics(folder)
     files.write_json(folder.root / "metrics.json", metrics)
     outputs = {"metrics": "metrics.json", "log": "log.jsonl", "recipe": "recipe.toml"}

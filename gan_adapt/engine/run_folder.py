@@ -28,8 +28,10 @@ from gan_adapt.errors import GanAdaptError, InputError
 class RunFolder:
     """Paths and writers of one run folder."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, writer: bool = True) -> None:
         self.root = Path(root)
+        # False in the other processes of a multi-process run: only rank 0 writes the folder.
+        self.writer = writer
 
     # -- paths ---------------------------------------------------------------------------
     @property
@@ -104,6 +106,8 @@ class RunFolder:
             raise InputError(f"cannot read {self.meta}: {exc}") from None
 
     def update_meta(self, **changes: Any) -> None:
+        if not self.writer:
+            return
         meta = self.read_meta()
         meta.update(changes)
         files.write_json(self.meta, meta)
@@ -111,6 +115,8 @@ class RunFolder:
     # -- log -------------------------------------------------------------------------------
     def append_log(self, record: dict[str, Any]) -> None:
         """Append one JSON line (a crash can cut only the last line; resume drops it)."""
+        if not self.writer:
+            return
         try:
             with open(self.log, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
@@ -131,6 +137,8 @@ class RunFolder:
 
     def truncate_log(self, keep: Any) -> None:
         """Keep the log records for which ``keep(record)`` is true (used on resume)."""
+        if not self.writer:
+            return
         kept = [r for r in self.read_log() if keep(r)]
         files.write_text(self.log, "".join(json.dumps(r) + "\n" for r in kept))
 
@@ -171,6 +179,8 @@ class RunFolder:
 
     def save_checkpoint(self, state: dict[str, Any], step: int, keep: int) -> Path:
         """Write a checkpoint atomically, then delete all but the newest ``keep``."""
+        if not self.writer:
+            return self.checkpoint_path(step)
         path = files.torch_save(state, self.checkpoint_path(step))
         for old in self.list_checkpoints()[:-keep]:
             old.unlink(missing_ok=True)

@@ -34,11 +34,14 @@ def real_batch(step: Step, batch: int, flip: bool) -> torch.Tensor:
     if images is None:
         raise ValueError("an adversarial term needs target image(s) as its real data")
     count = images.shape[0]
-    index = (torch.randint(count, (batch,), device=images.device) if count > 1
-             else torch.zeros(batch, dtype=torch.long, device=images.device))
+    # Drawn for the whole batch, then this process's shard (multi-process runs draw alike).
+    if count > 1:
+        index = step.per_sample(lambda n: torch.randint(count, (n,), device=images.device))
+    else:
+        index = torch.zeros(batch, dtype=torch.long, device=images.device)
     real = images[index]
     if flip:
-        mirrored = torch.rand(batch, device=real.device) < 0.5
+        mirrored = step.per_sample(lambda n: torch.rand(n, device=real.device)) < 0.5
         real = torch.where(mirrored[:, None, None, None], real.flip(-1), real)
     return real
 

@@ -136,6 +136,7 @@ def test_real_batch_repeats_one_target_draws_among_several_and_flips():
     assert all(torch.equal(r, images[0]) for r in real_batch(one, 5, flip=False))
     torch.manual_seed(0)
     step = SimpleNamespace(target=TargetData(image=images[:1], images=images))
+    step.per_sample = lambda draw: draw(64)  # a single process: the whole batch
     real = real_batch(step, 64, flip=False)
     first = sum(torch.equal(r, images[0]) for r in real)
     assert first + sum(torch.equal(r, images[1]) for r in real) == 64

@@ -68,10 +68,11 @@ class ClipConsistency:
         step.request_embedding(self.encoder, "image:fake", lambda: step.fake, grad=True)
 
     def __call__(self, step: Step) -> torch.Tensor:
-        if step.batch_size < 2:
+        if (step.full_batch or step.batch_size) < 2:
             raise GanAdaptError(f"clip_consistency compares samples pairwise and needs a batch of "
                                 f"at least 2; step kind {step.kind!r} has batch "
                                 f"{step.batch_size}")
         source = step.embedding(self.encoder, "image:source", lambda: step.source, grad=False)
         adapted = step.embedding(self.encoder, "image:fake", lambda: step.fake, grad=True)
-        return self.distance(source, adapted)
+        # pairs span the whole batch: a multi-process run gathers every process's shard
+        return self.distance(step.gather(source), step.gather(adapted))

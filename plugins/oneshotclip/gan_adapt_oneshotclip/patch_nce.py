@@ -71,9 +71,9 @@ class PatchNCE:
     def _boxes(self, step: Step) -> torch.Tensor:
         """This step's ``[N, n_crops, 4]`` boxes, drawn once (shared by G_s and G_t)."""
         resolution = step.generator.img_resolution
-        return step.cached((id(self), "boxes"), lambda: random_boxes(
-            step.batch_size, self.params.n_crops, self.crop, resolution,
-            device=step.ws.device))
+        return step.cached((id(self), "boxes"), lambda: step.per_sample(
+            lambda n: random_boxes(n, self.params.n_crops, self.crop, resolution,
+                                   device=step.ws.device)))
 
     def _key(self, side: str) -> str:
         return f"patch_nce@{id(self)}:{side}"
