@@ -56,24 +56,69 @@ def upsample2x(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 
 
 def bias_act(x: torch.Tensor, bias: torch.Tensor | None = None, *, act: str = "linear",
-             gain: float = 1.0, clamp: float | None = None) -> torch.Tensor:
+             gain: float = 1.0, clamp: float | None = None, fused: bool = True) -> torch.Tensor:
     """``clamp(act(x + bias) * gain)``: the fused bias/activation step of every layer.
 
     ``act`` is ``"lrelu"`` (leaky ReLU, slope 0.2, which also multiplies by sqrt(2)) or
     ``"linear"``. ``clamp`` bounds the result to ``[-clamp, clamp]`` (NVlabs ``conv_clamp``).
+
+    The leaky ReLU runs as one autograd node (:class:`_BiasLeakyReLU`) that works in place and
+    keeps only its output for the backward pass (the sign of the output tells the slope), as
+    NVlabs' ``bias_act`` kernel does: one full-size tensor instead of three in the forward pass.
+    ``fused=False`` composes the separate ops (the reference the tests compare with).
     """
+    if act not in ("lrelu", "linear"):
+        raise ValueError(f"unsupported activation {act!r}")
+    if act == "lrelu" and fused:
+        b = None if bias is None else bias.to(x.dtype).reshape([1, -1] + [1] * (x.ndim - 2))
+        return _BiasLeakyReLU.apply(x, b, gain * LRELU_GAIN, clamp)
     if bias is not None:
         x = x + bias.to(x.dtype).reshape([1, -1] + [1] * (x.ndim - 2))
     if act == "lrelu":
         x = F.leaky_relu(x, LRELU_SLOPE)
         gain = gain * LRELU_GAIN
-    elif act != "linear":
-        raise ValueError(f"unsupported activation {act!r}")
     if gain != 1.0:
         x = x * gain
     if clamp is not None:
         x = x.clamp(-clamp, clamp)
     return x
+
+
+class _BiasLeakyReLU(torch.autograd.Function):
+    """``y = clamp(leaky_relu(x + b) * gain)`` saving only ``y``.
+
+    With ``gain > 0``, ``y > 0`` exactly where ``x + b > 0``, so the slope is read off ``y``; a
+    clamped output (``|y| == clamp``) gets no gradient. The backward is written in autograd ops
+    on the saved output, so it is itself differentiable (the R1 penalty differentiates D's input
+    gradient once more).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, bias: torch.Tensor | None, gain: float,
+                clamp: float | None) -> torch.Tensor:
+        y = x + bias if bias is not None else x.clone()
+        F.leaky_relu_(y, LRELU_SLOPE)
+        y.mul_(gain)
+        if clamp is not None:
+            y.clamp_(-clamp, clamp)
+        ctx.save_for_backward(y)
+        ctx.gain, ctx.clamp = gain, clamp
+        ctx.bias_shape = None if bias is None else bias.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (y,) = ctx.saved_tensors
+        slope = torch.where(y > 0, grad.new_tensor(ctx.gain),
+                            grad.new_tensor(ctx.gain * LRELU_SLOPE))
+        if ctx.clamp is not None:
+            slope = slope * (y.abs() < ctx.clamp).to(grad.dtype)
+        grad_x = grad * slope
+        grad_bias = None
+        if ctx.bias_shape is not None and ctx.needs_input_grad[1]:
+            dims = [d for d in range(grad_x.ndim) if ctx.bias_shape[d] == 1]
+            grad_bias = grad_x.sum(dim=dims, keepdim=True)
+        return grad_x, grad_bias, None, None
 
 
 def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

@@ -1,0 +1,629 @@
+"""Step-time benchmark of a OneShotCLIP adaptation: the engine's own step functions on random
+weights at the real sizes.
+
+It builds the paper's recipe (``recipes/oneshotclip-256.toml`` at 256 px,
+``recipes/oneshotclip.toml`` at 1024 px) through the engine's normal ``build_components``, with
+two substitutions that need no downloads and change no cost: the StyleGAN2 generator and
+discriminator are the real architectures (config-f, channel multiplier 2) with random weights,
+and CLIP ViT-B/32 and LPIPS (alex) have random weights. It then times the engine's own
+``search_step`` and ``adapt_step`` (the same D-then-G update order as a run) for:
+
+* ``search``: one latent-search step (CLIP on 8 augmented copies, LPIPS, MSE, latent L2);
+* ``reference``: one fine-tuning step of the reference kind (batch 1, global D), without R1;
+* ``reference_r1``: the same on a step where the lazy R1 penalty applies (every 16th);
+* ``random``: one fine-tuning step of the random kind (batch 2, patch D, L_con, PatchNCE);
+* ``cycle``: the four steps of one schedule period (1 reference + 3 random).
+
+For each it prints the median seconds per step after warm-up, peak memory (resident set size on
+CPU, ``torch.cuda.max_memory_allocated`` on GPU), the step's FLOPs (``torch.utils.flop_counter``)
+and the achieved FLOP rate next to the machine's matrix-multiply rate measured in the same
+process, and (``--profile``) a table of the top operators.
+
+Configurations (``--config``, ``--compare A B``, ``--ablate``) are comma-separated tokens:
+
+* ``fp32`` / ``bf16``: the recipe's ``precision``;
+* ``micro_batch=N``: PatchNCE's memory mode;
+* waste items, which put back what a straightforward implementation does (and the reference
+  implementation did) so that each optimisation can be measured: ``d_twice`` (the patch
+  discriminator runs the whole D twice), ``clip_grads`` (CLIP weights keep requires_grad),
+  ``source_graph`` (source-side embeddings keep an autograd graph), ``w_ref_trainable`` (the
+  searched latent stays trainable, so reference D steps backpropagate into G), ``unbatched``
+  (each term runs its own encoder forwards), ``grouped_modconv`` (per-sample weights in a grouped
+  convolution), ``unfused_act`` (separate bias / leaky-ReLU / gain ops), ``nchw`` (no channels-last
+  D); ``naive`` is all of them.
+
+``--compare`` and ``--ablate`` alternate the configurations step by step in one process, so that
+the ratios they print are measured under the same machine load: on a shared machine, quote
+those ratios rather than absolute times.
+
+Examples::
+
+    python benchmarks/step_time.py                              # 256 px, fp32, every step kind
+    python benchmarks/step_time.py --compare naive fp32 --steps random
+    python benchmarks/step_time.py --config bf16 --steps random,reference
+    python benchmarks/step_time.py --resolution 1024 --steps random --repeats 1 --warmup 0
+    python benchmarks/step_time.py --tiny --repeats 1           # the smoke recipe: seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import functools
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+for path in (REPO, REPO / "plugins" / "oneshotclip"):  # runs from a plain checkout too
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import torch  # noqa: E402
+from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
+
+from gan_adapt import hookimpl  # noqa: E402
+
+#: Feature maps per resolution of the config-f StyleGAN2 (rosinality channel multiplier 2).
+CONFIG_F = {4: 512, 8: 512, 16: 512, 32: 512, 64: 512, 128: 256, 256: 128, 512: 64, 1024: 32}
+STEP_KINDS = ("search", "reference", "reference_r1", "random", "cycle")
+WASTE = ("d_twice", "clip_grads", "source_graph", "w_ref_trainable", "unbatched",
+         "grouped_modconv", "unfused_act", "nchw")
+#: The reference implementation on the 2-core CPU machine (idle, 2 threads), from issue 8.
+REFERENCE_CPU_256 = {"search": 5.9, "reference": 29.0, "reference_r1": 38.0, "random": 65.0}
+REFERENCE_CPU_256_PEAK_GIB = 12.9
+
+
+# ---------------------------------------------------------------------------------------------
+# The networks: real architectures, random weights (a plugin, so the engine builds them).
+
+
+class BenchParams(BaseModel):
+    """Parameters of the ``bench_stylegan2`` components."""
+
+    model_config = ConfigDict(extra="forbid")
+    resolution: int = Field(256, description="Image side.")
+    seed: int = Field(0, description="Seed of the random weights.")
+
+
+class RandomStyleGAN2:
+    """Registers ``bench_stylegan2`` generator and discriminator components."""
+
+    @hookimpl
+    def register_generators(self, register: Any) -> None:
+        register("bench_stylegan2", _random_generator)
+
+    @hookimpl
+    def register_discriminators(self, register: Any) -> None:
+        register("bench_stylegan2", _random_discriminator)
+
+
+def _random_generator(params: Any, ctx: Any) -> Any:
+    from gan_adapt.generators.networks import GeneratorConfig, StyleGAN2Generator
+
+    resolution = params.resolution
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(params.seed)
+        config = GeneratorConfig(img_resolution=resolution,
+                                 channels={r: CONFIG_F[r] for r in CONFIG_F if r <= resolution})
+        G = StyleGAN2Generator(config).to(ctx.device)
+        G.w_avg = G.mean_latent(n=2000, seed=params.seed)
+    return G.eval()
+
+
+def _random_discriminator(params: Any, ctx: Any) -> Any:
+    from gan_adapt.generators.networks import DiscriminatorConfig, StyleGAN2Discriminator
+
+    resolution = params.resolution
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(params.seed + 1)
+        config = DiscriminatorConfig(img_resolution=resolution,
+                                     channels={r: CONFIG_F[r] for r in CONFIG_F if r <= resolution})
+        return StyleGAN2Discriminator(config).to(ctx.device)
+
+
+_random_generator.Params = BenchParams  # type: ignore[attr-defined]
+_random_discriminator.Params = BenchParams  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------------
+# Configurations
+
+
+@dataclass(frozen=True)
+class Config:
+    """One configuration of our code: precision, PatchNCE micro-batch, re-introduced waste."""
+
+    name: str
+    precision: str = "fp32"
+    micro_batch: int | None = None
+    waste: frozenset[str] = frozenset()
+
+
+def parse_config(spec: str) -> Config:
+    """``"bf16,micro_batch=4"`` -> Config; see the module doc for the tokens."""
+    precision, micro_batch, waste = "fp32", None, set()
+    for token in filter(None, (t.strip() for t in spec.split(","))):
+        if token in ("fp32", "bf16"):
+            precision = token
+        elif token.startswith(("micro_batch=", "mb=")):
+            micro_batch = int(token.split("=", 1)[1])
+        elif token == "naive":
+            waste |= set(WASTE)
+        elif token in WASTE:
+            waste.add(token)
+        elif token != "optimised":
+            raise SystemExit(f"unknown configuration token {token!r}; use fp32, bf16, "
+                             f"micro_batch=N, naive, optimised or one of {', '.join(WASTE)}")
+    return Config(spec, precision, micro_batch, frozenset(waste))
+
+
+# ---------------------------------------------------------------------------------------------
+# The bench: a built run state and the engine's step functions
+
+
+@dataclass
+class Bench:
+    """A run state as ``gan_adapt.engine.loop`` keeps it, ready to take steps."""
+
+    state: Any
+    g_opt: Any
+    d_opt: Any
+    g_params: list
+    d_params: list
+    search_w: torch.Tensor
+    search_opt: Any
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+def build_bench(resolution: int, device: torch.device, tiny: bool) -> Bench:
+    """Validate and build the recipe with the engine, then set up both phases like a run."""
+    import gan_adapt_oneshotclip.plugin as oneshotclip_plugin
+
+    from gan_adapt.engine.build import build_components
+    from gan_adapt.engine.loop import Run, setup_adaptation
+    from gan_adapt.plugins import load_plugins
+    from gan_adapt.recipe import read_toml, validate
+
+    plugin_set = load_plugins(entry_points=False, extra=[oneshotclip_plugin, RandomStyleGAN2()])
+    recipes = REPO / "recipes"
+    if tiny:
+        data = read_toml(recipes / "smoke.toml")
+    else:
+        name = {256: "oneshotclip-256.toml", 1024: "oneshotclip.toml"}.get(resolution)
+        if name is None:
+            raise SystemExit("--resolution must be 256 or 1024 (or use --tiny)")
+        data = read_toml(recipes / name)
+        bench = {"name": "bench_stylegan2", "params": {"resolution": resolution}}
+        data["generator"], data["discriminator"] = dict(bench), dict(bench)
+        data["encoders"]["clip"]["params"]["pretrained"] = "none"  # random ViT-B/32
+        for term in [*data["search"]["objective"], *data["adapt"]["losses"]]:
+            if term["name"] == "lpips":
+                term.setdefault("params", {})["pretrained"] = False  # random alex
+    data.pop("requires", None)  # the plugin is loaded explicitly above
+    data["device"] = device.type
+    validated = validate(data, plugin_set, base_dir=recipes, source="benchmark")
+    components = build_components(validated, plugin_set, device)
+    state = Run(validated, None, components, plugin_set, device)
+    G_s = components.generator
+    state.w_ref = G_s.w_avg.detach().view(1, 1, -1).expand(1, G_s.num_ws, -1).contiguous()
+    g_opt, d_opt, g_params, d_params = setup_adaptation(state)
+    search = validated.recipe.search
+    w = G_s.w_avg.detach().clone().unsqueeze(0).requires_grad_(True)
+    search_opt = torch.optim.Adam([w], lr=search.lr, betas=search.betas)
+    return Bench(state, g_opt, d_opt, g_params, d_params, w, search_opt)
+
+
+def _next_index(bench: Bench, kind: str) -> int:
+    """The next adapt step index of ``kind`` under the recipe's schedule (every 4th step is a
+    reference step; R1 applies on multiples of 16)."""
+    n = bench.counters.get(kind, 0)
+    bench.counters[kind] = n + 1
+    if kind == "search":
+        return n
+    if kind == "reference_r1":
+        return 16 * (n + 1)
+    if kind == "reference" or kind == "cycle":
+        return 4 * (n + 1 + n // 3)  # 4 x (1, 2, 3, 5, 6, 7, 9, ...): never a multiple of 16
+    return 4 * n + 1 + n % 3  # random: 1, 6, 11, 13, 18, ... (never a multiple of 4)
+
+
+def take_step(bench: Bench, kind: str, config: Config) -> None:
+    """One step of ``kind`` through the engine's step functions, in configuration ``config``."""
+    from gan_adapt.engine.loop import _step_kind, adapt_step, search_step, set_precision
+
+    state = bench.state
+    recipe = state.validated.recipe
+    index = _next_index(bench, kind)
+    with apply_config(bench, config):
+        if kind == "search":
+            set_precision(state, "search", config.precision)
+            search_step(state, bench.search_w, bench.search_opt, index)
+            return
+        set_precision(state, "adapt", config.precision)
+        indices = range(index, index + 4) if kind == "cycle" else [index]
+        for i in indices:
+            step_kind = _step_kind(recipe.adapt.schedule, i)
+            adapt_step(state, step_kind, i, bench.g_opt, bench.d_opt, bench.g_params,
+                       bench.d_params)
+
+
+@contextlib.contextmanager
+def apply_config(bench: Bench, config: Config) -> Iterator[None]:
+    """Set PatchNCE's micro-batch and put back the chosen waste items; undo on exit."""
+    from gan_adapt.engine import context, loop
+    from gan_adapt.generators import ops
+
+    state = bench.state
+    c = state.components
+    undo: list[Callable[[], None]] = []
+    for term in c.losses:
+        params = getattr(term.impl, "params", None)
+        if params is not None and hasattr(params, "micro_batch"):
+            previous = params.micro_batch
+            params.micro_batch = config.micro_batch
+            undo.append(lambda p=params, v=previous: setattr(p, "micro_batch", v))
+    waste = config.waste
+    D = c.discriminator
+    if "d_twice" in waste and D is not None:
+        def features(img: torch.Tensor, name: str, _D: Any = D) -> torch.Tensor:
+            _, maps = _D.forward(img, features=[name])  # every block, for one map
+            again = _D.forward(img)  # ... and every block once more
+            return maps[name] + 0 * again.sum()
+        D.features = features
+        undo.append(lambda: D.__dict__.pop("features", None))
+    encoders = list(c.encoders.values())
+    if "clip_grads" in waste:
+        for enc in encoders:
+            enc.requires_grad_(True)
+        undo.append(lambda: [e.requires_grad_(False).zero_grad(set_to_none=True)
+                             for e in encoders])
+    if "source_graph" in waste:
+        for enc in encoders:
+            original = enc.embed_many
+            enc.embed_many = lambda groups, grad, _f=original: _f(groups, [True] * len(groups))
+            undo.append(lambda e=enc: e.__dict__.pop("embed_many", None))
+    if "w_ref_trainable" in waste:
+        w_ref = state.w_ref
+        state.w_ref = w_ref.detach().clone().requires_grad_(True)
+        original_fake = context.Step.__dict__["fake"]
+
+        def fake(step: Any) -> torch.Tensor:
+            if not step.for_discriminator:
+                return step._synthesise(step.generator)
+            # The reference's D step: G's weights frozen, but the latent trainable, so the
+            # fake image keeps a graph back through G to the latent.
+            flags = [p.requires_grad for p in step.generator.parameters()]
+            step.generator.requires_grad_(False)
+            try:
+                return step._synthesise(step.generator)
+            finally:
+                for p, flag in zip(step.generator.parameters(), flags):
+                    p.requires_grad_(flag)
+        prop = functools.cached_property(fake)
+        prop.__set_name__(context.Step, "fake")
+        context.Step.fake = prop
+        undo.append(lambda: setattr(context.Step, "fake", original_fake))
+        undo.append(lambda: setattr(state, "w_ref", w_ref))
+    if "unbatched" in waste:
+        original_request = loop._request_embeddings
+        loop._request_embeddings = lambda step, terms: None
+        undo.append(lambda: setattr(loop, "_request_embeddings", original_request))
+    if "grouped_modconv" in waste:
+        original_modconv = ops.modulated_conv2d
+        ops.modulated_conv2d = functools.partial(original_modconv, grouped=True)
+        undo.append(lambda: setattr(ops, "modulated_conv2d", original_modconv))
+    if "unfused_act" in waste:
+        original_act = ops.bias_act
+        ops.bias_act = functools.partial(original_act, fused=False)
+        undo.append(lambda: setattr(ops, "bias_act", original_act))
+    if "nchw" in waste and D is not None:
+        D.channels_last = False
+        undo.append(lambda: setattr(D, "channels_last", True))
+    try:
+        yield
+    finally:
+        for action in reversed(undo):
+            action()
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurements
+
+
+class PeakMemory:
+    """Peak memory of what runs between ``reset()`` and ``read()``: the process's resident set
+    (VmHWM, reset through /proc/self/clear_refs) on CPU, the CUDA allocator's peak on GPU."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._libc = None
+        if device.type == "cpu":
+            with contextlib.suppress(OSError):
+                self._libc = ctypes.CDLL("libc.so.6")
+
+    def reset(self) -> None:
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            return
+        if self._libc is not None:
+            self._libc.malloc_trim(0)  # give freed blocks back, so the new peak starts low
+        with contextlib.suppress(OSError):
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+
+    def read(self) -> float:
+        """GiB."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+            return torch.cuda.max_memory_allocated() / 2**30
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**20
+        return float("nan")
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_rate(device: torch.device, dtype: torch.dtype, n: int | None = None) -> float:
+    """GFLOP/s of a large square matrix product: the machine's practical peak for ``dtype``."""
+    n = n or (8192 if device.type == "cuda" else 2048)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    synchronize(device)
+    repeats = 10 if device.type == "cuda" else 3
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    synchronize(device)
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+@dataclass
+class Measurement:
+    times: list[float] = field(default_factory=list)
+    peaks: list[float] = field(default_factory=list)
+    flops: float | None = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times) if self.times else float("nan")
+
+    @property
+    def peak(self) -> float:
+        return max(self.peaks) if self.peaks else float("nan")
+
+
+def timed_step(bench: Bench, kind: str, config: Config, memory: PeakMemory,
+               result: Measurement) -> None:
+    device = bench.state.device
+    memory.reset()
+    synchronize(device)
+    start = time.perf_counter()
+    take_step(bench, kind, config)
+    synchronize(device)
+    result.times.append(time.perf_counter() - start)
+    result.peaks.append(memory.read())
+
+
+def count_flops(bench: Bench, kind: str, config: Config) -> float:
+    """FLOPs of one step, counted per aten op with ``torch.utils.flop_counter``'s formulas.
+
+    A plain dispatch mode rather than ``FlopCounterMode``, whose module hooks break the double
+    backward of the R1 penalty.
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import flop_registry
+
+    class Count(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            formula = flop_registry.get(func._overloadpacket)
+            if formula is not None:
+                Count.total += formula(*args, **kwargs, out_val=out)
+            return out
+
+    with Count():
+        take_step(bench, kind, config)
+    return float(Count.total)
+
+
+def profile_table(bench: Bench, kind: str, config: Config, rows: int) -> str:
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = bench.state.device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        take_step(bench, kind, config)
+        synchronize(bench.state.device)
+    key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=rows, max_name_column_width=48)
+
+
+def measure(bench: Bench, kinds: list[str], configs: list[Config], args: argparse.Namespace,
+            memory: PeakMemory) -> dict[tuple[str, str], Measurement]:
+    """Warm up, then time every kind with the configurations alternating step by step."""
+    results = {(k, c.name): Measurement() for k in kinds for c in configs}
+    for kind in kinds:
+        for _ in range(args.warmup if kind != "cycle" else 0):
+            for config in configs:
+                take_step(bench, kind, config)
+        for _ in range(args.repeats):
+            for config in configs:
+                timed_step(bench, kind, config, memory, results[(kind, config.name)])
+                log(f"  {kind:<13} {config.name:<28} "
+                    f"{results[(kind, config.name)].times[-1]:8.3f} s")
+        if args.flops:
+            for config in configs:
+                if kind == "cycle":
+                    parts = [results.get((k, config.name)) for k in ("reference", "random")]
+                    if all(p is not None and p.flops is not None for p in parts):
+                        results[(kind, config.name)].flops = parts[0].flops + 3 * parts[1].flops
+                    continue
+                results[(kind, config.name)].flops = count_flops(bench, kind, config)
+        if args.profile and kind != "cycle":
+            for config in configs:
+                print(f"\n== where the time goes: {kind}, {config.name} ==")
+                print(profile_table(bench, kind, config, args.profile_rows))
+    return results
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def report(results: dict[tuple[str, str], Measurement], kinds: list[str], configs: list[Config],
+           peaks: dict[str, float], args: argparse.Namespace, device: torch.device) -> dict:
+    memory_label = "peak RSS GiB" if device.type == "cpu" else "peak alloc GiB"
+    header = (f"| step | config | s/step (median of {args.repeats}) | {memory_label} "
+              "| GFLOP/step | GFLOP/s | % of fp32 matmul | % of bf16 matmul |")
+    lines = [header, "|" + "---|" * 8]
+    table = []
+    for kind in kinds:
+        for config in configs:
+            m = results[(kind, config.name)]
+            rate = m.flops / m.median / 1e9 if m.flops else float("nan")
+            row = {"step": kind, "config": config.name, "seconds": m.median,
+                   "times": m.times, "peak_gib": m.peak,
+                   "gflop": m.flops / 1e9 if m.flops else None, "gflops_per_s": rate}
+            table.append(row)
+            lines.append(f"| {kind} | {config.name} | {m.median:.3f} | {m.peak:.2f} | "
+                         f"{_fmt(row['gflop'], '.0f')} | {_fmt(rate, '.1f')} | "
+                         f"{_pct(rate, peaks['fp32'])} | {_pct(rate, peaks['bf16'])} |")
+    print(f"\n{describe(device)}; matmul peak measured here: fp32 {peaks['fp32']:.0f} GFLOP/s, "
+          f"bf16 {peaks['bf16']:.0f} GFLOP/s")
+    print("\n".join(lines))
+    ratios = []
+    if len(configs) > 1:
+        base = configs[0]
+        print(f"\nRatios against {base.name!r} (same process, steps alternated):")
+        for kind in kinds:
+            for config in configs[1:]:
+                a, b = results[(kind, base.name)], results[(kind, config.name)]
+                speed, mem = a.median / b.median, b.peak / a.peak
+                ratios.append({"step": kind, "config": config.name, "speedup": speed,
+                               "memory_ratio": mem})
+                print(f"  {kind:<13} {config.name:<28} {speed:5.2f}x faster, "
+                      f"peak memory x{mem:.2f}")
+    if device.type == "cpu" and not args.tiny and args.resolution == 256:
+        print("\nAgainst the reference implementation's figures (idle 2-core machine; valid only "
+              "when this machine is idle too):")
+        for kind in kinds:
+            if kind in REFERENCE_CPU_256:
+                for config in configs:
+                    m = results[(kind, config.name)]
+                    print(f"  {kind:<13} {config.name:<28} {REFERENCE_CPU_256[kind] / m.median:5.2f}x"
+                          f" faster, peak {m.peak:.2f} GiB vs {REFERENCE_CPU_256_PEAK_GIB} GiB")
+    return {"device": describe(device), "peaks_gflops": peaks, "rows": table, "ratios": ratios,
+            "args": {k: v for k, v in vars(args).items() if not callable(v)}}
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None or value != value else format(value, spec)
+
+
+def _pct(rate: float, peak: float) -> str:
+    return "-" if rate != rate or not peak else f"{100 * rate / peak:.0f}%"
+
+
+def describe(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
+    return (f"CPU ({os.cpu_count()} logical cores, {torch.get_num_threads()} threads, "
+            f"{torch.backends.cpu.get_cpu_capability()}), torch {torch.__version__}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Seconds per step, peak memory, FLOP rate and top operators of the "
+                    "OneShotCLIP search and fine-tuning steps, on random weights at the real "
+                    "sizes (StyleGAN2 config-f, CLIP ViT-B/32, LPIPS alex).",
+        epilog="Configuration tokens: fp32, bf16, micro_batch=N, naive, optimised, "
+               + ", ".join(WASTE) + ". See the module docstring.")
+    parser.add_argument("--resolution", type=int, default=256, choices=(256, 1024))
+    parser.add_argument("--tiny", action="store_true",
+                        help="the smoke recipe's tiny networks instead (a quick check)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--steps", default="search,reference,reference_r1,random,cycle",
+                        help=f"comma-separated step kinds among {', '.join(STEP_KINDS)}")
+    parser.add_argument("--config", default="fp32", help="one configuration (see below)")
+    parser.add_argument("--compare", nargs=2, metavar=("A", "B"),
+                        help="two configurations, alternated; prints B's speed-up over A")
+    parser.add_argument("--ablate", action="store_true",
+                        help="the configuration, then it plus each waste item alone")
+    parser.add_argument("--repeats", type=int, default=3, help="timed steps per kind (median)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps per kind first")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--flops", action=argparse.BooleanOptionalAction, default=True,
+                        help="count FLOPs (one extra step per kind)")
+    parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=True,
+                        help="print the top operators (one extra step per kind)")
+    parser.add_argument("--profile-rows", type=int, default=12)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
+    kinds = [k.strip() for k in args.steps.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in STEP_KINDS]
+    if unknown:
+        parser.error(f"unknown step kind(s) {unknown}; choose among {STEP_KINDS}")
+    if args.compare:
+        configs = [parse_config(s) for s in args.compare]
+    else:
+        configs = [parse_config(args.config)]
+        if args.ablate:
+            base = configs[0]
+            configs += [Config(f"{base.name}+{w}", base.precision, base.micro_batch,
+                               base.waste | {w}) for w in WASTE if w not in base.waste]
+    if len({c.name for c in configs}) != len(configs):
+        parser.error("the configurations must differ")
+
+    torch.manual_seed(0)
+    size = 256 if args.tiny else None  # the tiny check only needs the table to work
+    peaks = {"fp32": matmul_rate(device, torch.float32, size),
+             "bf16": matmul_rate(device, torch.bfloat16, size)}
+    log(f"{describe(device)}: building the {'tiny' if args.tiny else args.resolution} px bench")
+    start = time.perf_counter()
+    bench = build_bench(args.resolution, device, args.tiny)
+    log(f"built in {time.perf_counter() - start:.1f} s")
+    memory = PeakMemory(device)
+    results = measure(bench, kinds, configs, args, memory)
+    summary = report(results, kinds, configs, peaks, args, device)
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
