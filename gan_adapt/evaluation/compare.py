@@ -60,8 +60,8 @@ def metric_lines(run_root: Path) -> list[str]:
 
 def load_rows(run_dirs: list[str | Path], plugin_set: Any, device: torch.device) -> list[Row]:
     """The source row and one row per run; every run must adapt the same source generator."""
-    from gan_adapt.evaluation.runs import _result_outputs, build_source, load_adapted, \
-        open_run_recipe
+    from gan_adapt.evaluation.runs import (build_source, load_adapted, open_run_recipe,
+                                           result_outputs)
 
     opened = [open_run_recipe(path, plugin_set) for path in run_dirs]
     keys = {_source_key(validated) for _, _, validated in opened}
@@ -71,7 +71,7 @@ def load_rows(run_dirs: list[str | Path], plugin_set: Any, device: torch.device)
     source = build_source(opened[0][2], plugin_set, device)
     rows = [Row("source", [opened[0][2].recipe.generator.name], source)]
     for folder, meta, validated in opened:
-        adapted = load_adapted(folder, _result_outputs(folder, meta), source, device)
+        adapted = load_adapted(folder, result_outputs(folder, meta), source, device)
         name = folder.root.resolve().name
         rows.append(Row(name, [f"recipe {validated.recipe.name}", *metric_lines(folder.root)],
                         adapted))

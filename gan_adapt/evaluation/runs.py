@@ -55,7 +55,8 @@ def open_run_recipe(path: str | Path, plugin_set: Any) -> tuple[RunFolder, dict[
     return folder, meta, validated
 
 
-def _result_outputs(folder: RunFolder, meta: dict[str, Any]) -> dict[str, str]:
+def result_outputs(folder: RunFolder, meta: dict[str, Any]) -> dict[str, str]:
+    """The `outputs` of a finished run's result.json; InputError for an unfinished run."""
     result_file = folder.root / "result.json"
     if meta.get("status") != "done" or not result_file.exists():
         raise InputError(f"{folder.root} has no adapted generator yet (run status: "
@@ -104,7 +105,7 @@ def load_run(path: str | Path, plugin_set: Any, device: torch.device | str = "cp
 
     device = torch.device(device)
     folder, meta, validated = open_run_recipe(path, plugin_set)
-    outputs = _result_outputs(folder, meta)
+    outputs = result_outputs(folder, meta)
     source = build_source(validated, plugin_set, device)
     adapted = load_adapted(folder, outputs, source, device)
     target = load_target(validated, source.img_resolution)

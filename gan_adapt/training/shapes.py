@@ -55,9 +55,10 @@ def _signed_distance(kind: torch.Tensor, px: torch.Tensor, py: torch.Tensor,
     return torch.where(k == 0, disc, torch.where(k == 1, square, triangle))
 
 
-def shapes_batch(n: int, resolution: int, gen: torch.Generator,
-                 max_shapes: int = 2) -> torch.Tensor:
-    """``n`` images ``[n, 3, R, R]`` in [-1, 1], drawn from ``gen``."""
+def shapes_batch(n: int, resolution: int, gen: torch.Generator, max_shapes: int = 2,
+                 sizes: tuple[float, float] = (0.12, 0.28)) -> torch.Tensor:
+    """``n`` images ``[n, 3, R, R]`` in [-1, 1], drawn from ``gen``: 1 to ``max_shapes``
+    shapes whose circumradius is uniform in ``sizes`` (fractions of the image side)."""
     x, y = _grid(resolution)
     # Background: gradient between two muted colours along a random direction.
     angle = torch.rand(n, generator=gen) * 2 * math.pi
@@ -72,7 +73,7 @@ def shapes_batch(n: int, resolution: int, gen: torch.Generator,
     for index in range(max_shapes):
         kind = torch.randint(0, len(SHAPES), (n,), generator=gen)
         centre = 0.25 + 0.5 * torch.rand(n, 2, generator=gen)
-        size = (0.12 + 0.16 * torch.rand(n, generator=gen))[:, None, None]
+        size = (sizes[0] + (sizes[1] - sizes[0]) * torch.rand(n, generator=gen))[:, None, None]
         rot = torch.rand(n, generator=gen) * 2 * math.pi
         colour = _saturated_colours(n, gen)
         dx, dy = x[None] - centre[:, 0, None, None], y[None] - centre[:, 1, None, None]
@@ -87,9 +88,10 @@ def shapes_batch(n: int, resolution: int, gen: torch.Generator,
 class ShapesStream:
     """An endless, seeded stream of shapes batches: ``next_batch(n)`` is reproducible."""
 
-    def __init__(self, resolution: int, seed: int = 0, max_shapes: int = 2) -> None:
-        self.resolution, self.max_shapes = resolution, max_shapes
+    def __init__(self, resolution: int, seed: int = 0, max_shapes: int = 2,
+                 sizes: tuple[float, float] = (0.12, 0.28)) -> None:
+        self.resolution, self.max_shapes, self.sizes = resolution, max_shapes, sizes
         self.gen = torch.Generator().manual_seed(seed)
 
     def next_batch(self, n: int) -> torch.Tensor:
-        return shapes_batch(n, self.resolution, self.gen, self.max_shapes)
+        return shapes_batch(n, self.resolution, self.gen, self.max_shapes, self.sizes)

@@ -81,7 +81,8 @@ class TrainResult:
     discriminator: torch.nn.Module
     steps: int
     images_seen: int
-    seconds: float
+    seconds: float  # wall clock
+    cpu_seconds: float  # CPU time of this process (all its threads)
     log: list[dict[str, float]]
 
 
@@ -216,7 +217,7 @@ def train(config: TrainConfig, data: Callable[[int], torch.Tensor],
             break
     G_ema.w_avg = G_ema.mean_latent(n=10000, seed=config.seed)
     result = TrainResult(G_ema, D.eval().requires_grad_(False), step, images_seen,
-                         time.time() - start, log)
+                         time.time() - start, time.process_time() - cpu_start, log)
     if out_dir is not None:
         with torch.no_grad():
             save_grid(G_ema(sample_z), out_dir / "samples" / "final.png", nrow=8)
@@ -231,7 +232,8 @@ def save_pretrained(result: TrainResult, config: TrainConfig, path: str | Path,
 
     metadata = {"trainer": "gan_adapt.training", "config": _jsonable(asdict(config)),
                 "steps": result.steps, "images_seen": result.images_seen,
-                "seconds": round(result.seconds, 1), **(extra or {})}
+                "seconds": round(result.seconds, 1), "cpu_seconds": round(result.cpu_seconds, 1),
+                **(extra or {})}
     return save(result.generator, path, discriminator=result.discriminator, metadata=metadata)
 
 

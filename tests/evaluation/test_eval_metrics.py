@@ -130,3 +130,26 @@ def test_kernel_distance_matches_torch_fidelity_on_full_sets():
         kid_degree=3, kid_gamma=None, kid_coef0=1)["kernel_inception_distance_mean"]
     assert ours == pytest.approx(theirs, rel=1e-4, abs=1e-6)
     assert not math.isnan(ours)
+
+
+def test_evaluate_generators_on_known_cases():
+    """G against itself: no content change; the identity as `ideal`: zero fidelity error; a text
+    target gives the text similarity only."""
+    from gan_adapt.encoders import tiny_clip
+    from gan_adapt.engine.context import TargetData
+    from gan_adapt.evaluation.evaluate import EvalSettings, Instruments, evaluate_generators
+    from gan_adapt.generators import tiny
+    from gan_adapt.perceptual import LPIPSDistance
+
+    G, _ = tiny(resolution=16)
+    torch.manual_seed(0)
+    instruments = Instruments(LPIPSDistance("alex", pretrained=False, resize_to=32),
+                              tiny_clip(seed=0))
+    settings = EvalSettings(n=6, batch=4)
+    metrics = evaluate_generators(G, G, TargetData(text="a pencil sketch"), instruments,
+                                  settings, ideal=lambda x: x)
+    assert metrics["content_lpips"] == 0.0 and metrics["fidelity_l1"] == 0.0
+    assert metrics["content_clip"] == pytest.approx(1.0)
+    assert metrics["diversity_lpips"] == pytest.approx(metrics["diversity_lpips_source"])
+    assert "target_clip_text" in metrics and "target_clip_image" not in metrics
+    assert "fid" not in metrics
