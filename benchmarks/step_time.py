@@ -354,6 +354,7 @@ class PeakMemory:
         gc.collect()
         if self.device.type == "cuda":
             torch.cuda.synchronize()
+            torch.cuda.empty_cache()  # so that the reserved peak is this step's own
             torch.cuda.reset_peak_memory_stats()
             return
         if self._libc is not None:
@@ -371,6 +372,12 @@ class PeakMemory:
             for line in f:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 2**20
+        return float("nan")
+
+    def read_reserved(self) -> float:
+        """GiB the CUDA caching allocator held at its peak (what the card must have free)."""
+        if self.device.type == "cuda":
+            return torch.cuda.max_memory_reserved() / 2**30
         return float("nan")
 
 
@@ -398,6 +405,7 @@ def matmul_rate(device: torch.device, dtype: torch.dtype, n: int | None = None) 
 class Measurement:
     times: list[float] = field(default_factory=list)
     peaks: list[float] = field(default_factory=list)
+    reserved: list[float] = field(default_factory=list)
     flops: float | None = None
 
     @property
@@ -419,6 +427,7 @@ def timed_step(bench: Bench, kind: str, config: Config, memory: PeakMemory,
     synchronize(device)
     result.times.append(time.perf_counter() - start)
     result.peaks.append(memory.read())
+    result.reserved.append(memory.read_reserved())
 
 
 def count_flops(bench: Bench, kind: str, config: Config) -> float:
@@ -496,7 +505,7 @@ def log(message: str) -> None:
 
 def report(results: dict[tuple[str, str], Measurement], kinds: list[str], configs: list[Config],
            peaks: dict[str, float], args: argparse.Namespace, device: torch.device) -> dict:
-    memory_label = "peak RSS GiB" if device.type == "cpu" else "peak alloc GiB"
+    memory_label = "peak RSS GiB" if device.type == "cpu" else "peak alloc GiB (reserved)"
     header = (f"| step | config | s/step (median of {args.repeats}) | {memory_label} "
               "| GFLOP/step | GFLOP/s | % of fp32 matmul | % of bf16 matmul |")
     lines = [header, "|" + "---|" * 8]
@@ -505,11 +514,13 @@ def report(results: dict[tuple[str, str], Measurement], kinds: list[str], config
         for config in configs:
             m = results[(kind, config.name)]
             rate = m.flops / m.median / 1e9 if m.flops else float("nan")
+            reserved = max(m.reserved) if m.reserved else float("nan")
             row = {"step": kind, "config": config.name, "seconds": m.median,
-                   "times": m.times, "peak_gib": m.peak,
+                   "times": m.times, "peak_gib": m.peak, "reserved_gib": reserved,
                    "gflop": m.flops / 1e9 if m.flops else None, "gflops_per_s": rate}
             table.append(row)
-            lines.append(f"| {kind} | {config.name} | {m.median:.3f} | {m.peak:.2f} | "
+            memory_text = f"{m.peak:.2f}" + (f" ({reserved:.2f})" if reserved == reserved else "")
+            lines.append(f"| {kind} | {config.name} | {m.median:.3f} | {memory_text} | "
                          f"{_fmt(row['gflop'], '.0f')} | {_fmt(rate, '.1f')} | "
                          f"{_pct(rate, peaks['fp32'])} | {_pct(rate, peaks['bf16'])} |")
     print(f"\n{describe(device)}; matmul peak measured here: fp32 {peaks['fp32']:.0f} GFLOP/s, "
@@ -518,15 +529,25 @@ def report(results: dict[tuple[str, str], Measurement], kinds: list[str], config
     ratios = []
     if len(configs) > 1:
         base = configs[0]
-        print(f"\nRatios against {base.name!r} (same process, steps alternated):")
+        print(f"\nRatios against {base.name!r} (same process, steps alternated; "
+              "above 1x the speed: faster):")
         for kind in kinds:
             for config in configs[1:]:
                 a, b = results[(kind, base.name)], results[(kind, config.name)]
                 speed, mem = a.median / b.median, b.peak / a.peak
                 ratios.append({"step": kind, "config": config.name, "speedup": speed,
                                "memory_ratio": mem})
-                print(f"  {kind:<13} {config.name:<28} {speed:5.2f}x faster, "
-                      f"peak memory x{mem:.2f}")
+                print(f"  {kind:<13} {config.name:<28} {speed:5.2f}x the speed "
+                      f"({1 / speed:.2f}x the time), peak memory x{mem:.2f}")
+    needed = ("search", "reference", "reference_r1", "random")
+    if all(k in kinds for k in needed):
+        print("\nEstimated OneShotCLIP run, 1000 search + 2000 fine-tuning steps (375 reference, "
+              "125 reference with R1, 1500 random; from the medians above):")
+        for config in configs:
+            t = {k: results[(k, config.name)].median for k in needed}
+            total = 1000 * t["search"] + 375 * t["reference"] + 125 * t["reference_r1"] \
+                + 1500 * t["random"]
+            print(f"  {config.name:<28} {total / 60:7.1f} min")
     if device.type == "cpu" and not args.tiny and args.resolution == 256:
         print("\nAgainst the reference implementation's figures (idle 2-core machine; valid only "
               "when this machine is idle too):")
@@ -586,6 +607,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="print the top operators (one extra step per kind)")
     parser.add_argument("--profile-rows", type=int, default=12)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--memory-limit-gib", type=float, default=None,
+                        help="GPU: cap this process's CUDA memory (a smaller card's size)")
     args = parser.parse_args(argv)
 
     if args.threads:
@@ -594,6 +617,10 @@ def main(argv: list[str] | None = None) -> int:
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
         device = torch.device(args.device)
+    if args.memory_limit_gib and device.type == "cuda":
+        total = torch.cuda.get_device_properties(device).total_memory / 2**30
+        torch.cuda.set_per_process_memory_fraction(min(1.0, args.memory_limit_gib / total), device)
+        log(f"CUDA memory capped at {args.memory_limit_gib} GiB of {total:.0f} GiB")
     kinds = [k.strip() for k in args.steps.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in STEP_KINDS]
     if unknown:

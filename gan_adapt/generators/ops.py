@@ -36,11 +36,50 @@ def fir_kernel(taps: tuple[float, ...] = FIR_TAPS, *, device=None,
 def fir_filter(x: torch.Tensor, kernel: torch.Tensor, pad: tuple[int, int],
                gain: float = 1.0) -> torch.Tensor:
     """Zero-pad each spatial side (``pad = (before, after)``) and convolve every channel with
-    ``kernel * gain`` (a true convolution, i.e. the kernel is flipped; the binomial is symmetric)."""
+    ``kernel * gain`` (a true convolution, i.e. the kernel is flipped; the binomial is symmetric).
+
+    A linear map with a fixed kernel, so it runs as :class:`_FirFilter`, whose backward is again
+    a filter: see there. (A kernel that needs gradients takes the plain depthwise convolution.)
+    """
+    if kernel.requires_grad or kernel.shape[0] != kernel.shape[1]:
+        return _fir_filter_direct(x, kernel, pad, gain)
+    return _FirFilter.apply(x, kernel, pad[0], pad[1], gain)
+
+
+def _fir_filter_direct(x: torch.Tensor, kernel: torch.Tensor, pad: tuple[int, int],
+                       gain: float) -> torch.Tensor:
+    """:func:`fir_filter` as one depthwise convolution (the straightforward form)."""
     c = x.shape[1]
     x = F.pad(x, [pad[0], pad[1], pad[0], pad[1]])
     weight = (kernel.flip([0, 1]) * gain).to(x.dtype)
     return F.conv2d(x, weight.expand(c, 1, *kernel.shape), groups=c)
+
+
+class _FirFilter(torch.autograd.Function):
+    """:func:`fir_filter` with its adjoint as the backward.
+
+    The adjoint of "pad by (p0, p1), correlate with w" is "pad by (k-1-p0, k-1-p1), correlate
+    with w flipped", i.e. the same filter with the kernel flipped and the padding transposed
+    (a negative pad crops). Written with this same Function, every derivative order is one
+    depthwise filter. Autograd's own double backward of a depthwise convolution (needed by the
+    R1 penalty, which differentiates D's input gradient) instead runs one small convolution per
+    channel: measured on an H200, it made a 1024 px reference step with R1 30 times slower.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, kernel: torch.Tensor, pad0: int, pad1: int,
+                gain: float) -> torch.Tensor:
+        ctx.save_for_backward(kernel)
+        ctx.pad, ctx.gain = (pad0, pad1), gain
+        return _fir_filter_direct(x, kernel, (pad0, pad1), gain)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (kernel,) = ctx.saved_tensors
+        k = kernel.shape[0]
+        pad0, pad1 = ctx.pad
+        grad_x = _FirFilter.apply(grad, kernel.flip([0, 1]), k - 1 - pad0, k - 1 - pad1, ctx.gain)
+        return grad_x, None, None, None, None
 
 
 def upsample2x(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:

@@ -109,3 +109,39 @@ def test_mixed_precision_discriminator_keeps_low_resolutions_float32():
     D.mixed_precision = torch.bfloat16
     assert D(img).dtype == torch.float32
     assert rel(D(img), exact) < 0.1  # bf16 has 8 mantissa bits
+
+
+@pytest.mark.parametrize("pad", [(2, 1), (1, 1), (2, 2)])
+def test_fir_filter_adjoint_backward_equals_autograd_to_second_order(pad):
+    kernel = torch.outer(torch.tensor([1.0, 2, 5, 1]), torch.tensor([3.0, 1, 2, 2])).double()
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64, requires_grad=True)
+    fast = lambda x: ops.fir_filter(x, kernel, pad, gain=3.0)  # noqa: E731
+    assert torch.equal(fast(x), ops._fir_filter_direct(x, kernel, pad, 3.0))
+    assert torch.autograd.gradcheck(fast, (x,))
+    assert torch.autograd.gradgradcheck(fast, (x,))
+
+
+def test_r1_double_backward_does_not_loop_over_channels():
+    """Autograd's double backward of a depthwise convolution runs one convolution per channel;
+    the filters' own adjoint keeps the count of convolutions independent of the width."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class CountConvolutions(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.count = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func._overloadpacket in (torch.ops.aten.convolution,
+                                        torch.ops.aten.convolution_backward):
+                self.count += 1
+            return func(*args, **(kwargs or {}))
+
+    counts = []
+    for channels in (4, 8):
+        _, D = tiny(resolution=16, channels=channels, seed=6)
+        D.requires_grad_(True)
+        with CountConvolutions() as counter:
+            r1_penalty(D, torch.randn(2, 3, 16, 16)).backward()
+        counts.append(counter.count)
+    assert counts[0] == counts[1] < 100
