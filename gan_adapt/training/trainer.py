@@ -115,10 +115,6 @@ def _mixed_ws(G: torch.nn.Module, batch: int, mixing: float) -> torch.Tensor:
     return ws
 
 
-def _random_noise(G: torch.nn.Module, batch: int) -> list[torch.Tensor]:
-    return G.make_noise(batch)
-
-
 @torch.no_grad()
 def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, images_seen: int,
                 config: TrainConfig) -> None:
@@ -170,7 +166,7 @@ def train(config: TrainConfig, data: Callable[[int], torch.Tensor],
         real = data(config.batch)
         with torch.no_grad():
             fake = G.synthesis(_mixed_ws(G, config.batch, config.mixing),
-                               noise=_random_noise(G, config.batch))
+                               noise=G.make_noise(config.batch))
         d_loss = F.softplus(D(fake)).mean() + F.softplus(-D(real)).mean()
         r1 = torch.zeros([])
         if config.r1_gamma > 0 and step % config.r1_every == 0:
@@ -186,7 +182,7 @@ def train(config: TrainConfig, data: Callable[[int], torch.Tensor],
         G.requires_grad_(True)
         D.requires_grad_(False)
         ws = _mixed_ws(G, config.batch, config.mixing)
-        fake = G.synthesis(ws, noise=_random_noise(G, config.batch))
+        fake = G.synthesis(ws, noise=G.make_noise(config.batch))
         g_loss = F.softplus(-D(fake)).mean()
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()

@@ -111,10 +111,10 @@ def test_frechet_distance_matches_scipy_sqrtm():
 
 
 def test_kernel_distance_is_near_zero_for_one_distribution_and_larger_when_shifted():
-    x, y = gaussian(400, 32, seed=0), gaussian(400, 32, seed=1)
-    same, _ = kernel_distance(x, y, subsets=20, subset_size=200, seed=0)
-    far, _ = kernel_distance(x, y + 0.5, subsets=20, subset_size=200, seed=0)
-    assert abs(same) < 0.01
+    x, y = gaussian(300, 16, seed=0), gaussian(300, 16, seed=1)
+    same, _ = kernel_distance(x, y, subsets=10, subset_size=150, seed=0)
+    far, _ = kernel_distance(x, y + 0.5, subsets=10, subset_size=150, seed=0)
+    assert abs(same) < 0.05
     assert far > 10 * max(abs(same), 1e-3)
     assert kernel_distance(x, y, subsets=5, subset_size=100, seed=1) == \
         kernel_distance(x, y, subsets=5, subset_size=100, seed=1)
