@@ -25,7 +25,8 @@ the returned embeddings stay float32.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -107,8 +108,9 @@ class EncoderBase(nn.Module, ABC):
     def _encode(self, pixels: Tensor) -> Tensor:
         """:meth:`encode` under autocast when ``mixed_precision`` is set; float32 out."""
         dtype = self.mixed_precision
-        with torch.autocast(pixels.device.type, dtype=dtype or torch.bfloat16,
-                            enabled=dtype is not None):
+        if dtype is None:
+            return self.encode(pixels).float()
+        with torch.autocast(pixels.device.type, dtype=dtype), frozen_weights_in(self, dtype):
             return self.encode(pixels).float()
 
     def embed_images(self, x: Tensor) -> Tensor:
@@ -152,6 +154,33 @@ class EncoderBase(nn.Module, ABC):
     def train(self, mode: bool = True) -> EncoderBase:
         """Always stays in eval mode (no dropout, fixed norms), even inside a training module."""
         return super().train(False)
+
+
+@contextmanager
+def frozen_weights_in(module: nn.Module, dtype: torch.dtype) -> Iterator[None]:
+    """Let ``module``'s frozen floating-point weights be ``dtype`` copies inside the block.
+
+    Autocast caches its casts only for weights that require gradients, so a frozen network
+    under autocast casts every weight again at every forward (on CPU, the casts took a third of
+    a bf16 search step). The copies are made once, kept on the module, and made again only if a
+    weight changes (its version counter moves).
+    """
+    cache: dict[int, tuple[int, Tensor]] = module.__dict__.setdefault("_low_precision_cache", {})
+    swapped: list[tuple[nn.Parameter, Tensor]] = []
+    try:
+        for p in module.parameters():
+            if p.requires_grad or not p.is_floating_point() or p.dtype == dtype:
+                continue
+            version, low = cache.get(id(p), (None, None))
+            if low is None or version != p._version:
+                low = p.detach().to(dtype)
+                cache[id(p)] = (p._version, low)
+            swapped.append((p, p.data))
+            p.data = low
+        yield
+    finally:
+        for p, data in swapped:
+            p.data = data
 
 
 def freeze(module: nn.Module) -> nn.Module:

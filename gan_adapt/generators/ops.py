@@ -148,11 +148,9 @@ class _BiasLeakyReLU(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (y,) = ctx.saved_tensors
-        slope = torch.where(y > 0, grad.new_tensor(ctx.gain),
-                            grad.new_tensor(ctx.gain * LRELU_SLOPE))
+        grad_x = torch.where(y > 0, grad, grad * LRELU_SLOPE) * ctx.gain
         if ctx.clamp is not None:
-            slope = slope * (y.abs() < ctx.clamp).to(grad.dtype)
-        grad_x = grad * slope
+            grad_x = grad_x * (y.abs() < ctx.clamp)
         grad_bias = None
         if ctx.bias_shape is not None and ctx.needs_input_grad[1]:
             dims = [d for d in range(grad_x.ndim) if ctx.bias_shape[d] == 1]

@@ -63,7 +63,10 @@ class LPIPS(torch.nn.Module):
     def forward(self, step: Step) -> torch.Tensor:
         fake, target = step.fake, _target_like(step)
         dtype = self.mixed_precision
-        with torch.autocast(fake.device.type, dtype=dtype or torch.bfloat16,
-                            enabled=dtype is not None):
+        if dtype is None:
+            return self.distance(fake, target).mean()
+        from gan_adapt.encoders.base import frozen_weights_in
+
+        with torch.autocast(fake.device.type, dtype=dtype), frozen_weights_in(self.distance, dtype):
             distance = self.distance(fake, target)
         return distance.float().mean()

@@ -145,3 +145,19 @@ def test_r1_double_backward_does_not_loop_over_channels():
             r1_penalty(D, torch.randn(2, 3, 16, 16)).backward()
         counts.append(counter.count)
     assert counts[0] == counts[1] < 100
+
+
+def test_mixed_precision_encoder_casts_its_frozen_weights_once():
+    from gan_adapt.encoders.clip import tiny_clip
+
+    encoder = tiny_clip(seed=1)
+    images = torch.rand(3, 3, 32, 32) * 2 - 1
+    exact = encoder.embed_images(images)
+    encoder.mixed_precision = torch.bfloat16
+    low = encoder.embed_images(images)
+    cache = dict(encoder._low_precision_cache)
+    again = encoder.embed_images(images)
+    assert low.dtype == torch.float32 and torch.equal(low, again)
+    assert all(encoder._low_precision_cache[k][1] is v[1] for k, v in cache.items())  # reused
+    assert all(p.dtype == torch.float32 for p in encoder.parameters())  # swapped back
+    assert float((low * exact).sum(1).min()) > 0.99  # cosine to the float32 embedding
