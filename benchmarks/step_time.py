@@ -618,8 +618,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         device = torch.device(args.device)
     if args.memory_limit_gib and device.type == "cuda":
-        total = torch.cuda.get_device_properties(device).total_memory / 2**30
-        torch.cuda.set_per_process_memory_fraction(min(1.0, args.memory_limit_gib / total), device)
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        total = torch.cuda.get_device_properties(index).total_memory / 2**30
+        torch.cuda.set_per_process_memory_fraction(min(1.0, args.memory_limit_gib / total), index)
         log(f"CUDA memory capped at {args.memory_limit_gib} GiB of {total:.0f} GiB")
     kinds = [k.strip() for k in args.steps.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in STEP_KINDS]

@@ -25,9 +25,8 @@ the returned embeddings stay float32.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -110,8 +109,12 @@ class EncoderBase(nn.Module, ABC):
         dtype = self.mixed_precision
         if dtype is None:
             return self.encode(pixels).float()
-        with torch.autocast(pixels.device.type, dtype=dtype), frozen_weights_in(self, dtype):
-            return self.encode(pixels).float()
+        with torch.autocast(pixels.device.type, dtype=dtype):
+            return call_with_frozen_weights_in(self, dtype, pixels).float()
+
+    def forward(self, pixels: Tensor) -> Tensor:
+        """Calling the module runs :meth:`encode` (what :meth:`_encode` reparametrises)."""
+        return self.encode(pixels)
 
     def embed_images(self, x: Tensor) -> Tensor:
         return F.normalize(self._encode(self.preprocess(x)), dim=-1)
@@ -156,31 +159,27 @@ class EncoderBase(nn.Module, ABC):
         return super().train(False)
 
 
-@contextmanager
-def frozen_weights_in(module: nn.Module, dtype: torch.dtype) -> Iterator[None]:
-    """Let ``module``'s frozen floating-point weights be ``dtype`` copies inside the block.
+def call_with_frozen_weights_in(module: nn.Module, dtype: torch.dtype, *args: Any) -> Any:
+    """``module(*args)`` with its frozen floating-point weights replaced by ``dtype`` copies.
 
     Autocast caches its casts only for weights that require gradients, so a frozen network
     under autocast casts every weight again at every forward (on CPU, the casts took a third of
     a bf16 search step). The copies are made once, kept on the module, and made again only if a
-    weight changes (its version counter moves).
+    weight changes (its version counter moves) or moves device. The module itself is left
+    untouched (``torch.func.functional_call``), so a backward pass sees the tensors the forward
+    used.
     """
-    cache: dict[int, tuple[int, Tensor]] = module.__dict__.setdefault("_low_precision_cache", {})
-    swapped: list[tuple[nn.Parameter, Tensor]] = []
-    try:
-        for p in module.parameters():
-            if p.requires_grad or not p.is_floating_point() or p.dtype == dtype:
-                continue
-            version, low = cache.get(id(p), (None, None))
-            if low is None or version != p._version:
-                low = p.detach().to(dtype)
-                cache[id(p)] = (p._version, low)
-            swapped.append((p, p.data))
-            p.data = low
-        yield
-    finally:
-        for p, data in swapped:
-            p.data = data
+    cache: dict[str, tuple[int, Tensor]] = module.__dict__.setdefault("_low_precision_cache", {})
+    low: dict[str, Tensor] = {}
+    for name, p in module.named_parameters():
+        if p.requires_grad or not p.is_floating_point() or p.dtype == dtype:
+            continue
+        version, copy = cache.get(name, (None, None))
+        if copy is None or version != p._version or copy.device != p.device:
+            copy = p.detach().to(dtype)
+            cache[name] = (p._version, copy)
+        low[name] = copy
+    return torch.func.functional_call(module, low, args, strict=False)
 
 
 def freeze(module: nn.Module) -> nn.Module:

@@ -65,8 +65,8 @@ class LPIPS(torch.nn.Module):
         dtype = self.mixed_precision
         if dtype is None:
             return self.distance(fake, target).mean()
-        from gan_adapt.encoders.base import frozen_weights_in
+        from gan_adapt.encoders.base import call_with_frozen_weights_in
 
-        with torch.autocast(fake.device.type, dtype=dtype), frozen_weights_in(self.distance, dtype):
-            distance = self.distance(fake, target)
+        with torch.autocast(fake.device.type, dtype=dtype):
+            distance = call_with_frozen_weights_in(self.distance, dtype, fake, target)
         return distance.float().mean()
