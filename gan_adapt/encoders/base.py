@@ -179,7 +179,9 @@ def call_with_frozen_weights_in(module: nn.Module, dtype: torch.dtype, *args: An
             copy = p.detach().to(dtype)
             cache[name] = (p._version, copy)
         low[name] = copy
-    return torch.func.functional_call(module, low, args, strict=False)
+    # tie_weights=False: a module reachable under two names (lpips keeps `lin0` and `lins.0`) is
+    # one object, swapped once; alias handling would restore it wrongly.
+    return torch.func.functional_call(module, low, args, strict=False, tie_weights=False)
 
 
 def freeze(module: nn.Module) -> nn.Module:

@@ -164,3 +164,18 @@ def test_mixed_precision_encoder_casts_its_frozen_weights_once():
     assert all(p.dtype == torch.float32 for p in encoder.parameters())  # the module untouched
     assert float((low * exact).sum(1).min().detach()) > 0.99  # cosine to the fp32 embedding
     assert rel(low_grad, exact_grad) < 0.1
+
+
+def test_mixed_precision_lpips_leaves_its_shared_modules_float32():
+    """lpips reaches each head under two names (``lin0`` and ``lins.0``)."""
+    from gan_adapt.encoders.base import call_with_frozen_weights_in
+    from gan_adapt.perceptual import LPIPSDistance
+
+    distance = LPIPSDistance(pretrained=False, resize_to=32)
+    x, y = torch.rand(2, 2, 3, 32, 32) * 2 - 1
+    exact = distance(x, y)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = call_with_frozen_weights_in(distance, torch.bfloat16, x, y)
+    assert all(p.dtype == torch.float32 for p in distance.parameters())
+    assert torch.equal(distance(x, y), exact)
+    assert rel(low, exact) < 0.05
