@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
+from gan_adapt.losses.reconstruction import LPIPS
 
 
 def _target(ctx: BuildContext, name: str) -> torch.Tensor:
@@ -74,21 +75,11 @@ class ReferenceL2:
 class ReferenceLPIPS(torch.nn.Module):
     """LPIPS between G_t(w_ref) and the target image."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class Params(LPIPS.Params):
         net: Literal["alex", "vgg", "squeeze"] = Field("vgg", description="LPIPS backbone "
                                                                           "(Mind the Gap: vgg).")
-        pretrained: bool = Field(True, description="Real LPIPS weights (False: random, for "
-                                                   "tests).")
-        resize_to: int | None = Field(256, ge=16, description="Both images are resized to this "
-                                                              "side first (None: keep).")
 
-    @staticmethod
-    def required_weights(params: Params, ctx: BuildContext) -> list:
-        """The ImageNet backbone of the LPIPS network."""
-        from gan_adapt.encoders.weights import LPIPS_BACKBONES
-
-        return [LPIPS_BACKBONES[params.net]] if params.pretrained else []
+    required_weights = staticmethod(LPIPS.required_weights)
 
     def __init__(self, params: Params, ctx: BuildContext) -> None:
         super().__init__()
