@@ -167,17 +167,19 @@ def call_with_frozen_weights_in(module: nn.Module, dtype: torch.dtype, *args: An
     a bf16 search step). The copies are made once, kept on the module, and made again only if a
     weight changes (its version counter moves) or moves device. The module itself is left
     untouched (``torch.func.functional_call``), so a backward pass sees the tensors the forward
-    used.
+    used. A weight replaced by another tensor (e.g. resampled position embeddings) is told
+    apart by its storage address and shape, since a new tensor's version counter starts at 0 too.
     """
-    cache: dict[str, tuple[int, Tensor]] = module.__dict__.setdefault("_low_precision_cache", {})
+    cache: dict[str, tuple[tuple, Tensor]] = module.__dict__.setdefault("_low_precision_cache", {})
     low: dict[str, Tensor] = {}
     for name, p in module.named_parameters():
         if p.requires_grad or not p.is_floating_point() or p.dtype == dtype:
             continue
-        version, copy = cache.get(name, (None, None))
-        if copy is None or version != p._version or copy.device != p.device:
+        stamp = (p._version, p.data_ptr(), tuple(p.shape), p.device)
+        seen, copy = cache.get(name, (None, None))
+        if copy is None or seen != stamp:
             copy = p.detach().to(dtype)
-            cache[name] = (p._version, copy)
+            cache[name] = (stamp, copy)
         low[name] = copy
     # tie_weights=False: a module reachable under two names (lpips keeps `lin0` and `lins.0`) is
     # one object, swapped once; alias handling would restore it wrongly.

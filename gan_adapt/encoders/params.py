@@ -27,6 +27,11 @@ class ClipParams(BaseModel):
     quick_gelu: bool | None = Field(None, description="Force QuickGELU on/off; unset follows "
                                     "the pretrained tag (OpenAI weights need it).")
     precision: Precision = Field("fp32", description="dtype of the weights (fp32, fp16, bf16).")
+    image_size: int | None = Field(None, gt=0, description="Side of the images the vision "
+                                   "tower sees; unset keeps the model's (224). A smaller "
+                                   "multiple of the patch size (e.g. 160 for ViT-B-32) is a "
+                                   "memory mode: fewer tokens, resampled position embeddings, "
+                                   "slightly different embeddings. ViT towers only.")
 
     @field_validator("pretrained", mode="before")
     @classmethod

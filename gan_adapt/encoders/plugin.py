@@ -25,7 +25,8 @@ def clip(params: ClipParams, ctx: Any):
 
     return build_clip(params.model, params.pretrained, checkpoint=_path(ctx, params.checkpoint),
                       model_cfg=params.model_cfg, quick_gelu=params.quick_gelu,
-                      precision=params.precision, device=ctx.device)
+                      precision=params.precision, image_size=params.image_size,
+                      device=ctx.device)
 
 
 def _clip_files(spec: ClipParams) -> list:

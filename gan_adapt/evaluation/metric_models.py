@@ -103,6 +103,17 @@ def _recipe_clip_key(validated: ValidatedRecipe | None) -> str | None:
     return None
 
 
+def _native_size(params: Any) -> Any:
+    """The encoder params with ``image_size`` (a training memory mode) unset: metrics always
+    embed at the model's own resolution, so that runs with and without it compare."""
+    if getattr(params, "image_size", None) is not None:
+        params = params.model_copy(update={"image_size": None})
+    members = getattr(params, "models", None)
+    if members:
+        params = params.model_copy(update={"models": [_native_size(m) for m in members]})
+    return params
+
+
 def build_clip(choice: str, validated: ValidatedRecipe | None, plugin_set: Any,
                device: torch.device) -> MetricModel:
     """The CLIP encoder named by ``choice`` (see the module doc)."""
@@ -113,7 +124,7 @@ def build_clip(choice: str, validated: ValidatedRecipe | None, plugin_set: Any,
             choice, origin = DEFAULT_CLIP, "default (the recipe has no CLIP encoder)"
         else:
             ref = validated.recipe.encoders[key]
-            params = validated.params[f"encoders.{key}"]
+            params = _native_size(validated.params[f"encoders.{key}"])
             component = plugin_set.registry.get("encoder", ref.name)
             ctx = BuildContext(device=device, base_dir=validated.base_dir, target=TargetData())
             model = _seeded(lambda: component.build(params, ctx))

@@ -193,3 +193,69 @@ def test_activation_follows_the_pretrained_tag(monkeypatch, clip_encoder, tmp_pa
     with pytest.raises(_Captured):
         build_clip("ViT-B-32", tag, checkpoint=path, quick_gelu=not quick_gelu)
     assert seen["quick_gelu"] is (not quick_gelu)
+
+
+# -- image_size: CLIP at a lower input resolution (a memory mode) ----------------------------------
+
+def _tiny_at(size, **kwargs):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return build_clip("tiny", pretrained=None, model_cfg=tiny_clip_config(),
+                          image_size=size, **kwargs)
+
+
+def test_image_size_of_the_model_itself_changes_nothing(clip_encoder, images):
+    same = _tiny_at(32)
+    assert same.input_size == 32
+    assert torch.equal(same.embed_images(images), clip_encoder.embed_images(images))
+
+
+def test_lower_image_size_resamples_the_position_grid_like_a_checkpoint_load(
+        clip_encoder, images, tmp_path):
+    small = _tiny_at(16)
+    original = clip_encoder.model.visual.positional_embedding
+    resampled = small.model.visual.positional_embedding
+    assert small.input_size == 16 and small.model.visual.grid_size == (2, 2)
+    assert resampled.shape == (2 * 2 + 1, original.shape[1]) and not resampled.requires_grad
+    assert torch.equal(resampled[0], original[0])  # the class token's embedding is kept
+    # The same numbers as open_clip's loader gives 32 px weights read into a 16 px model.
+    path = tmp_path / "tiny.pt"
+    torch.save(clip_encoder.model.state_dict(), path)
+    config = tiny_clip_config()
+    config["vision_cfg"]["image_size"] = 16
+    loaded = build_clip("tiny", pretrained=None, checkpoint=path, model_cfg=config)
+    assert torch.equal(loaded.model.visual.positional_embedding, resampled)
+
+    x = images.clone().requires_grad_(True)
+    z = small.embed_images(x)
+    torch.testing.assert_close(z.norm(dim=-1), torch.ones(len(images)))
+    assert not torch.allclose(z, clip_encoder.embed_images(images))  # another network now
+    z.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    boxes = torch.tensor([[0, 0, 12, 12], [4, 4, 12, 12]])
+    assert small.embed_patches(images, boxes).shape == (len(images), 2, small.embed_dim)
+
+
+def test_image_size_must_be_a_multiple_of_the_patch():
+    with pytest.raises(GanAdaptError, match=r"multiple of its 8 px patch \(e.g. 16\)"):
+        _tiny_at(20)
+    with pytest.raises(GanAdaptError, match="multiple of its 8 px patch"):
+        _tiny_at(4)
+
+
+def test_image_size_needs_a_vit_tower():
+    config = tiny_clip_config()
+    config["vision_cfg"] = {"image_size": 32, "layers": [1, 1, 1, 1], "width": 8}
+    with pytest.raises(GanAdaptError, match="needs a ViT vision tower.*ModifiedResNet"):
+        build_clip("tiny-rn", pretrained=None, model_cfg=config, image_size=16)
+
+
+def test_metrics_embed_at_the_models_own_size():
+    from gan_adapt.encoders.params import ClipEnsembleParams, ClipParams
+    from gan_adapt.evaluation.metric_models import _native_size
+
+    assert _native_size(ClipParams(image_size=160)).image_size is None
+    ensemble = ClipEnsembleParams(models=[{"model": "ViT-B-32", "image_size": 160},
+                                          {"model": "ViT-B-16"}])
+    assert [m.image_size for m in _native_size(ensemble).models] == [None, None]
+    assert ensemble.models[0].image_size == 160  # the recipe's own params are left alone
