@@ -41,11 +41,14 @@ class ClipEnsemble(nn.Module):
         self.input_size = max(m.input_size for m in members)  # the largest; each resizes itself
         self.embed_dim = sum(m.embed_dim for m in members)
 
-    def _join(self, parts: Sequence[Tensor]) -> Tensor:
+    def join(self, parts: Sequence[Tensor]) -> Tensor:
+        """The ensemble embedding ``[..., sum D_i]`` of the members' unit embeddings ``parts``
+        (in member order): each scaled by ``sqrt(w_i)`` and concatenated. Public so that a caller
+        which embedded through the members (the step's shared batches) can assemble it."""
         return torch.cat([math.sqrt(w) * p for w, p in zip(self.weights, parts)], dim=-1)
 
     def embed_images(self, x: Tensor) -> Tensor:
-        return self._join([m.embed_images(x) for m in self.members])
+        return self.join([m.embed_images(x) for m in self.members])
 
     def embed_patches(self, x: Tensor, boxes: Tensor) -> Tensor:
         crops = crop_patches(x, boxes)  # cropped once, resized by each member
@@ -54,14 +57,14 @@ class ClipEnsemble(nn.Module):
 
     def embed_many(self, groups: Sequence[Tensor], grad: Sequence[bool]) -> list[Tensor]:
         per_member = [m.embed_many(groups, grad) for m in self.members]
-        return [self._join(parts) for parts in zip(*per_member)]
+        return [self.join(parts) for parts in zip(*per_member)]
 
     def embed_pair(self, source: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         src, tgt = self.embed_many([source, target], [False, True])
         return src, tgt
 
     def embed_text(self, texts: Sequence[str]) -> Tensor:
-        return self._join([m.embed_text(texts) for m in self.members])
+        return self.join([m.embed_text(texts) for m in self.members])
 
     def train(self, mode: bool = True) -> ClipEnsemble:
         """Stays in eval mode, like its members."""

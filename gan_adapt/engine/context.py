@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,16 @@ class Step:
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.for_discriminator):
             return self.generator.synthesis(self.w_ref, noise_mode="const")
 
+    @cached_property
+    def source_reference(self) -> torch.Tensor:
+        """``G_s(w_ref)`` ``[1, C, R, R]`` with the constant noise, without autograd, computed
+        once per step: the source generator's rendering of the searched latent."""
+        if self.w_ref is None:
+            raise GanAdaptError(f"step {self.index} ({self.phase}) has no searched latent w_ref: "
+                                "terms on G_s(w_ref) need the recipe's [search] section")
+        with torch.no_grad():
+            return self.source_generator.synthesis(self.w_ref, noise_mode="const")
+
     @property
     def batch_size(self) -> int:
         return self.ws.shape[0]
@@ -123,6 +133,10 @@ class Step:
     # (the engine calls that on every term before evaluating any); the first ``embedding`` call
     # of an encoder then embeds everything announced for it in one ``embed_many`` (two forwards:
     # constants without autograd, the rest with it), however many terms share the encoder.
+    # Terms agree on keys for shared inputs: "image:source" (grad=False), "image:fake",
+    # "image:fake_reference" (grad=True), "image:source_reference" (grad=False). An ensemble
+    # (an encoder with ``members`` and ``join``) is embedded member by member under the same
+    # keys, so it shares forwards with terms that use its members directly (directional losses).
 
     def cached(self, key: Any, make: Callable[[], Any]) -> Any:
         """``make()`` once per step and key (e.g. a term's random crop boxes, drawn when it
@@ -137,6 +151,12 @@ class Step:
         """Announce that ``encoder`` will embed ``images`` (``[n, 3, H, W]`` or a function
         returning them, called at the flush) under ``key`` in this step; ``grad=False`` inputs are
         constants (no autograd graph). A key already announced or embedded is left as it is."""
+        parts = _ensemble_members(encoder)
+        if parts is not None:
+            images = _once(images)  # made once for all the members
+            for member in parts:
+                self.request_embedding(member, key, images, grad)
+            return
         pending, done = self._embedding_state(encoder)
         if key not in pending and key not in done:
             pending[key] = (images, grad)
@@ -146,6 +166,10 @@ class Step:
                   grad: bool = True) -> torch.Tensor:
         """The embedding ``[n, D]`` of ``key``, embedding all of ``encoder``'s announced inputs
         now if it is not there yet (``images``/``grad`` announce it first if needed)."""
+        parts = _ensemble_members(encoder)
+        if parts is not None:
+            images = None if images is None else _once(images)
+            return encoder.join([self.embedding(m, key, images, grad) for m in parts])
         pending, done = self._embedding_state(encoder)
         if key not in done:
             if key not in pending:
@@ -164,3 +188,18 @@ class Step:
         state = self.__dict__.setdefault("_embeddings", {})
         entry = state.setdefault(id(encoder), (encoder, {}, {}))
         return entry[1], entry[2]
+
+
+def _ensemble_members(encoder: Any) -> list[Any] | None:
+    """An ensemble's members (it has ``members`` and a ``join`` of their embeddings); None for
+    a single encoder."""
+    members = getattr(encoder, "members", None)
+    if members is None or not callable(getattr(encoder, "join", None)):
+        return None
+    return list(members)
+
+
+def _once(images: torch.Tensor | Callable[[], torch.Tensor]
+          ) -> torch.Tensor | Callable[[], torch.Tensor]:
+    """``images`` itself, or, if it is a function, one that calls it at most once."""
+    return cache(images) if callable(images) else images

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from gan_adapt.engine.context import Step, TargetData
+
 
 def colour_images(*rows: Sequence[float]) -> torch.Tensor:
     """``[N, 3, 2, 2]`` images, each a constant colour."""
@@ -36,9 +38,33 @@ class ColourEncoder:
             src = self.embed_images(source)
         return src, self.embed_images(target)
 
+    def embed_many(self, groups: Sequence[torch.Tensor], grad: Sequence[bool]):
+        """What the engine's step calls to embed its announced inputs."""
+        out = []
+        for images, wants_grad in zip(groups, grad):
+            with torch.set_grad_enabled(wants_grad and torch.is_grad_enabled()):
+                out.append(self.embed_images(images))
+        return out
+
     def embed_text(self, texts: Sequence[str]) -> torch.Tensor:
         return F.normalize(torch.tensor([self.texts[t] for t in texts], dtype=torch.float32),
                            dim=1)
+
+
+def engine_step(*, source: torch.Tensor | None = None, fake: torch.Tensor | None = None,
+                fake_reference: torch.Tensor | None = None, w_ref: torch.Tensor | None = None,
+                source_generator=None) -> Step:
+    """A real engine :class:`Step` (with its shared encoder batches) whose images are given
+    instead of rendered."""
+    images = {"source": source, "fake": fake, "fake_reference": fake_reference}
+    n = next((x.shape[0] for x in (source, fake) if x is not None), 1)
+    step = Step(phase="adapt", index=0, kind="random", ws=torch.zeros(n, 1, 1),
+                target=TargetData(), generator=None, source_generator=source_generator,
+                w_ref=w_ref)
+    for name, image in images.items():
+        if image is not None:
+            step.__dict__[name] = image  # what the cached property would have computed
+    return step
 
 
 class Ensemble:

@@ -13,7 +13,7 @@ from gan_adapt.errors import GanAdaptError
 from gan_adapt_mtg.pnorm import PCAStats, PNormL2
 from gan_adapt_mtg.reference import ReferenceClip, ReferenceL2, ReferenceLPIPS
 from gan_adapt_mtg.within import ClipWithinDomain
-from tests.methods.fakes import ColourEncoder, Ensemble, colour_images, cos3
+from tests.methods.fakes import ColourEncoder, Ensemble, colour_images, cos3, engine_step
 
 
 def test_pca_whitening_by_hand():
@@ -64,9 +64,9 @@ class ReferenceGenerator:
 
 def test_within_domain_by_hand_and_per_member():
     target = colour_images([0, 0, 1])  # I_ref: blue
-    step = SimpleNamespace(source=colour_images([1, 0, 0], [1, 1, 0]),
-                           fake=colour_images([1, 0, 1], [0, 1, 1]), w_ref=torch.zeros(1, 3, 2),
-                           source_generator=ReferenceGenerator())
+    step = engine_step(source=colour_images([1, 0, 0], [1, 1, 0]),
+                       fake=colour_images([1, 0, 1], [0, 1, 1]), w_ref=torch.zeros(1, 3, 2),
+                       source_generator=ReferenceGenerator())
     enc = ColourEncoder()
     term = ClipWithinDomain(ClipWithinDomain.Params(), _ctx(enc, target))
     r2 = 1 / math.sqrt(2)
@@ -79,12 +79,12 @@ def test_within_domain_by_hand_and_per_member():
     mixed = ClipWithinDomain(ClipWithinDomain.Params(), _ctx(ensemble, target))
     assert mixed(step).item() == pytest.approx(expected, abs=1e-6)
     with pytest.raises(GanAdaptError, match="w_ref"):
-        term(SimpleNamespace(source=step.source, fake=step.fake, w_ref=None))
+        term(engine_step(source=step.source, fake=step.fake, w_ref=None))
 
 
 def test_reference_clip_and_l2_by_hand():
     target = colour_images([0, 0, 1])
-    step = SimpleNamespace(fake_reference=colour_images([0, 1, 1]))
+    step = engine_step(fake_reference=colour_images([0, 1, 1]))
     clip = ReferenceClip(ReferenceClip.Params(), _ctx(ColourEncoder(), target))
     assert clip(step).item() == pytest.approx(1 - 1 / math.sqrt(2), abs=1e-6)
     # squared error: channel 1 differs by 1 -> mean over 3 channels = 1/3 (constant images keep

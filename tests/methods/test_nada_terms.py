@@ -15,7 +15,8 @@ from gan_adapt_nada.clip_space import (directional_loss, mean_direction, members
                                        text_embedding)
 from gan_adapt_nada.directional import ClipDirectional
 from gan_adapt_nada.layers import AdaptiveLayers, code_movement, select_layers, top_layers
-from tests.methods.fakes import ColourEncoder, Ensemble, colour_images, cos3, unit3
+from tests.methods.fakes import (ColourEncoder, Ensemble, colour_images, cos3, engine_step,
+                                 unit3)
 
 R2 = 1 / math.sqrt(2)
 
@@ -67,7 +68,7 @@ def test_text_directional_term_by_hand():
                                                           source_text="photo"))
     source = colour_images([1, 0, 0], [1, 0, 0])
     fake = colour_images([0, 0, 1], [1, 1, 0]).requires_grad_(True)
-    loss = term(SimpleNamespace(source=source, fake=fake))
+    loss = term(engine_step(source=source, fake=fake))
     # direction (-1, 0, 1)/sqrt2; sample 0 moves exactly along it (loss 0); sample 1 moves by
     # (1/sqrt2 - 1, 1/sqrt2, 0)
     moved = [R2 - 1, R2, 0.0]
@@ -84,7 +85,7 @@ def test_ensemble_members_are_averaged_with_their_weights():
     source, fake = colour_images([1, 0, 0]), colour_images([1, 1, 1])
 
     def loss_of(encoder):
-        return ClipDirectional(params, _ctx(encoder))(SimpleNamespace(source=source, fake=fake))
+        return ClipDirectional(params, _ctx(encoder))(engine_step(source=source, fake=fake))
 
     # by hand: plain moves (1/sqrt3 - 1, 1/sqrt3, 1/sqrt3); tinted (1/sqrt11 - 1, ., 3/sqrt11)
     r3, r11 = 1 / math.sqrt(3), 1 / math.sqrt(11)
@@ -126,8 +127,8 @@ def test_reference_direction_is_computed_from_w_ref_on_first_use():
     assert term.directions is None
     w_ref = torch.zeros(1, 3, 2)
     w_ref[0, 0, 0] = 1.0  # ConstantGenerator renders this one green
-    step = SimpleNamespace(source=colour_images([1, 0, 0]), fake=colour_images([0, 0, 1]),
-                           w_ref=w_ref, source_generator=ConstantGenerator())
+    step = engine_step(source=colour_images([1, 0, 0]), fake=colour_images([0, 0, 1]),
+                       w_ref=w_ref, source_generator=ConstantGenerator())
     loss = term(step)
     # direction: blue - green = (0, -1, 1)/sqrt2; the edit: blue - red = (-1, 0, 1)/sqrt2
     assert term.directions[0].tolist()[0] == pytest.approx([0, -R2, R2])
@@ -135,8 +136,8 @@ def test_reference_direction_is_computed_from_w_ref_on_first_use():
     with pytest.raises(GanAdaptError, match="w_ref"):
         fresh = ClipDirectional(ClipDirectional.Params(direction="reference"),
                                 _ctx(enc, image=colour_images([0, 0, 1])))
-        fresh(SimpleNamespace(source=step.source, fake=step.fake, w_ref=None,
-                              source_generator=ConstantGenerator()))
+        fresh(engine_step(source=step.source, fake=step.fake, w_ref=None,
+                          source_generator=ConstantGenerator()))
 
 
 def test_user_errors_are_clear():

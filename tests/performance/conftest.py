@@ -12,17 +12,17 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def build_state(overrides: list[str] = ()) -> tuple[Any, tuple]:
-    """(state, (g_opt, d_opt, g_params, d_params)) of the smoke recipe, adaptation set up and
-    w_ref the generator's average latent."""
+def build_state(overrides: list[str] = (), recipe: str = "smoke") -> tuple[Any, tuple]:
+    """(state, (g_opt, d_opt, g_params, d_params)) of ``recipes/<recipe>.toml`` (the smoke
+    recipe by default), adaptation set up and w_ref the generator's average latent."""
     from gan_adapt.engine.build import build_components
     from gan_adapt.engine.loop import Run, setup_adaptation
     from gan_adapt.plugins import load_plugins
     from gan_adapt.recipe import read_toml, validate
 
     plugin_set = load_plugins()
-    data = read_toml(ROOT / "recipes" / "smoke.toml")
-    validated = validate(data, plugin_set, base_dir=ROOT / "recipes", source="smoke",
+    data = read_toml(ROOT / "recipes" / f"{recipe}.toml")
+    validated = validate(data, plugin_set, base_dir=ROOT / "recipes", source=recipe,
                          overrides=list(overrides))
     components = build_components(validated, plugin_set, torch.device("cpu"))
     state = Run(validated, None, components, plugin_set, torch.device("cpu"))

@@ -5,7 +5,8 @@ Each step, besides its own latents, renders the searched latent with the adapted
 the target image I_ref:
 
 * ``reference_clip``:  1 - cos(E(G_t(w_ref)), E(I_ref)) (averaged over an ensemble's members,
-  exactly: the ensemble's cosine is their weighted mean);
+  exactly: the ensemble's cosine is their weighted mean); G_t(w_ref) is embedded in the step's
+  shared batch of the encoder, with the gradient-carrying images of the other CLIP terms;
 * ``reference_l2``:    mean squared error, both images first resized to ``resize_to``;
 * ``reference_lpips``: LPIPS, both images resized to ``resize_to``.
 
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
 from gan_adapt.losses.reconstruction import LPIPS
+from gan_adapt_nada.clip_space import request_step_image, step_image_embedding
 
 
 def _target(ctx: BuildContext, name: str) -> torch.Tensor:
@@ -51,8 +53,12 @@ class ReferenceClip:
         with torch.no_grad():
             self.target_embedding = self.encoder.embed_images(_target(ctx, "reference_clip"))
 
+    def request_embeddings(self, step: Step) -> None:
+        """Announce G_t(w_ref) to the step's batched embedding."""
+        request_step_image(step, self.encoder, "fake_reference")
+
     def __call__(self, step: Step) -> torch.Tensor:
-        embedding = self.encoder.embed_images(step.fake_reference)
+        embedding = step_image_embedding(step, self.encoder, "fake_reference")
         return (1 - embedding @ self.target_embedding.t()).mean()
 
 

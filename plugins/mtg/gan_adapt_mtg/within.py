@@ -6,7 +6,8 @@ A sample's offset from the reference in the source domain (G_s(w) against G_s(w_
 survive adaptation as its offset from the reference image (as the reference implementation
 computes it, against the target image itself rather than G_t(w_ref)). Together with the
 across-domain direction this keeps each sample's identity while the domain changes. Per CLIP
-model, averaged over an ensemble's members.
+model, averaged over an ensemble's members. The step's images are embedded through the step's
+shared batches, with the across-domain loss's (see :mod:`gan_adapt_nada.clip_space`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
-from gan_adapt_nada.clip_space import directional_loss, members, unit
+from gan_adapt_nada.clip_space import (directional_loss, members, request_step_image,
+                                       step_image_embedding, unit)
 
 
 class ClipWithinDomain:
@@ -37,18 +39,27 @@ class ClipWithinDomain:
             self.reference = [m.embed_images(ctx.target.image) for m, _ in self.members]
         self.source_reference: list[torch.Tensor] | None = None  # E(G_s(w_ref)), first step
 
+    def request_embeddings(self, step: Step) -> None:
+        """Announce each member's G_s(w) (a constant) and G_t(w), and G_s(w_ref) on the first
+        step."""
+        for member, _ in self.members:
+            if self.source_reference is None and step.w_ref is not None:
+                request_step_image(step, member, "source_reference")
+            request_step_image(step, member, "source")
+            request_step_image(step, member, "fake")
+
     def __call__(self, step: Step) -> torch.Tensor:
         if step.w_ref is None:
             raise GanAdaptError("clip_within_domain needs the searched latent w_ref: add a "
                                 "[search] section to the recipe")
         if self.source_reference is None:
-            with torch.no_grad():
-                image = step.source_generator.synthesis(step.w_ref, noise_mode="const")
-                self.source_reference = [m.embed_images(image) for m, _ in self.members]
+            self.source_reference = [step_image_embedding(step, m, "source_reference")
+                                     for m, _ in self.members]
         total = step.fake.new_zeros(())
         for (member, weight), ref, src_ref in zip(self.members, self.reference,
                                                   self.source_reference):
-            source, adapted = member.embed_pair(step.source, step.fake)
+            source = step_image_embedding(step, member, "source")
+            adapted = step_image_embedding(step, member, "fake")
             wanted = unit(source - src_ref)  # [N, D], one direction per sample
             total = total + weight * directional_loss(adapted - ref, wanted, self.min_norm)
         return total

@@ -11,6 +11,9 @@ G_s(w) and G_t(w) share latents and noise. The domain direction ``d`` (unit leng
   latent search), computed on the first step, once w_ref exists.
 
 With a CLIP ensemble the loss is computed per member and averaged with the members' weights.
+Each member embeds G_s(w) and G_t(w) through the step's shared batches (the keys of
+:meth:`gan_adapt.engine.context.Step.embedding`), so other terms that embed the same images with
+the same model (Mind the Gap's within-domain loss, OneShotCLIP's L_con) add no forwards.
 With ``adaptive_layers`` the term also chooses, before each update it takes part in, the layers
 that update trains (see :mod:`gan_adapt_nada.layers`).
 """
@@ -24,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
-from gan_adapt_nada.clip_space import (directional_loss, mean_direction, members, text_direction,
+from gan_adapt_nada.clip_space import (directional_loss, mean_direction, members,
+                                       request_step_image, step_image_embedding, text_direction,
                                        text_embedding, unit)
 from gan_adapt_nada.layers import AdaptiveLayers, select_layers
 
@@ -109,17 +113,25 @@ class ClipDirectional:
         if step.w_ref is None:
             raise GanAdaptError("clip_directional with direction = \"reference\" needs the "
                                 "searched latent w_ref: add a [search] section to the recipe")
-        with torch.no_grad():
-            reference = step.source_generator.synthesis(step.w_ref, noise_mode="const")
-            return [unit(goal - m.embed_images(reference))
-                    for (m, _), goal in zip(self.members, self.goals)]
+        return [unit(goal - step_image_embedding(step, m, "source_reference"))
+                for (m, _), goal in zip(self.members, self.goals)]
+
+    def request_embeddings(self, step: Step) -> None:
+        """Announce each member's G_s(w) (a constant) and G_t(w), and G_s(w_ref) on the step
+        that fixes a reference direction."""
+        for member, _ in self.members:
+            if self.directions is None and step.w_ref is not None:
+                request_step_image(step, member, "source_reference")
+            request_step_image(step, member, "source")
+            request_step_image(step, member, "fake")
 
     def __call__(self, step: Step) -> torch.Tensor:
         if self.directions is None:
             self.directions = self._reference_directions(step)
         total = step.fake.new_zeros(())
         for (member, weight), direction in zip(self.members, self.directions):
-            source, adapted = member.embed_pair(step.source, step.fake)
+            source = step_image_embedding(step, member, "source")
+            adapted = step_image_embedding(step, member, "fake")
             total = total + weight * directional_loss(adapted - source, direction,
                                                       self.params.min_norm)
         return total
