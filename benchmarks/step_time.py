@@ -17,12 +17,15 @@ and CLIP ViT-B/32 and LPIPS (alex) have random weights. It then times the engine
 For each it prints the median seconds per step after warm-up, peak memory (resident set size on
 CPU, ``torch.cuda.max_memory_allocated`` on GPU), the step's FLOPs (``torch.utils.flop_counter``)
 and the achieved FLOP rate next to the machine's matrix-multiply rate measured in the same
-process, and (``--profile``) a table of the top operators.
+process, and (``--profile``) a table of the top operators. ``--tensor-memory`` adds the peak
+bytes of live tensors counted op by op (``benchmarks/tensor_memory.py``): on CPU, an estimate
+of what ``max_memory_allocated`` would report on a GPU.
 
 Configurations (``--config``, ``--compare A B``, ``--ablate``) are comma-separated tokens:
 
 * ``fp32`` / ``bf16``: the recipe's ``precision``;
 * ``micro_batch=N``: PatchNCE's memory mode;
+* ``clip_size=N``: CLIP sees N px images (the encoder's ``image_size`` memory mode);
 * waste items, which put back what a straightforward implementation does (and the reference
   implementation did) so that each optimisation can be measured: ``d_twice`` (the patch
   discriminator runs the whole D twice), ``clip_grads`` (CLIP weights keep requires_grad),
@@ -63,7 +66,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-for path in (REPO, REPO / "plugins" / "oneshotclip"):  # runs from a plain checkout too
+for path in (REPO, REPO / "plugins" / "oneshotclip", REPO / "benchmarks"):  # a plain checkout
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
@@ -146,24 +149,28 @@ class Config:
     precision: str = "fp32"
     micro_batch: int | None = None
     waste: frozenset[str] = frozenset()
+    clip_size: int | None = None
 
 
 def parse_config(spec: str) -> Config:
     """``"bf16,micro_batch=4"`` -> Config; see the module doc for the tokens."""
-    precision, micro_batch, waste = "fp32", None, set()
+    precision, micro_batch, clip_size, waste = "fp32", None, None, set()
     for token in filter(None, (t.strip() for t in spec.split(","))):
         if token in ("fp32", "bf16"):
             precision = token
         elif token.startswith(("micro_batch=", "mb=")):
             micro_batch = int(token.split("=", 1)[1])
+        elif token.startswith("clip_size="):
+            clip_size = int(token.split("=", 1)[1])
         elif token == "naive":
             waste |= set(WASTE)
         elif token in WASTE:
             waste.add(token)
         elif token != "optimised":
             raise SystemExit(f"unknown configuration token {token!r}; use fp32, bf16, "
-                             f"micro_batch=N, naive, optimised or one of {', '.join(WASTE)}")
-    return Config(spec, precision, micro_batch, frozenset(waste))
+                             f"micro_batch=N, clip_size=N, naive, optimised or one of "
+                             f"{', '.join(WASTE)}")
+    return Config(spec, precision, micro_batch, frozenset(waste), clip_size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,7 +265,8 @@ def take_step(bench: Bench, kind: str, config: Config) -> None:
 
 @contextlib.contextmanager
 def apply_config(bench: Bench, config: Config) -> Iterator[None]:
-    """Set PatchNCE's micro-batch and put back the chosen waste items; undo on exit."""
+    """Set PatchNCE's micro-batch and CLIP's input size, and put back the chosen waste items;
+    undo on exit."""
     from gan_adapt.engine import context, loop
     from gan_adapt.generators import ops
 
@@ -271,6 +279,9 @@ def apply_config(bench: Bench, config: Config) -> Iterator[None]:
             previous = params.micro_batch
             params.micro_batch = config.micro_batch
             undo.append(lambda p=params, v=previous: setattr(p, "micro_batch", v))
+    if config.clip_size is not None:
+        for enc in c.encoders.values():
+            undo.append(_clip_at_size(enc, config.clip_size))
     waste = config.waste
     D = c.discriminator
     if "d_twice" in waste and D is not None:
@@ -333,6 +344,22 @@ def apply_config(bench: Bench, config: Config) -> Iterator[None]:
     finally:
         for action in reversed(undo):
             action()
+
+
+def _clip_at_size(encoder: Any, size: int) -> Callable[[], None]:
+    """Make a CLIP encoder see ``size`` px images; returns the undo (the original position
+    embeddings back, not a second resampling)."""
+    from gan_adapt.encoders.clip import set_input_size
+
+    visual = encoder.model.visual
+    saved = (visual.positional_embedding, visual.image_size, visual.grid_size, encoder.input_size)
+    set_input_size(encoder.model, size)
+    encoder.input_size = size
+
+    def undo() -> None:
+        (visual.positional_embedding, visual.image_size, visual.grid_size,
+         encoder.input_size) = saved
+    return undo
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,6 +434,7 @@ class Measurement:
     peaks: list[float] = field(default_factory=list)
     reserved: list[float] = field(default_factory=list)
     flops: float | None = None
+    tensor_peak: float | None = None  # GiB of live tensors at the peak (--tensor-memory)
 
     @property
     def median(self) -> float:
@@ -455,6 +483,15 @@ def count_flops(bench: Bench, kind: str, config: Config) -> float:
     return float(Count.total)
 
 
+def count_tensor_memory(bench: Bench, kind: str, config: Config) -> float:
+    """GiB of live tensors at the peak of one step (see ``benchmarks/tensor_memory.py``)."""
+    from tensor_memory import TensorMemory
+
+    with TensorMemory() as counter:
+        take_step(bench, kind, config)
+    return counter.peak_bytes / 2**30
+
+
 def profile_table(bench: Bench, kind: str, config: Config, rows: int) -> str:
     from torch.profiler import ProfilerActivity, profile
 
@@ -488,6 +525,17 @@ def measure(bench: Bench, kinds: list[str], configs: list[Config], args: argpars
                         results[(kind, config.name)].flops = parts[0].flops + 3 * parts[1].flops
                     continue
                 results[(kind, config.name)].flops = count_flops(bench, kind, config)
+        if args.tensor_memory:
+            for config in configs:
+                m = results[(kind, config.name)]
+                if kind == "cycle":
+                    parts = [results.get((k, config.name)) for k in ("reference", "random")]
+                    known = [p.tensor_peak for p in parts if p is not None and p.tensor_peak]
+                    m.tensor_peak = max(known) if len(known) == 2 else None
+                    continue
+                m.tensor_peak = count_tensor_memory(bench, kind, config)
+                log(f"  {kind:<13} {config.name:<28} live tensors at the peak "
+                    f"{m.tensor_peak:.2f} GiB")
         if args.profile and kind != "cycle":
             for config in configs:
                 print(f"\n== where the time goes: {kind}, {config.name} ==")
@@ -506,9 +554,11 @@ def log(message: str) -> None:
 def report(results: dict[tuple[str, str], Measurement], kinds: list[str], configs: list[Config],
            peaks: dict[str, float], args: argparse.Namespace, device: torch.device) -> dict:
     memory_label = "peak RSS GiB" if device.type == "cpu" else "peak alloc GiB (reserved)"
+    tensors = args.tensor_memory
     header = (f"| step | config | s/step (median of {args.repeats}) | {memory_label} "
-              "| GFLOP/step | GFLOP/s | % of fp32 matmul | % of bf16 matmul |")
-    lines = [header, "|" + "---|" * 8]
+              + ("| live tensors at peak GiB " if tensors else "")
+              + "| GFLOP/step | GFLOP/s | % of fp32 matmul | % of bf16 matmul |")
+    lines = [header, "|" + "---|" * (9 if tensors else 8)]
     table = []
     for kind in kinds:
         for config in configs:
@@ -517,11 +567,13 @@ def report(results: dict[tuple[str, str], Measurement], kinds: list[str], config
             reserved = max(m.reserved) if m.reserved else float("nan")
             row = {"step": kind, "config": config.name, "seconds": m.median,
                    "times": m.times, "peak_gib": m.peak, "reserved_gib": reserved,
-                   "gflop": m.flops / 1e9 if m.flops else None, "gflops_per_s": rate}
+                   "gflop": m.flops / 1e9 if m.flops else None, "gflops_per_s": rate,
+                   "tensor_peak_gib": m.tensor_peak}
             table.append(row)
             memory_text = f"{m.peak:.2f}" + (f" ({reserved:.2f})" if reserved == reserved else "")
+            tensor_text = f"{_fmt(m.tensor_peak, '.2f')} | " if tensors else ""
             lines.append(f"| {kind} | {config.name} | {m.median:.3f} | {memory_text} | "
-                         f"{_fmt(row['gflop'], '.0f')} | {_fmt(rate, '.1f')} | "
+                         f"{tensor_text}{_fmt(row['gflop'], '.0f')} | {_fmt(rate, '.1f')} | "
                          f"{_pct(rate, peaks['fp32'])} | {_pct(rate, peaks['bf16'])} |")
     print(f"\n{describe(device)}; matmul peak measured here: fp32 {peaks['fp32']:.0f} GFLOP/s, "
           f"bf16 {peaks['bf16']:.0f} GFLOP/s")
@@ -585,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Seconds per step, peak memory, FLOP rate and top operators of the "
                     "OneShotCLIP search and fine-tuning steps, on random weights at the real "
                     "sizes (StyleGAN2 config-f, CLIP ViT-B/32, LPIPS alex).",
-        epilog="Configuration tokens: fp32, bf16, micro_batch=N, naive, optimised, "
+        epilog="Configuration tokens: fp32, bf16, micro_batch=N, clip_size=N, naive, optimised, "
                + ", ".join(WASTE) + ". See the module docstring.")
     parser.add_argument("--resolution", type=int, default=256, choices=(256, 1024))
     parser.add_argument("--tiny", action="store_true",
@@ -606,6 +658,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=True,
                         help="print the top operators (one extra step per kind)")
     parser.add_argument("--profile-rows", type=int, default=12)
+    parser.add_argument("--tensor-memory", action="store_true",
+                        help="also count the peak bytes of live tensors op by op (one extra "
+                             "step per kind): on CPU, an estimate of a GPU's "
+                             "max_memory_allocated")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--memory-limit-gib", type=float, default=None,
                         help="GPU: cap this process's CUDA memory (a smaller card's size)")
@@ -633,7 +689,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.ablate:
             base = configs[0]
             configs += [Config(f"{base.name}+{w}", base.precision, base.micro_batch,
-                               base.waste | {w}) for w in WASTE if w not in base.waste]
+                               base.waste | {w}, base.clip_size)
+                        for w in WASTE if w not in base.waste]
     if len({c.name for c in configs}) != len(configs):
         parser.error("the configurations must differ")
 

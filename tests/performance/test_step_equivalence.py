@@ -148,8 +148,8 @@ def test_bf16_mixed_precision_still_trains_like_fp32(smoke_state):
 def test_step_time_benchmark_runs_on_the_tiny_models(capsys, monkeypatch):
     script = ROOT / "benchmarks" / "step_time.py"
     monkeypatch.setattr(sys, "argv", [str(script), "--tiny", "--steps", "random",
-                                      "--compare", "naive", "bf16,micro_batch=4",
-                                      "--repeats", "2",
+                                      "--compare", "naive", "bf16,micro_batch=4,clip_size=16",
+                                      "--repeats", "2", "--tensor-memory",
                                       "--warmup", "0", "--no-profile"])
     original_request = loop._request_embeddings
     with pytest.raises(SystemExit) as exit_info:
@@ -157,6 +157,10 @@ def test_step_time_benchmark_runs_on_the_tiny_models(capsys, monkeypatch):
     assert exit_info.value.code == 0
     assert loop._request_embeddings is original_request  # the waste patches were undone
     out = capsys.readouterr().out
-    # fp32 (naive) and bf16 steps alternate: neither leaves the other's state behind
-    assert "| random | naive |" in out and "| random | bf16,micro_batch=4 |" in out
-    assert "random        bf16,micro_batch=4" in out and "the speed" in out
+    # fp32 (naive) and bf16 + 16 px CLIP steps alternate: neither leaves the other's state behind
+    rows = {line.split(" | ")[1]: line for line in out.splitlines() if line.startswith("| random")}
+    assert set(rows) == {"naive", "bf16,micro_batch=4,clip_size=16"}
+    assert "live tensors at peak GiB" in out
+    for row in rows.values():  # the live-tensor column holds a figure
+        assert float(row.split(" | ")[4]) > 0
+    assert "random        bf16,micro_batch=4,clip_size=16" in out and "the speed" in out
