@@ -77,6 +77,11 @@ class Search(_Strict):
     precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="`bf16`: the encoders and LPIPS run under bfloat16 autocast; the "
                             "generator stays float32 (see docs/performance.md).")
+    compile: bool = Field(
+        False, description="Run the generator's synthesis network through `torch.compile` "
+                           "(inductor; fused kernels, fewer operator launches). The first step "
+                           "compiles (minutes on a CPU); the results equal the eager ones within "
+                           "float rounding (see docs/performance.md).")
 
 
 class StepKind(_Strict):
@@ -121,6 +126,13 @@ class Adapt(_Strict):
                             "highest-resolution blocks run under bfloat16 autocast; the "
                             "generator and D's low-resolution blocks stay float32 (see "
                             "docs/performance.md).")
+    compile: bool = Field(
+        False, description="Run the generators' synthesis networks and the discriminator through "
+                           "`torch.compile` (inductor): one compilation per batch size and "
+                           "autograd mode on first use (minutes on a CPU), then fused kernels "
+                           "and fewer operator launches. R1 steps run D eagerly (compiled graphs "
+                           "cannot be differentiated twice); checkpoints are unchanged (see "
+                           "docs/performance.md).")
     ema_decay: float = Field(0.5 ** (32 / 10000), ge=0, lt=1,
                              description="EMA decay of the adapted generator (0 disables EMA).")
     truncation: float = Field(1.0, gt=0, description="Truncation of random training latents.")

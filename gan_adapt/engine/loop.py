@@ -25,6 +25,7 @@ import torch
 
 from gan_adapt import files
 from gan_adapt.engine.build import ActiveTerm, Components, build_components
+from gan_adapt.engine.compiling import compile_networks, eager, uncompile_networks
 from gan_adapt.engine.context import Step
 from gan_adapt.engine.distributed import Distributed
 from gan_adapt.engine.distributed import current as current_distributed
@@ -169,6 +170,8 @@ def _latent_search(state: Run, progress_live: bool | None) -> torch.Tensor:
     w.requires_grad_(True)
     opt = torch.optim.Adam([w], lr=search.lr, betas=search.betas)
     set_precision(state, "search", search.precision)
+    if search.compile:
+        compile_networks([G_s.synthesis])
     with PhaseProgress("search", search.steps, live=progress_live,
                            enabled=state.dist.is_main) as progress:
         for index in range(search.steps):
@@ -180,6 +183,7 @@ def _latent_search(state: Run, progress_live: bool | None) -> torch.Tensor:
             progress.update(index, logged)
             if state.interrupted:
                 break
+    uncompile_networks([G_s.synthesis])  # the adaptation deep-copies G_s: uncompiled
     return _broadcast(w.detach(), G_s.num_ws)
 
 
@@ -239,6 +243,9 @@ def setup_adaptation(state: Run) -> tuple[torch.optim.Optimizer, torch.optim.Opt
                              betas=adapt.generator_optimizer.betas)
     d_opt = (torch.optim.Adam(d_params, lr=adapt.discriminator_optimizer.lr,
                               betas=adapt.discriminator_optimizer.betas) if d_params else None)
+    if adapt.compile:
+        G_s, D = state.components.generator, state.components.discriminator
+        compile_networks([G_t.synthesis, getattr(G_s, "synthesis", None), D])
     return g_opt, d_opt, g_params, d_params
 
 
@@ -489,7 +496,7 @@ def _save_samples(state: Run, done: int, ws: torch.Tensor | None = None) -> None
     if not state.folder.writer:
         return
     ws = _sample_latents(state) if ws is None else ws
-    with torch.no_grad():
+    with torch.no_grad(), eager():  # its batch would only add a compilation
         source = state.components.generator.synthesis(ws, noise_mode="const")
         adapted = state.G_ema.synthesis(ws, noise_mode="const")
     save_grid(torch.cat([source, adapted]), state.folder.samples / f"step-{done:06d}.png",

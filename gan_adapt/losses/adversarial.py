@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
+from gan_adapt.engine.compiling import eager
 from gan_adapt.engine.context import BuildContext, Step
 
 
@@ -47,9 +48,14 @@ def real_batch(step: Step, batch: int, flip: bool) -> torch.Tensor:
 
 
 def r1_penalty(logits_of: "callable", real: torch.Tensor) -> torch.Tensor:
-    """E[|d logits / d real|^2]: the gradient norm of D at the real data."""
+    """E[|d logits / d real|^2]: the gradient norm of D at the real data.
+
+    Its D pass runs eagerly even when D is compiled (recipe ``compile``): the penalty is
+    differentiated twice, and compiled graphs support one backward only.
+    """
     real = real.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(logits_of(real).sum(), real, create_graph=True)
+    with eager():
+        (grad,) = torch.autograd.grad(logits_of(real).sum(), real, create_graph=True)
     return grad.pow(2).flatten(1).sum(1).mean()
 
 
