@@ -30,9 +30,11 @@ all=search,reference,reference_r1,random,cycle
 # 1. 1024 px, exact fp32 against bf16 mixed precision: times, memory, FLOP rate, profiles.
 stage r1024 110 --resolution 1024 --compare fp32 bf16 --steps "$all" --repeats 3 --warmup 1 \
     --profile-rows 15
-# 2. The memory-saving mode under a hard 12 GiB cap (a 12 GB card).
-stage m1024 45 --resolution 1024 --config bf16,micro_batch=4 --memory-limit-gib 12 \
-    --steps search,reference_r1,random --repeats 2 --warmup 1 --no-profile --no-flops
+# 2. The memory-saving modes under a hard 12 GiB cap (a 12 GB card), with the live-tensor
+#    counter beside max_memory_allocated (calibrates the CPU estimates of docs/performance.md).
+stage m1024 60 --resolution 1024 --compare bf16,micro_batch=4 bf16,micro_batch=4,clip_size=160 \
+    --memory-limit-gib 12 --steps search,reference_r1,random --repeats 2 --warmup 1 \
+    --no-profile --no-flops --tensor-memory
 # 3. 256 px, fp32 against bf16.
 stage r256 40 --resolution 256 --compare fp32 bf16 --steps "$all" --repeats 5 --warmup 2 \
     --profile-rows 12

@@ -483,13 +483,13 @@ def count_flops(bench: Bench, kind: str, config: Config) -> float:
     return float(Count.total)
 
 
-def count_tensor_memory(bench: Bench, kind: str, config: Config) -> float:
-    """GiB of live tensors at the peak of one step (see ``benchmarks/tensor_memory.py``)."""
+def count_tensor_memory(bench: Bench, kind: str, config: Config) -> tuple[float, float]:
+    """GiB of live tensors before one step and at its peak (``benchmarks/tensor_memory.py``)."""
     from tensor_memory import TensorMemory
 
     with TensorMemory() as counter:
         take_step(bench, kind, config)
-    return counter.peak_bytes / 2**30
+    return counter.start_bytes / 2**30, counter.peak_bytes / 2**30
 
 
 def profile_table(bench: Bench, kind: str, config: Config, rows: int) -> str:
@@ -533,9 +533,9 @@ def measure(bench: Bench, kinds: list[str], configs: list[Config], args: argpars
                     known = [p.tensor_peak for p in parts if p is not None and p.tensor_peak]
                     m.tensor_peak = max(known) if len(known) == 2 else None
                     continue
-                m.tensor_peak = count_tensor_memory(bench, kind, config)
-                log(f"  {kind:<13} {config.name:<28} live tensors at the peak "
-                    f"{m.tensor_peak:.2f} GiB")
+                before, m.tensor_peak = count_tensor_memory(bench, kind, config)
+                log(f"  {kind:<13} {config.name:<28} live tensors {before:.2f} GiB before "
+                    f"the step, {m.tensor_peak:.2f} GiB at its peak")
         if args.profile and kind != "cycle":
             for config in configs:
                 print(f"\n== where the time goes: {kind}, {config.name} ==")

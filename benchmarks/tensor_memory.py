@@ -44,6 +44,7 @@ class TensorMemory(TorchDispatchMode):
         super().__init__()
         self.live_bytes = 0
         self.peak_bytes = 0
+        self.start_bytes = 0  # what was alive when counting began (weights, optimiser states)
         self._tracked: dict[int, weakref.finalize] = {}
         self._include_existing = include_existing
 
@@ -53,6 +54,7 @@ class TensorMemory(TorchDispatchMode):
             for obj in gc.get_objects():
                 if issubclass(type(obj), torch.Tensor):  # type(): no lazy __class__ lookups
                     self._track(obj)
+        self.start_bytes = self.live_bytes
         return super().__enter__()
 
     def __exit__(self, *exc: Any) -> None:
