@@ -26,6 +26,8 @@ Configurations (``--config``, ``--compare A B``, ``--ablate``) are comma-separat
 * ``fp32`` / ``bf16``: the recipe's ``precision``;
 * ``micro_batch=N``: PatchNCE's memory mode;
 * ``clip_size=N``: CLIP sees N px images (the encoder's ``image_size`` memory mode);
+* ``compile``: the recipe's ``compile = true`` (``torch.compile`` of G's synthesis networks and
+  D; the first steps of each kind compile, so give it warm-up steps);
 * waste items, which put back what a straightforward implementation does (and the reference
   implementation did) so that each optimisation can be measured: ``d_twice`` (the patch
   discriminator runs the whole D twice), ``clip_grads`` (CLIP weights keep requires_grad),
@@ -150,11 +152,12 @@ class Config:
     micro_batch: int | None = None
     waste: frozenset[str] = frozenset()
     clip_size: int | None = None
+    compile: bool = False
 
 
 def parse_config(spec: str) -> Config:
     """``"bf16,micro_batch=4"`` -> Config; see the module doc for the tokens."""
-    precision, micro_batch, clip_size, waste = "fp32", None, None, set()
+    precision, micro_batch, clip_size, compiled, waste = "fp32", None, None, False, set()
     for token in filter(None, (t.strip() for t in spec.split(","))):
         if token in ("fp32", "bf16"):
             precision = token
@@ -162,15 +165,17 @@ def parse_config(spec: str) -> Config:
             micro_batch = int(token.split("=", 1)[1])
         elif token.startswith("clip_size="):
             clip_size = int(token.split("=", 1)[1])
+        elif token == "compile":
+            compiled = True
         elif token == "naive":
             waste |= set(WASTE)
         elif token in WASTE:
             waste.add(token)
         elif token != "optimised":
             raise SystemExit(f"unknown configuration token {token!r}; use fp32, bf16, "
-                             f"micro_batch=N, clip_size=N, naive, optimised or one of "
-                             f"{', '.join(WASTE)}")
-    return Config(spec, precision, micro_batch, frozenset(waste), clip_size)
+                             f"micro_batch=N, clip_size=N, compile, naive, optimised or one "
+                             f"of {', '.join(WASTE)}")
+    return Config(spec, precision, micro_batch, frozenset(waste), clip_size, compiled)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,6 +194,7 @@ class Bench:
     search_w: torch.Tensor
     search_opt: Any
     counters: dict[str, int] = field(default_factory=dict)
+    compiled: bool = False  # a ``compile`` configuration has compiled the networks
 
 
 def build_bench(resolution: int, device: torch.device, tiny: bool) -> Bench:
@@ -282,6 +288,20 @@ def apply_config(bench: Bench, config: Config) -> Iterator[None]:
     if config.clip_size is not None:
         for enc in c.encoders.values():
             undo.append(_clip_at_size(enc, config.clip_size))
+    if config.compile and not bench.compiled:
+        from gan_adapt.engine.compiling import compile_networks
+
+        # What setup_adaptation compiles for compile = true. Compiled once and kept: other
+        # configurations run the same modules eagerly instead, since compiling them anew would
+        # recompile every graph each time the configurations alternate.
+        compile_networks([state.G_t.synthesis, c.generator.synthesis, c.discriminator])
+        bench.compiled = True
+    if bench.compiled and not config.compile:
+        from gan_adapt.engine.compiling import eager
+
+        eager_mode = eager()
+        eager_mode.__enter__()
+        undo.append(lambda: eager_mode.__exit__(None, None, None))
     waste = config.waste
     D = c.discriminator
     if "d_twice" in waste and D is not None:
@@ -637,7 +657,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Seconds per step, peak memory, FLOP rate and top operators of the "
                     "OneShotCLIP search and fine-tuning steps, on random weights at the real "
                     "sizes (StyleGAN2 config-f, CLIP ViT-B/32, LPIPS alex).",
-        epilog="Configuration tokens: fp32, bf16, micro_batch=N, clip_size=N, naive, optimised, "
+        epilog="Configuration tokens: fp32, bf16, micro_batch=N, clip_size=N, compile, naive, "
+               "optimised, "
                + ", ".join(WASTE) + ". See the module docstring.")
     parser.add_argument("--resolution", type=int, default=256, choices=(256, 1024))
     parser.add_argument("--tiny", action="store_true",
@@ -689,7 +710,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.ablate:
             base = configs[0]
             configs += [Config(f"{base.name}+{w}", base.precision, base.micro_batch,
-                               base.waste | {w}, base.clip_size)
+                               base.waste | {w}, base.clip_size, base.compile)
                         for w in WASTE if w not in base.waste]
     if len({c.name for c in configs}) != len(configs):
         parser.error("the configurations must differ")
