@@ -44,7 +44,8 @@ stage n256 35 --resolution 256 --compare naive fp32 --steps search,reference,ran
 # 5. 256 px: what each optimisation buys (fp32 plus one waste item at a time).
 stage a256 40 --resolution 256 --config fp32 --ablate --steps reference,random --repeats 3 \
     --warmup 1 --no-profile --no-flops
-# 6. 256 px: torch.compile (compile = true) against eager; the warm-up steps compile.
-stage c256 150 --resolution 256 --compare fp32 fp32,compile --steps search,reference,random \
+# 6. 256 px: torch.compile (compile = true) against eager on the search step (one graph; each
+#    fine-tuning kind compiles several, minutes of device time); the warm-up steps compile.
+stage c256 150 --resolution 256 --compare fp32 fp32,compile --steps search \
     --repeats 5 --warmup 2 --no-profile --no-flops
 grep -E "^(===|\| |  [a-z_]+ +[a-z0-9_,=+.]+ +[0-9.]+x| +[a-z0-9_,=+.]+ +[0-9.]+ min|Estimated|Ratios|CUDA|NVIDIA|torch)" "$log"
