@@ -19,6 +19,8 @@ _EXPORTS = {
     "ClipEncoder": "clip", "build_clip": "clip", "tiny_clip": "clip", "tiny_clip_config": "clip",
     "ClipEnsemble": "ensemble", "build_clip_ensemble": "ensemble",
     "DinoEncoder": "dino", "build_dino": "dino", "tiny_dino": "dino",
+    "PromptTemplates": "prompts", "fill_template": "prompts", "prompt_embeddings": "prompts",
+    "mean_prompt_embedding": "prompts", "prompt_direction": "prompts",
     "CLIP_WEIGHTS": "weights", "DINO_WEIGHTS": "weights", "LPIPS_BACKBONES": "weights",
     "clip_weights": "weights", "dino_weights": "weights", "read_state_dict": "weights",
 }

@@ -9,10 +9,10 @@ import pytest
 import torch
 from pydantic import ValidationError
 
+from gan_adapt.encoders.prompts import mean_prompt_embedding, prompt_direction
 from gan_adapt.engine.context import TargetData
 from gan_adapt.errors import GanAdaptError
-from gan_adapt_nada.clip_space import (directional_loss, mean_direction, members, text_direction,
-                                       text_embedding)
+from gan_adapt_nada.clip_space import directional_loss, mean_direction, members
 from gan_adapt_nada.directional import ClipDirectional
 from gan_adapt_nada.layers import AdaptiveLayers, code_movement, select_layers, top_layers
 from tests.methods.fakes import (ColourEncoder, Ensemble, colour_images, cos3, engine_step,
@@ -39,10 +39,11 @@ def test_text_direction_and_embedding_average_templates():
     enc = ColourEncoder({"a x": [1, 0, 0], "the x": [0, 1, 0],
                          "a y": [0, 0, 1], "the y": [0, 1, 0]})
     # differences (-1, 0, 1) and (0, 0, 0): mean (-1/2, 0, 1/2), unit (-1/sqrt2, 0, 1/sqrt2)
-    direction = text_direction(enc, "x", "y", ["a {}", "the {}"])
+    direction = prompt_direction(enc, "x", "y", ["a {}", "the {}"])
     assert direction.tolist()[0] == pytest.approx([-R2, 0.0, R2])
     # T(y) averaged over templates: (0, 1/2, 1/2), unit (0, 1/sqrt2, 1/sqrt2)
-    assert text_embedding(enc, "y", ["a {}", "the {}"]).tolist()[0] == pytest.approx([0, R2, R2])
+    goal = mean_prompt_embedding(enc, "y", ["a {}", "the {}"], normalise=True)
+    assert goal.tolist()[0] == pytest.approx([0, R2, R2])
 
 
 def test_mean_direction_and_members():

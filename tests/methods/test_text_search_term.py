@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from pydantic import ValidationError
 
 from gan_adapt.engine.context import TargetData
 from gan_adapt.errors import GanAdaptError
@@ -35,3 +36,10 @@ def test_text_distance_needs_a_text():
     ctx = SimpleNamespace(encoder=lambda name: ColourEncoder(), target=TargetData(image=None))
     with pytest.raises(GanAdaptError, match="target.text"):
         ClipTextDistance(ClipTextDistance.Params(), ctx)
+
+
+def test_text_distance_templates_need_the_slot():
+    with pytest.raises(ValidationError, match="every template needs a \\{\\} where the text goes"):
+        ClipTextDistance.Params(templates=["a {}", "a sketch"])
+    with pytest.raises(ValidationError, match="at least 1 item"):
+        ClipTextDistance.Params(templates=[])

@@ -12,8 +12,7 @@ import torch.nn.functional as F
 from gan_adapt.engine.context import Step, TargetData
 from gan_adapt.losses.adversarial import (Adversarial, AdversarialParams, PatchHead, r1_penalty,
                                           real_batch)
-from gan_adapt_oneshotclip.consistency import (ClipConsistency, consistency_kl, consistency_l2,
-                                               off_diagonal)
+from gan_adapt_oneshotclip.consistency import ClipConsistency, consistency_kl, consistency_l2
 from gan_adapt_oneshotclip.patch_nce import patch_nce
 
 
@@ -46,11 +45,6 @@ def test_consistency_kl_by_hand_and_batch_of_two_is_zero():
     assert consistency_kl(source, adapted).item() == pytest.approx(expected / 3, abs=1e-12)
     two = unit([1, 0], [0, 1])
     assert consistency_kl(two, unit([1, 0], [1, 0])).item() == pytest.approx(0.0, abs=1e-12)
-
-
-def test_off_diagonal_keeps_row_order():
-    m = torch.arange(9.0).view(3, 3)
-    assert off_diagonal(m).tolist() == [[1, 2], [3, 5], [6, 7]]
 
 
 def test_clip_consistency_term_uses_same_latents_and_needs_pairs():

@@ -22,19 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
+from gan_adapt.losses.similarity import off_diagonal
 
 
 def pairwise_cosine(features: torch.Tensor) -> torch.Tensor:
     """``[N, N]`` cosine similarities of the flattened rows of ``features`` ``[N, ...]``."""
     flat = F.normalize(features.flatten(1), dim=1)
     return flat @ flat.t()
-
-
-def off_diagonal(matrix: torch.Tensor) -> torch.Tensor:
-    """The ``[N, N-1]`` entries of a square matrix without its diagonal, row by row."""
-    n = matrix.shape[0]
-    keep = ~torch.eye(n, dtype=torch.bool, device=matrix.device)
-    return matrix[keep].view(n, n - 1)
 
 
 def row_similarities(features: list[torch.Tensor], layer_of_row: list[int]) -> torch.Tensor:

@@ -10,7 +10,6 @@ so the terms of one step that embed the same image with the same model share its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -49,26 +48,6 @@ def step_image_embedding(step: Any, encoder: Any, image: str) -> torch.Tensor:
 def unit(x: torch.Tensor) -> torch.Tensor:
     """Rows scaled to length one."""
     return F.normalize(x, dim=-1)
-
-
-def fill_template(template: str, text: str) -> str:
-    """``"a {} of a face"`` with ``text`` in place of ``{}``."""
-    return template.replace("{}", text)
-
-
-def text_embedding(encoder: Any, text: str, templates: Sequence[str]) -> torch.Tensor:
-    """``[1, D]``: the unit mean of the unit text embeddings of ``text`` in every template."""
-    return unit(encoder.embed_text([fill_template(t, text) for t in templates]).mean(0,
-                                                                                   keepdim=True))
-
-
-def text_direction(encoder: Any, source: str, target: str,
-                   templates: Sequence[str]) -> torch.Tensor:
-    """``[1, D]`` unit direction from ``source`` to ``target`` text (StyleGAN-NADA): the mean
-    over templates of T(target) - T(source), each embedding of unit length."""
-    src = encoder.embed_text([fill_template(t, source) for t in templates])
-    tgt = encoder.embed_text([fill_template(t, target) for t in templates])
-    return unit((tgt - src).mean(0, keepdim=True))
 
 
 def mean_direction(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

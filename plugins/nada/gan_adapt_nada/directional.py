@@ -23,13 +23,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
+from gan_adapt.encoders.prompts import PromptTemplates, mean_prompt_embedding, prompt_direction
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
 from gan_adapt_nada.clip_space import (directional_loss, mean_direction, members,
-                                       request_step_image, step_image_embedding, text_direction,
-                                       text_embedding, unit)
+                                       request_step_image, step_image_embedding, unit)
 from gan_adapt_nada.layers import AdaptiveLayers, select_layers
 
 
@@ -47,7 +47,7 @@ class DirectionalParams(BaseModel):
                                                       "recipe's target.source_text.")
     target_text: str | None = Field(None, description="Target description; default: the "
                                                       "recipe's target.text.")
-    templates: list[str] = Field(["{}"], min_length=1, description=(
+    templates: PromptTemplates = Field(["{}"], description=(
         "Prompt templates, each with `{}` where the text goes; the direction is averaged over "
         "them. `[\"{}\"]` uses the texts as they are."))
     source_samples: int = Field(16, ge=1, description="G_s samples whose mean embedding is the "
@@ -58,14 +58,6 @@ class DirectionalParams(BaseModel):
     adaptive_layers: AdaptiveLayers | None = Field(
         None, description="Train only the k layers chosen by adaptive layer selection; "
                           "omitted: every trainable layer.")
-
-    @field_validator("templates")
-    @classmethod
-    def _has_slot(cls, templates: list[str]) -> list[str]:
-        bad = [t for t in templates if "{}" not in t]
-        if bad:
-            raise ValueError(f"every template needs a {{}} where the text goes: {bad}")
-        return templates
 
 
 class ClipDirectional:
@@ -88,9 +80,11 @@ class ClipDirectional:
                         "clip_directional with direction = \"text\" needs a source and a target "
                         "description: set target.text and target.source_text in the recipe (or "
                         "the term's source_text and target_text)")
-                self.directions = [text_direction(m, source_text, target_text, params.templates)
+                self.directions = [prompt_direction(m, source_text, target_text,
+                                                    params.templates)
                                    for m, _ in self.members]
-                self.goals = [text_embedding(m, target_text, params.templates)
+                self.goals = [mean_prompt_embedding(m, target_text, params.templates,
+                                                    normalise=True)
                               for m, _ in self.members]
             elif params.direction == "images":
                 images = target.images if target.images is not None else target.image

@@ -22,18 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
+from gan_adapt.losses.similarity import off_diagonal
 
 
 def similarity_matrix(embeddings: torch.Tensor) -> torch.Tensor:
     """Cosine similarities ``[N, N]`` of L2-normalised embeddings ``[N, D]``."""
     return embeddings @ embeddings.t()
-
-
-def off_diagonal(matrix: torch.Tensor) -> torch.Tensor:
-    """The ``[N, N-1]`` entries of a square matrix with its diagonal removed, row by row."""
-    n = matrix.shape[0]
-    mask = ~torch.eye(n, dtype=torch.bool, device=matrix.device)
-    return matrix[mask].view(n, n - 1)
 
 
 def consistency_l2(source: torch.Tensor, adapted: torch.Tensor) -> torch.Tensor:

@@ -11,9 +11,10 @@ mean over the members (the ensemble's cosine is linear in theirs).
 from __future__ import annotations
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.augment import CLIPAugment
+from gan_adapt.encoders.prompts import PromptTemplates, mean_prompt_embedding
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
 from gan_adapt_oneshotclip.search import AugmentParams
@@ -27,19 +28,11 @@ class ClipTextDistance:
         encoder: str = Field("clip", description="Name of an encoder in the recipe's [encoders].")
         text: str | None = Field(None, description="The description; default: the recipe's "
                                                    "target.text.")
-        templates: list[str] = Field(["{}"], min_length=1, description=(
+        templates: PromptTemplates = Field(["{}"], description=(
             "Prompt templates with `{}` where the text goes; the loss is averaged over them."))
         n_aug: int = Field(8, ge=1, description="Augmented copies K per step.")
         augment: AugmentParams = Field(default_factory=AugmentParams,
                                        description="Augmentation ranges.")
-
-        @field_validator("templates")
-        @classmethod
-        def _has_slot(cls, templates: list[str]) -> list[str]:
-            bad = [t for t in templates if "{}" not in t]
-            if bad:
-                raise ValueError(f"every template needs a {{}} where the text goes: {bad}")
-            return templates
 
     def __init__(self, params: Params, ctx: BuildContext) -> None:
         text = params.text or ctx.target.text
@@ -49,9 +42,9 @@ class ClipTextDistance:
         self.encoder = ctx.encoder(params.encoder)
         self.n_aug = params.n_aug
         self.augment = CLIPAugment(**params.augment.model_dump())
-        prompts = [t.replace("{}", text) for t in params.templates]
-        with torch.no_grad():
-            self.text_embedding = self.encoder.embed_text(prompts).mean(0, keepdim=True)  # [1, D]
+        with torch.no_grad():  # [1, D], not renormalised (see the module docstring)
+            self.text_embedding = mean_prompt_embedding(self.encoder, text, params.templates,
+                                                        normalise=False)
 
     def __call__(self, step: Step) -> torch.Tensor:
         unit = (step.fake + 1) / 2  # augmentations work on [0, 1] images
