@@ -30,19 +30,36 @@ class ActiveTerm:
 
     def __call__(self, step: Any) -> Any:
         """The term's value at ``step``; a failure inside the component names it (see below)."""
-        try:
-            return self.impl(step)
-        except GanAdaptError as exc:
-            exc.add_note(f"(raised by {self._where(step, '')})")
-            raise
-        except Exception as exc:
-            raise self._failure(exc, step, "") from exc
+        return self._guarded(self.impl, step, "")
 
     def discriminator_loss(self, step: Any) -> Any:
         """The adversarial term's discriminator loss at ``step``, failures named like above."""
-        part = " (its discriminator loss)"
+        return self._guarded(self.impl.discriminator_loss, step, " (its discriminator loss)")
+
+    def select_parameters(self, step: Any) -> Any:
+        """The generator parameters the term lets this update train (``None``: no restriction,
+        also for a term without ``select_parameters``), failures named like above."""
+        select = getattr(self.impl, "select_parameters", None)
+        if select is None:
+            return None
+        return self._guarded(select, step, " (its select_parameters)")
+
+    def request_embeddings(self, step: Any) -> None:
+        """Let the term announce its encoder inputs of ``step`` (when it has
+        ``request_embeddings``), failures named like above."""
+        announce = getattr(self.impl, "request_embeddings", None)
+        if announce is not None:
+            self._guarded(announce, step, " (its request_embeddings)")
+
+    def describe(self) -> str:
+        """``label (path, kind 'name' from plugin 'source')``, for messages about several terms."""
+        return (f"{self.label} ({self.path}, {self.kind} {self.spec.name!r} from plugin "
+                f"{self.source!r})")
+
+    def _guarded(self, method: Any, step: Any, part: str) -> Any:
+        """``method(step)``, with a failure named as :meth:`_failure` says."""
         try:
-            return self.impl.discriminator_loss(step)
+            return method(step)
         except GanAdaptError as exc:
             exc.add_note(f"(raised by {self._where(step, part)})")
             raise

@@ -30,8 +30,10 @@ from gan_adapt.engine.context import Step
 from gan_adapt.engine.distributed import Distributed
 from gan_adapt.engine.distributed import current as current_distributed
 from gan_adapt.engine.health import check_weights
+from gan_adapt.engine.observers import notify
 from gan_adapt.engine.run_folder import RunFolder
-from gan_adapt.errors import CheckpointError, GanAdaptError, TrainingDiverged, UnsafeFileError
+from gan_adapt.errors import (CheckpointError, GanAdaptError, PluginError, TrainingDiverged,
+                              UnsafeFileError)
 from gan_adapt.parameter_groups import freeze
 from gan_adapt.progress import PhaseProgress
 from gan_adapt.recipe import StepKind, ValidatedRecipe
@@ -84,7 +86,7 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
 
     previous_handler = signal.signal(signal.SIGINT, on_sigint)
     try:
-        plugin_set.hook.on_run_start(run=state)
+        notify(plugin_set, "on_run_start", run=state)
         folder.update_meta(status="running")
 
         # ---- 1. Latent search: find w_ref, the source latent closest to the target --------
@@ -132,7 +134,8 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
                 # Log, observe, sample, checkpoint.
                 done = index + 1
                 logged = _log(state, kind.name, index, values, recipe.output.log_every)
-                plugin_set.hook.on_step_end(run=state, phase="adapt", step=index, values=logged)
+                notify(plugin_set, "on_step_end", run=state, phase="adapt", step=index,
+                       values=logged)
                 progress.update(index, logged)
                 if done % recipe.output.sample_every == 0 or done == adapt.steps:
                     _save_samples(state, done, sample_z)
@@ -145,7 +148,7 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
         # ---- 3. Outputs ----------------------------------------------------------------------
         state.step = adapt.steps
         result = _write_outputs(state)
-        plugin_set.hook.on_run_end(run=state, result=result)
+        notify(plugin_set, "on_run_end", run=state, result=result)
         return result
     except BaseException as exc:
         _record_failure(state, exc)
@@ -178,8 +181,8 @@ def _latent_search(state: Run, progress_live: bool | None) -> torch.Tensor:
             state.step = index
             values = search_step(state, w, opt, index)
             logged = _log(state, "search", index, values, search.log_every)
-            state.plugin_set.hook.on_step_end(run=state, phase="search", step=index,
-                                              values=logged)
+            notify(state.plugin_set, "on_step_end", run=state, phase="search", step=index,
+                   values=logged)
             progress.update(index, logged)
             if state.interrupted:
                 break
@@ -200,7 +203,7 @@ def search_step(state: Run, w: torch.Tensor, opt: torch.optim.Optimizer,
     total = sum(t.spec.weight * losses[t.label] for t in terms)
     _check_finite(total, losses, index, phase="search")
     opt.zero_grad(set_to_none=True)
-    total.backward()
+    _backward(total, terms, "search", index)
     opt.step()
     values = {k: v.detach() for k, v in losses.items()}
     values["total"] = total.detach()
@@ -278,7 +281,7 @@ def discriminator_update(state: Run, kind: StepKind, index: int, adversarial: li
     d_total = sum(d_losses.values())
     _check_finite(d_total, d_losses, index)
     d_opt.zero_grad(set_to_none=True)
-    d_total.backward()
+    _backward(d_total, adversarial, "discriminator", index)
     state.dist.average_gradients(d_params)
     d_opt.step()
     _requires_grad(d_params, False)
@@ -296,7 +299,7 @@ def generator_update(state: Run, kind: StepKind, index: int, terms: list[ActiveT
     g_total = sum(t.spec.weight * g_losses[t.label] for t in terms)
     _check_finite(g_total, g_losses, index)
     g_opt.zero_grad(set_to_none=True)
-    g_total.backward()
+    _backward(g_total, terms, "generator", index)
     state.dist.average_gradients(g_params)
     g_opt.step()
     values = {k: v.detach() for k, v in g_losses.items()}
@@ -308,9 +311,7 @@ def _request_embeddings(step: Step, terms: list[ActiveTerm]) -> None:
     """Let every term announce its encoder inputs, so that each encoder embeds all of this
     step's inputs together (see ``Step.embedding``) instead of once per term."""
     for term in terms:
-        announce = getattr(term.impl, "request_embeddings", None)
-        if announce is not None:
-            announce(step)
+        term.request_embeddings(step)
 
 
 def set_precision(state: Run, phase: str, precision: str) -> None:
@@ -411,13 +412,43 @@ def _select_trainable(params: list[torch.nn.Parameter], terms: list[ActiveTerm],
     """
     allowed: set[int] | None = None
     for term in terms:
-        select = getattr(term.impl, "select_parameters", None)
-        chosen = select(step) if select is not None else None
+        chosen = term.select_parameters(step)
         if chosen is not None:
             ids = {id(p) for p in chosen}
             allowed = ids if allowed is None else allowed & ids
     for p in params:
         p.requires_grad_(allowed is None or id(p) in allowed)
+
+
+def _backward(total: torch.Tensor, terms: list[ActiveTerm], update: str, index: int) -> None:
+    """``total.backward()`` of the ``update`` ("search", "discriminator" or "generator") of
+    step ``index``, naming the update and its terms when the backward pass raises.
+
+    Every weighted term of an update shares one backward pass, so a failure inside it (a
+    plugin's custom autograd Function, a hook on a tensor) cannot be pinned on one term: the
+    message lists them all. A GanAdaptError keeps its type and gains that as a note;
+    KeyboardInterrupt passes through. The message is built only on failure.
+    """
+    try:
+        total.backward()
+    except GanAdaptError as exc:
+        exc.add_note(f"(raised in the backward pass of {_update_name(update, index)}; its "
+                     f"terms: {', '.join(t.describe() for t in terms)})")
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"The backward pass of {_update_name(update, index)} failed: "
+            f"{type(exc).__name__}: {exc}. The update's terms share that one pass, so the "
+            "failure cannot be pinned on one of them (the usual cause is a term's custom "
+            "autograd function or a hook on a tensor); its terms: "
+            f"{', '.join(t.describe() for t in terms)}. The run stopped. "
+            "Set GAN_ADAPT_DEBUG=1 to see the traceback.") from exc
+
+
+def _update_name(update: str, index: int) -> str:
+    """``search step 3`` or ``the generator update of adapt step 3``."""
+    return f"search step {index}" if update == "search" else \
+        f"the {update} update of adapt step {index}"
 
 
 def _discriminator_parameters(D: Any, losses: list[ActiveTerm]) -> list[torch.nn.Parameter]:

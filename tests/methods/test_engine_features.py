@@ -8,10 +8,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from gan_adapt.engine.build import ActiveTerm
 from gan_adapt.engine.context import Step, TargetData
 from gan_adapt.engine.loop import _anchor_latents, _anchor_ws, _select_trainable
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.recipe import StepKind
+from gan_adapt.recipe import StepKind, Term
 
 
 def test_synthesis_returns_every_styled_conv_activation(tiny_generator):
@@ -102,10 +103,13 @@ def test_terms_narrow_the_trainable_parameters_per_step():
     params = [torch.nn.Parameter(torch.zeros(())) for _ in range(4)]
     p0, p1, p2, p3 = params
 
-    def term(chosen):
-        return SimpleNamespace(impl=SimpleNamespace(select_parameters=lambda step: chosen))
+    def active(impl):
+        return ActiveTerm("t", "adapt.losses[0]", Term(name="t"), impl)
 
-    plain = SimpleNamespace(impl=object())
+    def term(chosen):
+        return active(SimpleNamespace(select_parameters=lambda step: chosen))
+
+    plain = active(object())
     _select_trainable(params, [term([p0, p1]), term([p1, p2]), term(None), plain], None)
     assert [p.requires_grad for p in params] == [False, True, False, False]
     _select_trainable(params, [plain], None)  # the next step starts from the full set again
