@@ -42,6 +42,10 @@ class UnsafeFileError(CheckpointError):
     """A file asked to run code (a pickle global outside the allow-list); nothing was executed."""
 
 
+class OutOfMemory(GanAdaptError):
+    """A step needed more memory than the device has; the message lists the memory modes."""
+
+
 class InputError(GanAdaptError):
     """A user input other than a recipe or checkpoint (an image, a folder, a path) is unusable."""
 

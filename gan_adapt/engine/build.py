@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from gan_adapt.engine.context import BuildContext, TargetData
+from gan_adapt.engine.memory_advice import out_of_memory
 from gan_adapt.errors import GanAdaptError, PluginError
 from gan_adapt.recipe import Term, ValidatedRecipe
 
@@ -64,7 +65,8 @@ class ActiveTerm:
             exc.add_note(f"(raised by {self._where(step, part)})")
             raise
         except Exception as exc:
-            raise self._failure(exc, step, part) from exc
+            raise (out_of_memory(exc, self._where(step, part))
+                   or self._failure(exc, step, part)) from exc
 
     def _where(self, step: Any, part: str) -> str:
         return (f"{self.path}{part}, {self.kind} {self.spec.name!r} from plugin "

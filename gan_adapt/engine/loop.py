@@ -27,13 +27,14 @@ from gan_adapt import files
 from gan_adapt.engine.build import ActiveTerm, Components, build_components
 from gan_adapt.engine.compiling import compile_networks, eager, uncompile_networks
 from gan_adapt.engine.context import Step
+from gan_adapt.engine.memory_advice import out_of_memory
 from gan_adapt.engine.distributed import Distributed
 from gan_adapt.engine.distributed import current as current_distributed
 from gan_adapt.engine.health import check_weights
 from gan_adapt.engine.observers import notify
 from gan_adapt.engine.run_folder import RunFolder
-from gan_adapt.errors import (CheckpointError, GanAdaptError, PluginError, TrainingDiverged,
-                              UnsafeFileError)
+from gan_adapt.errors import (CheckpointError, GanAdaptError, OutOfMemory, PluginError,
+                              TrainingDiverged, UnsafeFileError)
 from gan_adapt.parameter_groups import freeze
 from gan_adapt.progress import PhaseProgress
 from gan_adapt.recipe import StepKind, ValidatedRecipe
@@ -436,6 +437,9 @@ def _backward(total: torch.Tensor, terms: list[ActiveTerm], update: str, index: 
                      f"terms: {', '.join(t.describe() for t in terms)})")
         raise
     except Exception as exc:
+        oom = out_of_memory(exc, f"the backward pass of {_update_name(update, index)}")
+        if oom is not None:
+            raise oom from exc
         raise PluginError(
             f"The backward pass of {_update_name(update, index)} failed: "
             f"{type(exc).__name__}: {exc}. The update's terms share that one pass, so the "
@@ -606,6 +610,10 @@ def _record_failure(state: Run, exc: BaseException) -> None:
     if isinstance(exc, TrainingDiverged):
         exc.add_note(f"The run folder {root} is marked failed and {kept}. A resumed run would "
                      "replay the same steps: start a new run with the lower value instead.")
+    elif isinstance(exc, OutOfMemory):
+        exc.add_note(f"The run folder {root} is marked failed and {kept}. A resume keeps the "
+                     "recipe, so it helps only if other processes held the memory (gan-adapt "
+                     f"run --resume {root}); to use a memory mode, start a new run.")
     else:
         exc.add_note(f"The run folder {root} is marked failed and {kept}. Once the cause is "
                      f"fixed, continue with: gan-adapt run --resume {root}")

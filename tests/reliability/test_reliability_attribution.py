@@ -143,3 +143,19 @@ def test_backward_failure_in_the_latent_search_names_the_search_terms(cli, tmp_p
                    f"{FROM})", "mean_colour (search.objective[0]", "has no checkpoint yet",
                    code=1)
     _assert_failed(out, "search", 2, "search step 2")
+
+
+@pytest.mark.parametrize("at, where", [
+    (2, "adapt.losses[4], loss 'out_of_memory' " + FROM + ", at adapt step 2"),
+    (3, "the backward pass of the generator update of adapt step 3"),
+])
+def test_out_of_memory_is_not_blamed_on_a_plugin_and_lists_the_memory_modes(cli, tmp_path, at,
+                                                                             where):
+    result, out = _run(cli, tmp_path, extra_losses=[{"name": "out_of_memory",
+                                                     "params": {"at": at}}])
+    assert_refused(result, f"Out of memory in {where} (CUDA out of memory. Tried to allocate "
+                   "2.00 GiB)", 'adapt.precision = "bf16"', "micro_batch = 4",
+                   "image_size = 160", "is marked failed", "A resume keeps the recipe",
+                   code=1)
+    assert "PluginError" not in result.err and "failed: " not in result.err
+    _assert_failed(out, "adapt", at, "Out of memory")

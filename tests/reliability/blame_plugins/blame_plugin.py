@@ -62,10 +62,36 @@ class BackwardFails(_FromStep):
         return _RaisingBackward.apply(value) if step.index >= self.at else value
 
 
+class _OutOfMemoryBackward(torch.autograd.Function):
+    """Identity forward; its backward fails to allocate, as a too-large step on a GPU would."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+class OutOfMemory(_FromStep):
+    """Runs out of memory from step ``at`` on: in its value on even steps, in the backward
+    pass on odd ones."""
+
+    def __call__(self, step):
+        value = super().__call__(step)
+        if step.index < self.at:
+            return value
+        if step.index % 2 == 0:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return _OutOfMemoryBackward.apply(value)
+
+
 @hookimpl
 def register_losses(register):
     register("select_fails", SelectFails)
     register("backward_fails", BackwardFails)
+    register("out_of_memory", OutOfMemory)
 
 
 @hookimpl
