@@ -42,16 +42,29 @@ class SelectFails(_FromStep):
         return None
 
 
-class _RaisingBackward(torch.autograd.Function):
-    """Identity forward; its backward raises, as a buggy custom gradient would."""
+def _identity_whose_backward_raises(make_error):
+    """A custom autograd Function: identity forward, a backward that raises ``make_error()``
+    (a buggy custom gradient, or an allocation failing on a too-large step)."""
 
-    @staticmethod
-    def forward(ctx, x):
-        return x.clone()
+    class RaisingBackward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
 
-    @staticmethod
-    def backward(ctx, grad):
-        raise ArithmeticError("injected backward failure")
+        @staticmethod
+        def backward(ctx, grad):
+            raise make_error()
+
+    return RaisingBackward
+
+
+def _cuda_out_of_memory():
+    return torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+_RaisingBackward = _identity_whose_backward_raises(
+    lambda: ArithmeticError("injected backward failure"))
+_OutOfMemoryBackward = _identity_whose_backward_raises(_cuda_out_of_memory)
 
 
 class BackwardFails(_FromStep):
@@ -60,18 +73,6 @@ class BackwardFails(_FromStep):
     def __call__(self, step):
         value = super().__call__(step)
         return _RaisingBackward.apply(value) if step.index >= self.at else value
-
-
-class _OutOfMemoryBackward(torch.autograd.Function):
-    """Identity forward; its backward fails to allocate, as a too-large step on a GPU would."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx, grad):
-        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
 
 class OutOfMemory(_FromStep):
@@ -83,7 +84,7 @@ class OutOfMemory(_FromStep):
         if step.index < self.at:
             return value
         if step.index % 2 == 0:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            raise _cuda_out_of_memory()
         return _OutOfMemoryBackward.apply(value)
 
 
