@@ -133,10 +133,26 @@ class Step:
     # (the engine calls that on every term before evaluating any); the first ``embedding`` call
     # of an encoder then embeds everything announced for it in one ``embed_many`` (two forwards:
     # constants without autograd, the rest with it), however many terms share the encoder.
-    # Terms agree on keys for shared inputs: "image:source" (grad=False), "image:fake",
-    # "image:fake_reference" (grad=True), "image:source_reference" (grad=False). An ensemble
-    # (an encoder with ``members`` and ``join``) is embedded member by member under the same
-    # keys, so it shares forwards with terms that use its members directly (directional losses).
+    # The step's own images (``STEP_IMAGES``) have shared keys: terms embed them through
+    # ``request_image_embedding`` / ``image_embedding``, so two terms embedding G_t(w) with one
+    # encoder share its forward. An ensemble (an encoder with ``members`` and ``join``) is
+    # embedded member by member under the same keys, so it shares forwards with terms that use
+    # its members directly (directional losses).
+
+    #: The step's images a term may embed by name, and whether their embeddings carry gradients.
+    STEP_IMAGES = {"source": False, "fake": True, "source_reference": False,
+                   "fake_reference": True}
+
+    def request_image_embedding(self, encoder: Any, image: str) -> None:
+        """Announce that ``encoder`` embeds the step's ``image`` (a :attr:`STEP_IMAGES` name)."""
+        self.request_embedding(encoder, f"image:{image}", lambda: getattr(self, image),
+                               grad=self.STEP_IMAGES[image])
+
+    def image_embedding(self, encoder: Any, image: str) -> torch.Tensor:
+        """``[n, D]``: ``encoder``'s embedding of the step's ``image`` (a :attr:`STEP_IMAGES`
+        name), shared with every other term of the step that embeds it with the same encoder."""
+        return self.embedding(encoder, f"image:{image}", lambda: getattr(self, image),
+                              grad=self.STEP_IMAGES[image])
 
     def cached(self, key: Any, make: Callable[[], Any]) -> Any:
         """``make()`` once per step and key (e.g. a term's random crop boxes, drawn when it

@@ -24,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
 from gan_adapt.losses.reconstruction import LPIPS
-from gan_adapt_nada.clip_space import request_step_image, step_image_embedding
 
 
 def _target(ctx: BuildContext, name: str) -> torch.Tensor:
@@ -55,10 +54,10 @@ class ReferenceClip:
 
     def request_embeddings(self, step: Step) -> None:
         """Announce G_t(w_ref) to the step's batched embedding."""
-        request_step_image(step, self.encoder, "fake_reference")
+        step.request_image_embedding(self.encoder, "fake_reference")
 
     def __call__(self, step: Step) -> torch.Tensor:
-        embedding = step_image_embedding(step, self.encoder, "fake_reference")
+        embedding = step.image_embedding(self.encoder, "fake_reference")
         return (1 - embedding @ self.target_embedding.t()).mean()
 
 

@@ -7,7 +7,7 @@ survive adaptation as its offset from the reference image (as the reference impl
 computes it, against the target image itself rather than G_t(w_ref)). Together with the
 across-domain direction this keeps each sample's identity while the domain changes. Per CLIP
 model, averaged over an ensemble's members. The step's images are embedded through the step's
-shared batches, with the across-domain loss's (see :mod:`gan_adapt_nada.clip_space`).
+shared batches (:meth:`Step.image_embedding`), with the across-domain loss's.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
-from gan_adapt_nada.clip_space import (directional_loss, members, request_step_image,
-                                       step_image_embedding, unit)
+from gan_adapt_nada.clip_space import directional_loss, members, unit
 
 
 class ClipWithinDomain:
@@ -44,22 +43,22 @@ class ClipWithinDomain:
         step."""
         for member, _ in self.members:
             if self.source_reference is None and step.w_ref is not None:
-                request_step_image(step, member, "source_reference")
-            request_step_image(step, member, "source")
-            request_step_image(step, member, "fake")
+                step.request_image_embedding(member, "source_reference")
+            step.request_image_embedding(member, "source")
+            step.request_image_embedding(member, "fake")
 
     def __call__(self, step: Step) -> torch.Tensor:
         if step.w_ref is None:
             raise GanAdaptError("clip_within_domain needs the searched latent w_ref: add a "
                                 "[search] section to the recipe")
         if self.source_reference is None:
-            self.source_reference = [step_image_embedding(step, m, "source_reference")
+            self.source_reference = [step.image_embedding(m, "source_reference")
                                      for m, _ in self.members]
         total = step.fake.new_zeros(())
         for (member, weight), ref, src_ref in zip(self.members, self.reference,
                                                   self.source_reference):
-            source = step_image_embedding(step, member, "source")
-            adapted = step_image_embedding(step, member, "fake")
+            source = step.image_embedding(member, "source")
+            adapted = step.image_embedding(member, "fake")
             wanted = unit(source - src_ref)  # [N, D], one direction per sample
             total = total + weight * directional_loss(adapted - ref, wanted, self.min_norm)
         return total

@@ -3,9 +3,6 @@
 A directional loss normalises an embedding *difference*, which is not linear in the cosine
 similarities, so for a CLIP ensemble it is computed per member and averaged with the members'
 weights (:func:`members`), as StyleGAN-NADA and Mind the Gap average their CLIP models.
-
-The step's images are embedded through the step's shared batches (:func:`step_image_embedding`),
-so the terms of one step that embed the same image with the same model share its forwards.
 """
 
 from __future__ import annotations
@@ -23,26 +20,6 @@ def members(encoder: Any) -> list[tuple[Any, float]]:
     if inner is None:
         return [(encoder, 1.0)]
     return list(zip(inner, encoder.weights))
-
-
-# The step images these terms embed, and whether their embeddings carry gradients. Each is
-# embedded under the key "image:<name>", the engine's shared key for it (see
-# gan_adapt.engine.context.Step.embedding; OneShotCLIP's L_con uses the same ones).
-STEP_IMAGES: dict[str, bool] = {"source": False, "fake": True, "source_reference": False,
-                                "fake_reference": True}
-
-
-def request_step_image(step: Any, encoder: Any, image: str) -> None:
-    """Announce that ``encoder`` embeds the step's ``image`` (a :data:`STEP_IMAGES` name)."""
-    step.request_embedding(encoder, f"image:{image}", lambda: getattr(step, image),
-                           grad=STEP_IMAGES[image])
-
-
-def step_image_embedding(step: Any, encoder: Any, image: str) -> torch.Tensor:
-    """``[n, D]``: ``encoder``'s embedding of the step's ``image`` (a :data:`STEP_IMAGES` name),
-    shared with every other term of the step that embeds it with the same encoder."""
-    return step.embedding(encoder, f"image:{image}", lambda: getattr(step, image),
-                          grad=STEP_IMAGES[image])
 
 
 def unit(x: torch.Tensor) -> torch.Tensor:

@@ -28,8 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gan_adapt.encoders.prompts import PromptTemplates, mean_prompt_embedding, prompt_direction
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
-from gan_adapt_nada.clip_space import (directional_loss, mean_direction, members,
-                                       request_step_image, step_image_embedding, unit)
+from gan_adapt_nada.clip_space import directional_loss, mean_direction, members, unit
 from gan_adapt_nada.layers import AdaptiveLayers, select_layers
 
 
@@ -107,7 +106,7 @@ class ClipDirectional:
         if step.w_ref is None:
             raise GanAdaptError("clip_directional with direction = \"reference\" needs the "
                                 "searched latent w_ref: add a [search] section to the recipe")
-        return [unit(goal - step_image_embedding(step, m, "source_reference"))
+        return [unit(goal - step.image_embedding(m, "source_reference"))
                 for (m, _), goal in zip(self.members, self.goals)]
 
     def request_embeddings(self, step: Step) -> None:
@@ -115,17 +114,17 @@ class ClipDirectional:
         that fixes a reference direction."""
         for member, _ in self.members:
             if self.directions is None and step.w_ref is not None:
-                request_step_image(step, member, "source_reference")
-            request_step_image(step, member, "source")
-            request_step_image(step, member, "fake")
+                step.request_image_embedding(member, "source_reference")
+            step.request_image_embedding(member, "source")
+            step.request_image_embedding(member, "fake")
 
     def __call__(self, step: Step) -> torch.Tensor:
         if self.directions is None:
             self.directions = self._reference_directions(step)
         total = step.fake.new_zeros(())
         for (member, weight), direction in zip(self.members, self.directions):
-            source = step_image_embedding(step, member, "source")
-            adapted = step_image_embedding(step, member, "fake")
+            source = step.image_embedding(member, "source")
+            adapted = step.image_embedding(member, "fake")
             total = total + weight * directional_loss(adapted - source, direction,
                                                       self.params.min_norm)
         return total

@@ -58,15 +58,15 @@ class ClipConsistency:
 
     def request_embeddings(self, step: Step) -> None:
         """Announce G_s(w) (a constant) and G_t(w) to the step's batched embedding."""
-        step.request_embedding(self.encoder, "image:source", lambda: step.source, grad=False)
-        step.request_embedding(self.encoder, "image:fake", lambda: step.fake, grad=True)
+        step.request_image_embedding(self.encoder, "source")
+        step.request_image_embedding(self.encoder, "fake")
 
     def __call__(self, step: Step) -> torch.Tensor:
         if (step.full_batch or step.batch_size) < 2:
             raise GanAdaptError(f"clip_consistency compares samples pairwise and needs a batch of "
                                 f"at least 2; step kind {step.kind!r} has batch "
                                 f"{step.batch_size}")
-        source = step.embedding(self.encoder, "image:source", lambda: step.source, grad=False)
-        adapted = step.embedding(self.encoder, "image:fake", lambda: step.fake, grad=True)
+        source = step.image_embedding(self.encoder, "source")
+        adapted = step.image_embedding(self.encoder, "fake")
         # pairs span the whole batch: a multi-process run gathers every process's shard
         return self.distance(step.gather(source), step.gather(adapted))
