@@ -101,15 +101,20 @@ def cli() -> None:
 @plugins_dir_option
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
               help="Where to run (default: the recipe's `device`, normally auto).")
+@click.option("--allow-output-changes", is_flag=True,
+              help="With --resume: accept an edited [output] section of the folder's recipe "
+                   "(it cannot change the results).")
 def run(recipe: str | None, out: str | None, target: str | None, overrides: tuple[str, ...],
-        resume: str | None, plugins_dir: tuple[str, ...], device: str | None) -> None:
+        resume: str | None, plugins_dir: tuple[str, ...], device: str | None,
+        allow_output_changes: bool) -> None:
     """Adapt a generator as RECIPE says, writing everything into one run folder."""
     from gan_adapt.engine import start
 
     from gan_adapt.engine.distributed import current
 
     result = start(recipe, get_plugins(plugins_dir), out=out, target=target,
-                   overrides=list(overrides), resume=resume, device=device)
+                   overrides=list(overrides), resume=resume, device=device,
+                   allow_output_changes=allow_output_changes)
     if not current().is_main:  # under torchrun, rank 0 reports
         return
     if result.status == "interrupted":

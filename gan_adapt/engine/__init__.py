@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gan_adapt.engine.identity import check_resume, run_identity
 from gan_adapt.engine.loop import RunResult
 from gan_adapt.engine.run_folder import (RunFolder, default_run_dir, environment_record,
                                          require_run_folder)
@@ -47,11 +48,15 @@ def plugins_record(plugin_set: Any) -> dict[str, Any]:
 
 def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | None = None,
           target: str | None = None, overrides: list[str] = (), resume: str | Path | None = None,
-          device: str | None = None, progress_live: bool | None = None) -> RunResult:
+          device: str | None = None, progress_live: bool | None = None,
+          allow_output_changes: bool = False) -> RunResult:
     """Run a recipe (or resume a run folder) to completion or interruption.
 
     Under ``torchrun`` every process calls this; rank 0 alone writes the run folder and shows
-    progress (see :mod:`gan_adapt.engine.distributed`).
+    progress (see :mod:`gan_adapt.engine.distributed`). The writing process holds the folder's
+    lock until the run ends; a resume first checks that the folder is still the run it was
+    started as (:mod:`gan_adapt.engine.identity`); ``allow_output_changes`` accepts an edit of
+    the recipe's [output] section, which cannot change the results.
     """
     from gan_adapt.engine.build import resolve_device
     from gan_adapt.engine.distributed import init_from_env
@@ -67,18 +72,12 @@ def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | 
                                 "--set and --target cannot change it (start a new run instead)")
         folder = require_run_folder(resume)
         folder.writer = dist.is_main
-        meta = folder.read_meta()
-        if meta.get("status") == "done":
-            raise GanAdaptError(f"{folder.root} is already finished; nothing to resume")
-        if dist.is_main:
-            folder.remove_partial_writes()  # what a killed run was writing when it died
-        dist.barrier()
-        validated = validate(read_toml(folder.recipe), plugin_set,
-                             base_dir=Path(meta["base_dir"]), source=str(folder.recipe))
-        torch_device = resolve_device(device or meta.get("device", "auto"))
-        components = prepare(validated, plugin_set, torch_device)
-        return run(validated, plugin_set, folder, components, resume=True,
-                   progress_live=progress_live)
+        folder.lock()  # before anything is read or cleaned: another process may be running it
+        try:
+            return _resume(folder, plugin_set, dist, device, progress_live,
+                           allow_output_changes)
+        finally:
+            folder.unlock()
 
     if recipe_path is None:
         raise GanAdaptError("give a RECIPE file to run (or --resume RUN_DIR)")
@@ -96,12 +95,40 @@ def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | 
     components = prepare(validated, plugin_set, torch_device)
     root = out if out is not None else default_run_dir(validated.recipe.name)
     folder = RunFolder(str(dist.broadcast(str(root))), writer=dist.is_main)
+    folder.identity = run_identity(validated)
     meta = {"status": "created", "recipe_source": str(Path(recipe_path).resolve()),
             "base_dir": str(validated.base_dir.resolve()), "device": str(torch_device),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "overrides": overrides,
-            "target_override": target}
+            "target_override": target, "identity": folder.identity}
+    try:
+        if dist.is_main:  # creates the folder and takes its lock
+            folder.create(validated.raw, meta | {"processes": dist.world},
+                          plugins_record(plugin_set), environment_record(torch_device))
+        dist.barrier()
+        return run(validated, plugin_set, folder, components, progress_live=progress_live)
+    finally:
+        folder.unlock()
+
+
+def _resume(folder: RunFolder, plugin_set: Any, dist: Any, device: str | None,
+            progress_live: bool | None, allow_output_changes: bool) -> RunResult:
+    """``--resume``: check the folder is the run it claims to be, then continue it."""
+    from gan_adapt.engine.build import resolve_device
+    from gan_adapt.engine.loop import prepare, run
+
+    meta = folder.read_meta()
+    if meta.get("status") == "done":
+        raise GanAdaptError(f"{folder.root} is already finished; nothing to resume")
+    validated = validate(read_toml(folder.recipe), plugin_set,
+                         base_dir=Path(meta["base_dir"]), source=str(folder.recipe))
+    current = run_identity(validated)
+    if check_resume(folder.root, meta.get("identity"), current, allow_output_changes):
+        folder.update_meta(identity=current)  # an accepted [output]-only edit
+    folder.identity = current if meta.get("identity") is not None else None
     if dist.is_main:
-        folder.create(validated.raw, meta | {"processes": dist.world},
-                      plugins_record(plugin_set), environment_record(torch_device))
+        folder.remove_partial_writes()  # what a killed run was writing when it died
     dist.barrier()
-    return run(validated, plugin_set, folder, components, progress_live=progress_live)
+    torch_device = resolve_device(device or meta.get("device", "auto"))
+    components = prepare(validated, plugin_set, torch_device)
+    return run(validated, plugin_set, folder, components, resume=True,
+               progress_live=progress_live)

@@ -32,7 +32,7 @@ from gan_adapt.engine.distributed import Distributed
 from gan_adapt.engine.distributed import current as current_distributed
 from gan_adapt.engine.health import check_weights
 from gan_adapt.engine.observers import notify
-from gan_adapt.engine.run_folder import RunFolder
+from gan_adapt.engine.run_folder import RunFolder, step_of
 from gan_adapt.errors import (CheckpointError, GanAdaptError, OutOfMemory, PluginError,
                               TrainingDiverged, UnsafeFileError)
 from gan_adapt.parameter_groups import freeze
@@ -96,6 +96,7 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
             state.phase = "search"
             if resume and search_file.exists():
                 saved = folder.load_state(search_file, device)
+                folder.check_identity(search_file, saved)
                 state.w_ref = saved["w_ref"]
                 _set_rng_state(saved["rng"])
                 if not (folder.search / "target_vs_reference.png").exists():
@@ -107,8 +108,8 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
                 if state.interrupted:
                     return _stop(state, "interrupted")
                 if folder.writer:
-                    files.torch_save({"w_ref": state.w_ref.cpu(), "rng": _rng_state()},
-                                     search_file)
+                    files.torch_save({"w_ref": state.w_ref.cpu(), "rng": _rng_state(),
+                                      "identity": folder.identity}, search_file)
                 _save_reference_image(state)
 
         # ---- 2. Adaptation: G_t starts as a copy of G_s -----------------------------------
@@ -562,7 +563,7 @@ def _term_states(terms: list[ActiveTerm]) -> dict[str, Any]:
 def _save_checkpoint(state: Run, done: int, g_opt: Any, d_opt: Any) -> None:
     c = state.components
     previous = state.folder.list_checkpoints()
-    first = int(previous[-1].stem.split("-")[1]) if previous else 0
+    first = step_of(previous[-1], ".pt") if previous else 0
     owned = {t.label: t.impl for t in c.losses if isinstance(t.impl, torch.nn.Module)}
     check_weights({"G_t": state.G_t, "G_ema": state.G_ema, "D": c.discriminator, **owned},
                   first, done - 1, lambda: _terms_between(state, first, done - 1))
@@ -576,6 +577,7 @@ def _save_checkpoint(state: Run, done: int, g_opt: Any, d_opt: Any) -> None:
         "d_opt": d_opt.state_dict() if d_opt is not None else None,
         "w_ref": state.w_ref.cpu() if state.w_ref is not None else None,
         "rng": _rng_state(),
+        "identity": state.folder.identity,  # what run this is (checked on resume)
     }
     state.folder.save_checkpoint(checkpoint, done, state.validated.recipe.output.keep_checkpoints)
 
@@ -628,6 +630,7 @@ def _load_latest_checkpoint(state: Run, g_opt: Any, d_opt: Any) -> int:
             raise
         except CheckpointError:
             continue  # unreadable (should not happen with atomic writes): try an older one
+        state.folder.check_identity(path, checkpoint)
         c = state.components
         try:
             state.G_t.load_state_dict(checkpoint["G_t"])
@@ -689,7 +692,7 @@ def _write_outputs(state: Run) -> RunResult:
     if plot_loss_curves(folder.read_log(), folder.root / "loss_curves.png"):
         outputs["loss_curves"] = "loss_curves.png"
     outputs.update(save_adapted_generator(state.G_ema, folder.generator, w_ref=state.w_ref))
-    samples = sorted(folder.samples.glob("step-*.png"))
+    samples = folder.list_samples()
     if samples:
         outputs["samples"] = str(samples[-1].relative_to(folder.root))
     result = RunResult(folder.root, "done", state.validated.recipe.adapt.steps, outputs,

@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -23,6 +25,30 @@ from typing import Any
 
 from gan_adapt import files
 from gan_adapt.errors import GanAdaptError, InputError
+
+#: The files a run writes into ``checkpoints/`` and ``samples/``: ``step-`` and at least six
+#: digits (``step-000013.pt``, ``step-1000000.pt``). Anything else there is the user's: a
+#: ``step-final.pt`` or ``step-000013 (copy).pt`` is never read, sorted, or deleted.
+_STEP_FILE = re.compile(r"step-(\d{6,})")
+
+#: The lock file of a run folder (held by the process that runs or resumes it).
+LOCK_NAME = ".run.lock"
+
+
+def step_of(path: Path, suffix: str) -> int | None:
+    """The step of a ``step-NNNNNN<suffix>`` file that a run wrote; None for any other name."""
+    if not path.name.endswith(suffix):
+        return None
+    match = _STEP_FILE.fullmatch(path.name[:-len(suffix)])
+    return int(match.group(1)) if match else None
+
+
+def step_files(folder: Path, suffix: str) -> list[Path]:
+    """The ``step-NNNNNN<suffix>`` files of ``folder`` by step (numerically), oldest first."""
+    if not folder.is_dir():
+        return []
+    found = [(step_of(p, suffix), p) for p in folder.iterdir()]
+    return [p for step, p in sorted((s, p) for s, p in found if s is not None) if p.is_file()]
 
 
 class RunFolder:
@@ -32,6 +58,10 @@ class RunFolder:
         self.root = Path(root)
         # False in the other processes of a multi-process run: only rank 0 writes the folder.
         self.writer = writer
+        self._lock_handle: Any = None  # the open lock file while this process holds the lock
+        #: The run's identity (see :mod:`gan_adapt.engine.identity`), written into run.json
+        #: and every checkpoint; None for a folder from before identities were recorded.
+        self.identity: dict[str, Any] | None = None
 
     # -- paths ---------------------------------------------------------------------------
     @property
@@ -82,10 +112,56 @@ class RunFolder:
         except OSError as exc:
             raise InputError(f"cannot write to output folder {self.root}: {exc.strerror or exc}"
                              ) from None
+        self.lock()
+        # Another process may have created the same folder between the check and the lock.
+        if any(p.name != LOCK_NAME for p in self.root.iterdir()):
+            self.unlock()
+            raise InputError(f"output folder {self.root} exists and is not empty; choose another "
+                             "--out, or continue that run with --resume")
         files.write_text(self.recipe, tomli_w.dumps(raw_recipe))
         files.write_json(self.meta, meta)
         files.write_json(self.root / "plugins.json", plugins)
         files.write_json(self.root / "environment.json", environment)
+
+    # -- lock ------------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Hold the folder's lock until :meth:`unlock` or the end of the process.
+
+        Two processes must never write one run folder (two resumes would interleave their
+        checkpoints and logs): the second is refused. The lock is an ``flock`` on
+        ``.run.lock``, so the system releases it when a process dies, even by SIGKILL.
+        """
+        import fcntl
+
+        if not self.writer or self._lock_handle is not None:
+            return
+        path = self.root / LOCK_NAME
+        try:
+            handle = open(path, "a+", encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write to run folder {self.root}: {exc.strerror or exc}"
+                             ) from None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            handle.close()
+            who = f" (process {holder})" if holder.isdigit() else ""
+            raise InputError(f"{self.root} is in use by another gan-adapt run{who}; wait for it "
+                             "to finish, or stop it, before resuming") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_handle = handle
+
+    def unlock(self) -> None:
+        """Release the lock taken by :meth:`lock` (the lock file stays, empty of meaning)."""
+        handle = self._lock_handle
+        if handle is not None:
+            handle.close()  # closing the descriptor releases the flock
+            self._lock_handle = None
 
     def remove_partial_writes(self) -> None:
         """Delete what a killed process was writing (temporary files, an unfinished generator
@@ -147,8 +223,13 @@ class RunFolder:
         return self.checkpoints / f"step-{step:06d}.pt"
 
     def list_checkpoints(self) -> list[Path]:
-        """Checkpoint files, oldest first (temporary files of a cut write are not listed)."""
-        return sorted(self.checkpoints.glob("step-*.pt"))
+        """The checkpoints this run wrote, oldest first (by step, numerically); temporary
+        files of a cut write and files of any other name are not listed."""
+        return step_files(self.checkpoints, ".pt")
+
+    def list_samples(self) -> list[Path]:
+        """The sample grids this run wrote, by step (``samples/step-NNNNNN.png``)."""
+        return step_files(self.samples, ".png")
 
     def load_state(self, path: Path, device: Any = "cpu") -> Any:
         """Read a checkpoint or ``search/w_ref.pt`` of this folder (``weights_only``).
@@ -176,6 +257,15 @@ class RunFolder:
             raise CheckpointError(f"{path} is damaged ({str(exc).splitlines()[0]})") from None
         except Exception as exc:
             raise CheckpointError(f"{path} is damaged ({type(exc).__name__})") from None
+
+    def check_identity(self, path: Path, checkpoint: Any) -> None:
+        """Refuse a checkpoint (or ``search/w_ref.pt``) that another run wrote."""
+        from gan_adapt.engine.identity import check_checkpoint
+
+        if self.identity is None:
+            return  # a folder from before identities: nothing to compare with
+        recorded = checkpoint.get("identity") if isinstance(checkpoint, dict) else None
+        check_checkpoint(path, recorded, self.identity)
 
     def save_checkpoint(self, state: dict[str, Any], step: int, keep: int) -> Path:
         """Write a checkpoint atomically, then delete all but the newest ``keep``."""
