@@ -56,14 +56,22 @@ class WeightsUnavailableError(GanAdaptError):
     The message names the URL to download from and the exact path to place the file at.
     """
 
-    def __init__(self, what: str, url: str | None, path: Path, reason: str = "") -> None:
+    def __init__(self, what: str, url: str | None, path: Path, reason: str = "",
+                 expected: str = "") -> None:
         self.what, self.url, self.path, self.reason = what, url, Path(path), reason
         source = f"download it from {url}\n    and " if url else ""
         because = f" ({reason})" if reason else ""
+        check = f"\n    It is checked against {expected}." if expected else ""
         super().__init__(
             f"Weights for {what} are not available{because}.\n"
-            f"  To fix: {source}place the file at {self.path}"
+            f"  To fix: {source}place the file at {self.path}{check}"
         )
+
+
+class WeightsMismatchError(WeightsUnavailableError):
+    """A weights file is not the one expected: its sha256 or size differs from the pinned or
+    first-use record. The file is refused, never loaded; the message shows both hashes and sizes.
+    """
 
 
 class TrainingDiverged(GanAdaptError):

@@ -11,23 +11,22 @@ timm and torchvision are never allowed to download anything themselves.
 * LPIPS: the ``lpips`` package ships its linear heads; the backbones are torchvision's ImageNet
   files, whose names carry the first 8 hex digits of their sha256 (checked after download).
 
-Hashes come from public records of these exact files (noted per entry); an entry without one is
-downloaded unverified and said so in ``description``.
+Hashes and sizes come from public records of these exact files (noted per entry); an entry
+without them is trusted on first use: the hub records the file's sha256 and size the first time
+it enters the cache and checks them on every later load (see :mod:`gan_adapt.weights_manifest`).
 """
 
 from __future__ import annotations
 
 import difflib
 import pickle
-import re
 import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from gan_adapt.errors import (CheckpointError, GanAdaptError, UnsafeFileError,
-                              WeightsUnavailableError)
-from gan_adapt.hub import KnownWeights, ensure, sha256_of
+from gan_adapt.errors import CheckpointError, GanAdaptError, UnsafeFileError
+from gan_adapt.hub import KnownWeights, ensure
 
 _HF = "https://huggingface.co"
 
@@ -46,6 +45,7 @@ CLIP_WEIGHTS: dict[tuple[str, str], KnownWeights] = {
                      "a6f597a30f7b82c51704746581f9a4e41421e878"),
         filename="ViT-B-32-openai.safetensors",
         sha256="e6d1bd7789aa45192b3bf90570a789b478bae1b74ebcce7eddd908e83a2b7c31",
+        size=605_143_284,
         subdir="clip", format="open_clip-safetensors",
         description="OpenAI CLIP ViT-B/32 (the paper's encoder), 605,143,284 bytes",
     ),
@@ -55,6 +55,7 @@ CLIP_WEIGHTS: dict[tuple[str, str], KnownWeights] = {
                      "977e3dd0ec55ab8da155f2fbeb6b5f54948b6e3d"),
         filename="ViT-B-16-openai.safetensors",
         sha256="4b8699299b1e8997753c64b052ba32031449d5d853f55a039148560ee02b820f",
+        size=598_516_980,
         subdir="clip", format="open_clip-safetensors",
         description="OpenAI CLIP ViT-B/16, 598,516,980 bytes",
     ),
@@ -63,6 +64,7 @@ CLIP_WEIGHTS: dict[tuple[str, str], KnownWeights] = {
         url=_hf_file("timm/vit_large_patch14_clip_224.openai", "open_clip_model.safetensors"),
         filename="ViT-L-14-openai.safetensors",
         sha256="9ce2e8a8ebfff3793d7d375ad6d3c35cb9aebf3de7ace0fc7308accab7cd207e",
+        size=1_710_517_724,
         subdir="clip", format="open_clip-safetensors",
         description="OpenAI CLIP ViT-L/14, 1,710,517,724 bytes",
     ),
@@ -71,6 +73,7 @@ CLIP_WEIGHTS: dict[tuple[str, str], KnownWeights] = {
         url=_hf_file("laion/CLIP-ViT-B-32-laion2B-s34B-b79K", "open_clip_model.safetensors"),
         filename="ViT-B-32-laion2b_s34b_b79k.safetensors",
         sha256="ac4f8c4b88af6d963118cbf40ad93176d092abbedfcb752601ae1866352656e6",
+        size=605_143_316,
         subdir="clip", format="open_clip-safetensors",
         description="OpenCLIP ViT-B/32 trained on LAION-2B, 605,143,316 bytes",
     ),
@@ -210,7 +213,8 @@ def _torchvision(net: str, filename: str) -> KnownWeights:
     return KnownWeights(name=f"lpips-backbone:{net}",
                         url=f"https://download.pytorch.org/models/{filename}", filename=filename,
                         subdir="lpips", format="torchvision-state-dict",
-                        description="torchvision ImageNet weights; sha256 prefix in the file name")
+                        description="torchvision ImageNet weights; sha256 prefix in the file name, "
+                                    "full hash and size recorded on first download")
 
 
 #: ImageNet backbones of LPIPS, keyed by the ``lpips`` package's net name.
@@ -223,25 +227,10 @@ LPIPS_BACKBONES: dict[str, KnownWeights] = {
 
 # -- fetching and reading -----------------------------------------------------------------------
 
-_HASH_PREFIX = re.compile(r"-([0-9a-f]{8,64})\.[A-Za-z0-9]+$")
-
-
 def fetch(weights: KnownWeights) -> Path:
-    """The cached file of ``weights`` (downloaded unless offline), hash-checked.
-
-    Besides the full sha256 that :func:`gan_adapt.hub.ensure` checks, a file name carrying a
-    sha256 prefix (torchvision's and open_clip's release convention) is checked against it.
-    """
-    path = ensure(weights)
-    if weights.sha256 is None:
-        match = _HASH_PREFIX.search(Path(weights.url).name)
-        if match and not sha256_of(path).startswith(match.group(1)):
-            raise WeightsUnavailableError(
-                weights.name, weights.url, path,
-                reason=f"the cached file's sha256 does not start with {match.group(1)} "
-                       "(corrupt or a different file); delete it to download again",
-            )
-    return path
+    """The cached file of ``weights`` (downloaded unless offline), checked by the hub against
+    its pinned sha256, the sha256 prefix in its published name, or its first-use record."""
+    return ensure(weights)
 
 
 def read_state_dict(path: Path | str, what: str = "checkpoint") -> dict[str, Any]:

@@ -3,7 +3,8 @@
 A component factory may declare ``required_weights(params, ctx) -> list[KnownWeights]``. The
 engine asks every component of a recipe, then makes sure each file is in the cache: online it
 downloads the missing ones; offline (or when downloads fail) it raises ONE error that lists every
-missing file with its URL and the exact path to place it at, instead of stopping at the first.
+missing file with its URL, the exact path to place it at and the sha256 it will be checked against
+(or "recorded on first download" where no hash is known here), instead of stopping at the first.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class MissingWeightsError(GanAdaptError):
                  "the path shown (or point the recipe at local files):"]
         for where, weights, reason in missing:
             lines.append(f"  - {weights.name} (needed by {where})\n"
-                         f"      from: {weights.url}\n      to:   {weights.cache_path}"
+                         f"      from: {weights.url}\n      to:   {weights.cache_path}\n"
+                         f"      {weights.expected().describe()}"
                          + (f"\n      ({reason})" if reason else ""))
         super().__init__("\n".join(lines))
 

@@ -22,16 +22,19 @@ from gan_adapt.errors import GanAdaptError
 from gan_adapt.hub import KnownWeights
 
 #: torch-fidelity's conversion of the 2015-12-05 TF Inception graph used by the FID paper. The
-#: release names the file with the first 8 hex digits of its sha256, which is checked.
+#: release names the file with the first 8 hex digits of its sha256; the full sha256 is the one a
+#: public project's README records for this exact release file (and it starts with those 8
+#: digits). The size is not known here: recorded on first download, then checked.
 INCEPTION_WEIGHTS = KnownWeights(
     name="fid-inception-v3",
     url="https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
         "weights-inception-2015-12-05-6726825d.pth",
     filename="weights-inception-2015-12-05-6726825d.pth",
+    sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
     subdir="fid",
     format="torch-state-dict",
     description="TF Inception-v3 (2015-12-05) for FID/KID, torch-fidelity's port, ~95 MB; "
-                "checked by the sha256 prefix in its name",
+                "sha256 pinned, size recorded on first download",
 )
 
 
