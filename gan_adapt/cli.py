@@ -130,11 +130,17 @@ def run(recipe: str | None, out: str | None, target: str | None, overrides: tupl
 @click.argument("recipes", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @set_option
 @plugins_dir_option
+@click.option("--show", is_flag=True,
+              help="Print each recipe fully resolved, as TOML: extends merged, --set applied, "
+                   "every default filled in (itself a valid recipe).")
 def validate(recipes: tuple[str, ...], overrides: tuple[str, ...],
-             plugins_dir: tuple[str, ...]) -> None:
-    """Check RECIPES (and overrides) without building any model; report every problem."""
+             plugins_dir: tuple[str, ...], show: bool) -> None:
+    """Check RECIPES (and overrides) without building any model; report every problem.
+
+    Settings that are valid but can never take effect are reported as warnings."""
     from gan_adapt.errors import RecipeError
     from gan_adapt.recipe import load
+    from gan_adapt.recipe_warnings import ineffective_settings
 
     plugin_set = get_plugins(plugins_dir)
     failed = []
@@ -145,11 +151,35 @@ def validate(recipes: tuple[str, ...], overrides: tuple[str, ...],
             click.echo(f"{path}: {exc}", err=True)
             failed.append(path)
             continue
+        for line in ineffective_settings(validated):
+            click.echo(f"{path}: warning: {line}", err=True)
+        if show:
+            from gan_adapt.recipe_show import resolved_toml
+
+            click.echo(resolved_toml(validated))
+            continue
         n = len(validated.params)
         click.echo(f"{path}: OK (recipe {validated.recipe.name!r}, {n} components)")
     if failed:
         raise RecipeError([f"{len(failed)} of {len(recipes)} recipe(s) are invalid: "
                            + ", ".join(failed)])
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def weights(as_json: bool) -> None:
+    """List every pretrained weights file known by name: URL, size, sha256, cached or not."""
+    from gan_adapt.weights_catalog import known_weights, render_table
+
+    rows = known_weights()
+    if as_json:
+        import json
+
+        click.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    from rich.console import Console
+
+    Console(width=220).print(render_table(rows))
 
 
 @cli.command()

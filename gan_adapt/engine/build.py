@@ -82,10 +82,9 @@ class ActiveTerm:
 
     def applies(self, kind: str, index: int) -> bool:
         """Whether the term contributes at step ``index`` of kind ``kind``."""
-        spec = self.spec
-        if spec.on is not None and kind not in spec.on:
-            return False
-        return index >= spec.start and (index - spec.start) % spec.every == 0
+        from gan_adapt.schedule import term_applies
+
+        return term_applies(self.spec, kind, index)
 
     @property
     def is_adversarial(self) -> bool:

@@ -38,6 +38,7 @@ from gan_adapt.errors import (CheckpointError, GanAdaptError, OutOfMemory, Plugi
 from gan_adapt.parameter_groups import freeze
 from gan_adapt.progress import PhaseProgress
 from gan_adapt.recipe import StepKind, ValidatedRecipe
+from gan_adapt.schedule import step_kind
 
 
 @dataclass
@@ -336,10 +337,7 @@ def set_precision(state: Run, phase: str, precision: str) -> None:
 
 def _step_kind(schedule: list[StepKind], index: int) -> StepKind:
     """The first kind whose ``every``/``offset`` claims ``index``; the last kind otherwise."""
-    for kind in schedule:
-        if kind.every is not None and index % kind.every == kind.offset % kind.every:
-            return kind
-    return schedule[-1]
+    return step_kind(schedule, index)
 
 
 def _make_step(state: Run, kind: StepKind, index: int, for_discriminator: bool = False) -> Step:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,8 @@ def test_every_shipped_recipe_validates():
 
 
 def test_paper_recipe_offline_lists_every_missing_file_and_writes_nothing(tmp_path):
+    """The download list names the paper's config-f generator, and states for every file the
+    sha256 it will be checked against (or that it is recorded on first download)."""
     out = tmp_path / "run"
     home = tmp_path / "home"
     result = gan_adapt("run", str(ROOT / "recipes" / "oneshotclip.toml"), "--out", str(out),
@@ -32,9 +35,26 @@ def test_paper_recipe_offline_lists_every_missing_file_and_writes_nothing(tmp_pa
     assert "Traceback" not in result.stderr
     err = result.stderr
     assert "3 pretrained weight file(s) are missing" in err
-    for expected in [f"{home}/generators/ffhq-1024.pkl",
-                     "stylegan2-ada-pytorch/pretrained/ffhq.pkl",
+    for expected in [f"{home}/generators/ffhq-1024-config-f.pkl",
+                     "nvidia/research/stylegan2/versions/1/files/stylegan2-ffhq-1024x1024.pkl",
                      f"{home}/clip/ViT-B-32-openai.safetensors",
                      f"{home}/lpips/alexnet-owt-7be5be79.pth"]:
         assert expected in err, expected
+    blocks = {b.split(" ", 1)[0]: b for b in err.split("\n  - ")[1:]}
+    assert set(blocks) == {"ffhq-1024-config-f", "clip:ViT-B-32/openai", "lpips-backbone:alex"}
+    assert re.search(r"sha256: [0-9a-f]{64}, size: 605,143,284 bytes",
+                     blocks["clip:ViT-B-32/openai"])
+    assert "sha256: unknown here: recorded on first download" in blocks["ffhq-1024-config-f"]
+    assert "sha256: starting 7be5be79" in blocks["lpips-backbone:alex"]
     assert not out.exists()
+
+
+def test_show_resolves_extends_and_every_component_default():
+    import tomllib
+
+    result = gan_adapt("validate", "--show", str(ROOT / "recipes" / "oneshotclip-256.toml"))
+    assert result.returncode == 0, result.stderr
+    data = tomllib.loads(result.stdout)
+    assert "extends" not in data and data["name"] == "oneshotclip-256"
+    patch_nce = next(t for t in data["adapt"]["losses"] if t["name"] == "patch_nce")
+    assert {"encoder", "n_crops", "crop_size", "temperature"} <= set(patch_nce["params"])

@@ -1,0 +1,103 @@
+"""`validate --show` prints the resolved recipe (a recipe itself); `validate` warns about
+settings that can never take effect."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+import torch
+
+from gan_adapt.recipe import load, validate
+from gan_adapt.recipe_show import resolved_recipe
+from gan_adapt.recipe_warnings import ineffective_settings
+
+from .helpers import FIXTURES, TOY_RECIPE, run_cli, toy_plugin_set
+
+
+@pytest.fixture(scope="module")
+def plugin_set():
+    return toy_plugin_set()
+
+
+def _dumps(validated) -> tuple[dict, dict]:
+    """What runs: the resolved recipe and every component's validated params."""
+    return (resolved_recipe(validated),
+            {path: params.model_dump() for path, params in validated.params.items()})
+
+
+def test_show_fills_every_default_and_round_trips(plugin_set, tmp_path):
+    original = load(TOY_RECIPE, plugin_set, overrides=["adapt.steps=12"])
+    shown = resolved_recipe(original)
+    assert shown["adapt"]["steps"] == 12  # --set applied
+    assert shown["adapt"]["losses"][1]["params"] == {"r1_gamma": 10.0, "r1_every": 4,
+                                                     "flip_real": False}
+    assert shown["output"]["keep_checkpoints"] == 2 and shown["adapt"]["precision"]
+    assert shown["target"]["image"] == str(FIXTURES / "recipes" / "orange.png")
+
+    printed = run_cli("validate", "--show", str(TOY_RECIPE), "--set", "adapt.steps=12",
+                      "--plugins-dir", str(FIXTURES))
+    assert printed.returncode == 0, printed.stderr
+    copy = tmp_path / "elsewhere" / "resolved.toml"  # another folder: paths must still resolve
+    copy.parent.mkdir()
+    copy.write_text(printed.stdout)
+    again = validate(tomllib.loads(printed.stdout), plugin_set, base_dir=copy.parent)
+    assert _dumps(again) == _dumps(original)
+
+
+def test_the_printed_recipe_runs_the_same(tmp_path):
+    printed = run_cli("validate", "--show", str(TOY_RECIPE), "--plugins-dir", str(FIXTURES))
+    resolved = tmp_path / "resolved.toml"
+    resolved.write_text(printed.stdout)
+    weights = []
+    for recipe, out in [(TOY_RECIPE, tmp_path / "a"), (resolved, tmp_path / "b")]:
+        result = run_cli("run", str(recipe), "--plugins-dir", str(FIXTURES), "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        weights.append(torch.load(out / "generator" / "state_dict.pt", weights_only=True))
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def _warnings(plugin_set, *overrides: str) -> list[str]:
+    return ineffective_settings(load(TOY_RECIPE, plugin_set, overrides=list(overrides)))
+
+
+def test_a_clean_recipe_has_no_warnings(plugin_set):
+    assert _warnings(plugin_set) == []
+
+
+def test_r1_interval_that_never_meets_the_terms_steps(plugin_set):
+    lines = _warnings(plugin_set, 'adapt.losses[1].on=["random"]', "adapt.losses[1].params="
+                      "{ r1_every = 8 }")
+    assert len(lines) == 1
+    assert "adapt.losses[1].params.r1_every = 8" in lines[0] and "['reference']" in lines[0]
+    # r1_gamma = 0 says it on purpose; an interval meeting a random step is fine
+    assert _warnings(plugin_set, 'adapt.losses[1].on=["random"]',
+                     "adapt.losses[1].params={ r1_every = 8, r1_gamma = 0.0 }") == []
+    assert _warnings(plugin_set, 'adapt.losses[1].on=["random"]',
+                     "adapt.losses[1].params={ r1_every = 3 }") == []
+
+
+def test_step_kind_the_schedule_never_produces(plugin_set):
+    lines = _warnings(plugin_set, "adapt.schedule[0].every=1")
+    assert any("adapt.schedule[1] ('random'): the schedule never produces" in x for x in lines)
+    assert any("adapt.losses[2] ('mean_colour').on: step kind(s) ['random'] never occur" in x
+               for x in lines)
+
+
+def test_term_that_never_applies_and_intervals_longer_than_the_run(plugin_set):
+    lines = _warnings(plugin_set, "adapt.losses[0].start=100", "output.sample_every=50",
+                      "output.checkpoint_every=9", "search.log_every=6")
+    assert any("adapt.losses[0] ('mse') never applies" in x for x in lines)
+    assert any(x.startswith("output.sample_every = 50 is longer than the run (8 steps)")
+               for x in lines)
+    assert any(x.startswith("output.checkpoint_every = 9") for x in lines)
+    assert any(x.startswith("search.log_every = 6 is longer than the run (5 steps)")
+               for x in lines)
+
+
+def test_validate_prints_the_warnings_and_still_passes():
+    result = run_cli("validate", str(TOY_RECIPE), "--plugins-dir", str(FIXTURES),
+                     "--set", "output.sample_every=50")
+    assert result.returncode == 0, result.stderr
+    assert "warning: output.sample_every = 50 is longer than the run" in result.stderr
+    assert ": OK" in result.stdout
