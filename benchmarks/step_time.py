@@ -23,7 +23,8 @@ of what ``max_memory_allocated`` would report on a GPU.
 
 Configurations (``--config``, ``--compare A B``, ``--ablate``) are comma-separated tokens:
 
-* ``fp32`` / ``bf16``: the recipe's ``precision``;
+* ``auto`` / ``fp32`` / ``bf16``: the recipe's ``precision`` (the report's header says what
+  ``auto`` picks on this machine, and the CPU's instruction sets);
 * ``micro_batch=N``: PatchNCE's memory mode;
 * ``clip_size=N``: CLIP sees N px images (the encoder's ``image_size`` memory mode);
 * ``compile``: the recipe's ``compile = true`` (``torch.compile`` of G's synthesis networks and
@@ -159,7 +160,7 @@ def parse_config(spec: str) -> Config:
     """``"bf16,micro_batch=4"`` -> Config; see the module doc for the tokens."""
     precision, micro_batch, clip_size, compiled, waste = "fp32", None, None, False, set()
     for token in filter(None, (t.strip() for t in spec.split(","))):
-        if token in ("fp32", "bf16"):
+        if token in ("auto", "fp32", "bf16"):
             precision = token
         elif token.startswith(("micro_batch=", "mb=")):
             micro_batch = int(token.split("=", 1)[1])
@@ -172,7 +173,7 @@ def parse_config(spec: str) -> Config:
         elif token in WASTE:
             waste.add(token)
         elif token != "optimised":
-            raise SystemExit(f"unknown configuration token {token!r}; use fp32, bf16, "
+            raise SystemExit(f"unknown configuration token {token!r}; use auto, fp32, bf16, "
                              f"micro_batch=N, clip_size=N, compile, naive, optimised or one "
                              f"of {', '.join(WASTE)}")
     return Config(spec, precision, micro_batch, frozenset(waste), clip_size, compiled)
@@ -642,10 +643,16 @@ def _pct(rate: float, peak: float) -> str:
 
 
 def describe(device: torch.device) -> str:
+    """The machine, its instruction sets, and what ``precision = "auto"`` picks on it."""
+    from gan_adapt.precision import bf16_support, describe_cpu, resolve_precision
+
+    support = bf16_support(str(device))
+    auto = (f'precision = "auto" picks {resolve_precision("auto", str(device))} here '
+            f"({support.reason})")
     if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
-    return (f"CPU ({os.cpu_count()} logical cores, {torch.get_num_threads()} threads, "
-            f"{torch.backends.cpu.get_cpu_capability()}), torch {torch.__version__}")
+        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}; {auto}"
+    return (f"CPU ({os.cpu_count()} logical cores, {torch.get_num_threads()} threads; "
+            f"instruction sets: {describe_cpu()}), torch {torch.__version__}; {auto}")
 
 
 # ---------------------------------------------------------------------------------------------

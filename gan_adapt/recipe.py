@@ -74,9 +74,11 @@ class Search(_Strict):
     space: Literal["w", "w+"] = Field("w", description="Optimise one w, or one per layer (W+).")
     objective: list[Term] = Field(min_length=1, description="Weighted search terms.")
     log_every: int = Field(10, ge=1, description="Log term values every N steps.")
-    precision: Literal["fp32", "bf16"] = Field(
-        "fp32", description="`bf16`: the encoders and LPIPS run under bfloat16 autocast; the "
-                            "generator stays float32 (see docs/performance.md).")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="`bf16`: the encoders and LPIPS run under bfloat16 autocast; the "
+                            "generator stays float32. `auto`: bf16 where the hardware computes "
+                            "it fast (CUDA compute capability 8.0+, CPUs with AVX512_BF16 or "
+                            "AMX), fp32 elsewhere (see docs/performance.md).")
     compile: bool = Field(
         False, description="Run the generator's synthesis network through `torch.compile` "
                            "(inductor; fused kernels, fewer operator launches). The first step "
@@ -121,10 +123,12 @@ class Adapt(_Strict):
     discriminator_optimizer: Optimizer = Field(default_factory=lambda: Optimizer(lr=0.002))
     freeze: list[str] = Field(default_factory=list,
                               description="Generator parameter groups kept frozen (fnmatch).")
-    precision: Literal["fp32", "bf16"] = Field(
-        "fp32", description="`bf16`: the encoders, LPIPS and the discriminator's four "
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="`bf16`: the encoders, LPIPS and the discriminator's four "
                             "highest-resolution blocks run under bfloat16 autocast; the "
-                            "generator and D's low-resolution blocks stay float32 (see "
+                            "generator and D's low-resolution blocks stay float32. `auto`: bf16 "
+                            "where the hardware computes it fast (CUDA compute capability 8.0+, "
+                            "CPUs with AVX512_BF16 or AMX), fp32 elsewhere (see "
                             "docs/performance.md).")
     compile: bool = Field(
         False, description="Run the generators' synthesis networks and the discriminator through "

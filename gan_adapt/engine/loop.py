@@ -17,6 +17,7 @@ import math
 import random
 import signal
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -323,7 +324,15 @@ def set_precision(state: Run, phase: str, precision: str) -> None:
     ``"bf16"`` sets ``mixed_precision = torch.bfloat16`` on every module that has that attribute
     (the encoders, LPIPS, the discriminator's high-resolution blocks); ``"fp32"`` resets it. The
     generators have no such attribute: StyleGAN2's modulated convolutions stay float32.
+    ``"auto"`` is bf16 where the device computes it fast (see :mod:`gan_adapt.precision`); an
+    explicit bf16 where it is slow runs, with a one-line warning.
     """
+    from gan_adapt.precision import resolve_precision, slow_bf16_warning
+
+    warning = slow_bf16_warning(precision, str(state.device))
+    if warning:
+        warnings.warn(warning)  # same text and line for both phases: shown once
+    precision = resolve_precision(precision, str(state.device))
     dtype = torch.bfloat16 if precision == "bf16" else None
     c = state.components
     terms = c.search_terms if phase == "search" else c.losses
