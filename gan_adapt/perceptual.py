@@ -65,12 +65,14 @@ class LPIPSDistance(nn.Module):
             ``checkpoint``). ``False``: random backbone and random non-negative heads; a fast,
             download-free stand-in for tests (not a meaningful distance).
         resize_to: both inputs are resized to this side first (256: the scale LPIPS behaves well
-            at, and the same number for every generator resolution); ``None`` keeps the smaller
-            input size.
+            at, and the same number for every generator resolution); ``None`` or ``"full"``
+            keeps the smaller input size (the generator's resolution for a target loaded at it,
+            which is where OneShotCLIP's official code computes LPIPS).
         checkpoint: a local torchvision state-dict file of the backbone instead of the cache.
     """
 
-    def __init__(self, net: Net = "alex", pretrained: bool = True, resize_to: int | None = 256,
+    def __init__(self, net: Net = "alex", pretrained: bool = True,
+                 resize_to: int | Literal["full"] | None = 256,
                  checkpoint: str | Path | None = None) -> None:
         super().__init__()
         import lpips
@@ -94,7 +96,8 @@ class LPIPSDistance(nn.Module):
             with torch.no_grad():  # trained LPIPS heads are non-negative; keep distances >= 0
                 for lin in self.lpips.lins:
                     lin.model[-1].weight.abs_()
-        self.net_name, self.resize_to = net, resize_to
+        self.net_name = net
+        self.resize_to = None if resize_to == "full" else resize_to
         self.lpips.eval().requires_grad_(False)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:

@@ -150,6 +150,12 @@ class Output(_Strict):
     keep_checkpoints: int = Field(2, ge=1, description="How many recent checkpoints to keep.")
     n_samples: int = Field(8, ge=1, description="Latents in each sample grid.")
     truncation: float = Field(0.7, gt=0, description="Truncation of the sample grids' latents.")
+    mean_w_from_layer: int | None = Field(
+        None, ge=0, description="Sample the official OneShotCLIP way (its test_sample.py: 11): "
+                                "in the adapted row, the layers from this index on take the "
+                                "mean w instead of the sample's (fine styles from the mean face); "
+                                "the source row keeps plain truncation, as there. Omitted: every "
+                                "layer uses the truncated w.")
     log_every: int = Field(1, ge=1, description="Write the JSON log every N steps.")
 
 

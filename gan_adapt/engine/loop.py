@@ -39,6 +39,7 @@ from gan_adapt.errors import (CheckpointError, GanAdaptError, OutOfMemory, Plugi
 from gan_adapt.parameter_groups import freeze
 from gan_adapt.progress import PhaseProgress
 from gan_adapt.recipe import StepKind, ValidatedRecipe
+from gan_adapt.sampling import with_mean_layers
 from gan_adapt.schedule import step_kind
 
 
@@ -533,15 +534,19 @@ def _sample_latents(state: Run) -> torch.Tensor:
 
 
 def _save_samples(state: Run, done: int, ws: torch.Tensor | None = None) -> None:
-    """samples/step-NNNNNN.png: row 1 G_s(w), row 2 G_t(w) (EMA), same latents and noise."""
+    """samples/step-NNNNNN.png: row 1 G_s(w), row 2 G_t(w) (EMA), same latents and noise
+    (with ``output.mean_w_from_layer``, row 2's fine layers take the mean w, see
+    :func:`gan_adapt.sampling.with_mean_layers`)."""
     from gan_adapt.images import save_grid
 
     if not state.folder.writer:
         return
     ws = _sample_latents(state) if ws is None else ws
+    G_s = state.components.generator
+    adapted_ws = with_mean_layers(ws, G_s.w_avg, state.validated.recipe.output.mean_w_from_layer)
     with torch.no_grad(), eager():  # its batch would only add a compilation
-        source = state.components.generator.synthesis(ws, noise_mode="const")
-        adapted = state.G_ema.synthesis(ws, noise_mode="const")
+        source = G_s.synthesis(ws, noise_mode="const")
+        adapted = state.G_ema.synthesis(adapted_ws, noise_mode="const")
     save_grid(torch.cat([source, adapted]), state.folder.samples / f"step-{done:06d}.png",
               nrow=ws.shape[0])
 

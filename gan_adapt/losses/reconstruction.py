@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,8 +40,11 @@ class LPIPS(torch.nn.Module):
         net: Literal["alex", "vgg", "squeeze"] = Field("alex", description="LPIPS backbone.")
         pretrained: bool = Field(True, description="Use the real LPIPS weights (False: random "
                                                    "weights, for tests).")
-        resize_to: int | None = Field(256, ge=16, description="Both images are resized to this "
-                                                              "side first (None: keep).")
+        resize_to: Annotated[int, Field(ge=16)] | Literal["full"] | None = Field(
+            256, description="Both images are resized to this side first (256: LPIPS's "
+                                    "usual scale, cheap at any generator resolution). `\"full\"`"
+                                    ": no resize, the generator's resolution, as OneShotCLIP's "
+                                    "official code computes it.")
 
     @staticmethod
     def required_weights(params: Params, ctx: BuildContext) -> list:

@@ -106,3 +106,37 @@ def test_validate_prints_the_warnings_and_still_passes():
     assert result.returncode == 0, result.stderr
     assert "warning: output.sample_every = 50 is longer than the run" in result.stderr
     assert ": OK" in result.stdout
+
+
+def test_official_sampling_gives_the_fine_layers_the_mean_w():
+    from gan_adapt.sampling import with_mean_layers
+
+    ws = torch.randn(3, 18, 4)
+    w_avg = torch.randn(4)
+    assert with_mean_layers(ws, w_avg, None) is ws
+    official = with_mean_layers(ws, w_avg, 11)
+    assert torch.equal(official[:, :11], ws[:, :11])
+    assert torch.equal(official[:, 11:], w_avg.expand(3, 7, 4))
+    assert torch.equal(with_mean_layers(ws, w_avg, 18), ws)
+
+
+def test_official_sampling_option_reaches_the_grid(plugin_set, tmp_path):
+    """A toy run with mean_w_from_layer = 0: the adapted row of the grid is G_t(w_avg) in every
+    column, so its cells are identical, while the source row keeps each sample's w."""
+    import numpy as np
+    from PIL import Image
+
+    from gan_adapt.engine import start
+
+    result = start(str(TOY_RECIPE), plugin_set, out=str(tmp_path / "run"), progress_live=False,
+                   overrides=["output.mean_w_from_layer=0", "adapt.steps=1", "search.steps=1"])
+    assert result.status == "done"
+    grid = np.asarray(Image.open(tmp_path / "run" / "samples" / "step-000001.png"))
+    # n_samples cells of 16 px per row, 2 px padding (gan_adapt.images.make_grid)
+    columns = (grid.shape[1] - 2) // 18
+    assert columns >= 2
+    cells = [[grid[2 + r * 18:r * 18 + 18, 2 + c * 18:c * 18 + 18] for c in range(columns)]
+             for r in range(2)]
+    source, adapted = cells
+    assert all(np.array_equal(adapted[0], cell) for cell in adapted[1:])
+    assert not all(np.array_equal(source[0], cell) for cell in source[1:])

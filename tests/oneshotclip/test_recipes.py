@@ -49,12 +49,23 @@ def test_paper_recipe_offline_lists_every_missing_file_and_writes_nothing(tmp_pa
     assert not out.exists()
 
 
-def test_show_resolves_extends_and_every_component_default():
+def test_show_resolves_the_paper_recipes():
+    """The resolved paper recipe: config-f generator, LPIPS at full resolution in the search and
+    the reference steps, precision auto; extends merged and component defaults filled in."""
     import tomllib
 
-    result = gan_adapt("validate", "--show", str(ROOT / "recipes" / "oneshotclip-256.toml"))
+    result = gan_adapt("validate", "--show", str(ROOT / "recipes" / "oneshotclip.toml"),
+                       str(ROOT / "recipes" / "oneshotclip-256.toml"))
     assert result.returncode == 0, result.stderr
-    data = tomllib.loads(result.stdout)
-    assert "extends" not in data and data["name"] == "oneshotclip-256"
-    patch_nce = next(t for t in data["adapt"]["losses"] if t["name"] == "patch_nce")
+    texts = [t for t in re.split(r"(?m)^(?=# \S+, resolved by)", result.stdout) if t.strip()]
+    paper, small = (tomllib.loads(t) for t in texts)
+    assert paper["generator"]["params"] == {"checkpoint": "ffhq-1024-config-f", "which": "g"}
+    assert paper["discriminator"]["params"]["checkpoint"] == "ffhq-1024-config-f"
+    lpips = [t for t in paper["search"]["objective"] + paper["adapt"]["losses"]
+             if t["name"] == "lpips"]
+    assert len(lpips) == 2 and all(t["params"]["resize_to"] == "full" for t in lpips)
+    assert paper["search"]["precision"] == paper["adapt"]["precision"] == "auto"
+    assert "r1_every = 16 ('patch_adversarial'): R1 never runs" in result.stderr
+    assert "extends" not in small and small["name"] == "oneshotclip-256"
+    patch_nce = next(t for t in small["adapt"]["losses"] if t["name"] == "patch_nce")
     assert {"encoder", "n_crops", "crop_size", "temperature"} <= set(patch_nce["params"])
