@@ -596,8 +596,9 @@ def report(results: dict[tuple[str, str], Measurement], kinds: list[str], config
             lines.append(f"| {kind} | {config.name} | {m.median:.3f} | {memory_text} | "
                          f"{tensor_text}{_fmt(row['gflop'], '.0f')} | {_fmt(rate, '.1f')} | "
                          f"{_pct(rate, peaks['fp32'])} | {_pct(rate, peaks['bf16'])} |")
+    bf16_peak = f"{peaks['bf16']:.0f} GFLOP/s" if peaks["bf16"] else "not measured"
     print(f"\n{describe(device)}; matmul peak measured here: fp32 {peaks['fp32']:.0f} GFLOP/s, "
-          f"bf16 {peaks['bf16']:.0f} GFLOP/s")
+          f"bf16 {bf16_peak}")
     print("\n".join(lines))
     ratios = []
     if len(configs) > 1:
@@ -710,6 +711,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [k for k in kinds if k not in STEP_KINDS]
     if unknown:
         parser.error(f"unknown step kind(s) {unknown}; choose among {STEP_KINDS}")
+    from gan_adapt.precision import bf16_support
+
     if args.compare:
         configs = [parse_config(s) for s in args.compare]
     else:
@@ -724,8 +727,13 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.manual_seed(0)
     size = 256 if args.tiny else None  # the tiny check only needs the table to work
-    peaks = {"fp32": matmul_rate(device, torch.float32, size),
-             "bf16": matmul_rate(device, torch.bfloat16, size)}
+    peaks = {"fp32": matmul_rate(device, torch.float32, size), "bf16": 0.0}
+    uses_bf16 = any(c.precision == "bf16" for c in configs)
+    if bf16_support(str(device)).fast or uses_bf16:
+        peaks["bf16"] = matmul_rate(device, torch.bfloat16, size)
+    else:  # emulated bf16: a 2048-square product alone takes minutes on an AVX2-only CPU
+        log("bf16 matmul peak not measured: this device has no fast bf16 and no configuration "
+            "uses it")
     log(f"{describe(device)}: building the {'tiny' if args.tiny else args.resolution} px bench")
     start = time.perf_counter()
     bench = build_bench(args.resolution, device, args.tiny)

@@ -16,13 +16,13 @@ from gan_adapt.recipe import load, read_toml
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "recipes"
 PAPER = {  # recipe -> files the offline preflight must list
-    "oneshotclip-text": ["generators/ffhq-1024.pkl", "clip/ViT-B-32-openai.safetensors"],
-    "nada": ["generators/ffhq-1024.pkl", "clip/ViT-B-32-openai.safetensors",
+    "oneshotclip-text": ["generators/ffhq-1024-config-f.pkl", "clip/ViT-B-32-openai.safetensors"],
+    "nada": ["generators/ffhq-1024-config-f.pkl", "clip/ViT-B-32-openai.safetensors",
              "clip/ViT-B-16-openai.safetensors"],
-    "mtg": ["generators/ffhq-1024.pkl", "clip/ViT-B-32-openai.safetensors",
+    "mtg": ["generators/ffhq-1024-config-f.pkl", "clip/ViT-B-32-openai.safetensors",
             "clip/ViT-B-16-openai.safetensors", "lpips/vgg16-397923af.pth"],
     "cdc-10shot": ["generators/ffhq-256.pkl"],
-    "oneshotclip+cdc": ["generators/ffhq-1024.pkl", "clip/ViT-B-32-openai.safetensors",
+    "oneshotclip+cdc": ["generators/ffhq-1024-config-f.pkl", "clip/ViT-B-32-openai.safetensors",
                         "lpips/alexnet-owt-7be5be79.pth"],
 }
 SHORT = ["adapt.steps=2", "output.sample_every=2", "output.checkpoint_every=2"]
