@@ -1,10 +1,14 @@
 """gan-adapt: one-shot, few-shot and text-guided domain adaptation of pretrained GANs.
 
-Importing this package is cheap: it imports neither torch nor any plugin. Plugins are loaded
-by :func:`gan_adapt.plugins.load_plugins` (the CLI does it lazily).
+Importing this package is cheap: it imports neither torch nor any plugin. The Python API
+(:func:`load_recipe`, :func:`run`, :func:`resume`, :func:`load_run`, :func:`evaluate`; see
+:mod:`gan_adapt.api`) is imported on first use, and plugins are loaded by the first call that
+needs them (:func:`gan_adapt.plugins.load_plugins`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pluggy
 
@@ -13,4 +17,21 @@ __version__ = "0.1.0"
 #: Marks a function of a plugin as an implementation of one of :mod:`gan_adapt.hookspecs`.
 hookimpl = pluggy.HookimplMarker("gan_adapt")
 
-__all__ = ["__version__", "hookimpl"]
+#: Names of :mod:`gan_adapt.api` available as ``gan_adapt.<name>``.
+_API = ("load_recipe", "run", "resume", "load_run", "evaluate", "LoadedRecipe", "Run",
+        "RunResult", "Translation")
+
+__all__ = ["__version__", "hookimpl", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    """The API's names, imported when first used (keeps ``import gan_adapt`` fast)."""
+    if name in _API:
+        from gan_adapt import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'gan_adapt' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_API})

@@ -108,13 +108,21 @@ def run(recipe: str | None, out: str | None, target: str | None, overrides: tupl
         resume: str | None, plugins_dir: tuple[str, ...], device: str | None,
         allow_output_changes: bool) -> None:
     """Adapt a generator as RECIPE says, writing everything into one run folder."""
-    from gan_adapt.engine import start
-
+    from gan_adapt import api
     from gan_adapt.engine.distributed import current
 
-    result = start(recipe, get_plugins(plugins_dir), out=out, target=target,
-                   overrides=list(overrides), resume=resume, device=device,
-                   allow_output_changes=allow_output_changes)
+    plugin_set = get_plugins(plugins_dir)
+    if resume is not None:
+        if overrides or target:
+            raise GanAdaptError("--resume continues a run exactly as it was started; "
+                                "--set and --target cannot change it (start a new run instead)")
+        result = api.resume(resume, device=device, allow_output_changes=allow_output_changes,
+                            plugins=plugin_set)
+    elif recipe is None:
+        raise GanAdaptError("give a RECIPE file to run (or --resume RUN_DIR)")
+    else:
+        result = api.run(recipe, out=out, target=target, overrides=list(overrides),
+                         device=device, plugins=plugin_set)
     if not current().is_main:  # under torchrun, rank 0 reports
         return
     if result.status == "interrupted":
@@ -122,8 +130,8 @@ def run(recipe: str | None, out: str | None, target: str | None, overrides: tupl
                    f"Continue with: gan-adapt run --resume {result.folder}", err=True)
         sys.exit(130)
     click.echo(f"Done: {result.folder}")
-    for key, value in result.outputs.items():
-        click.echo(f"  {key:22s} {value}")
+    for key, path in result.paths.items():
+        click.echo(f"  {key:22s} {path.relative_to(result.folder)}")
 
 
 @cli.command()

@@ -1,8 +1,9 @@
 """The engine: from a recipe file to a finished run folder.
 
-:func:`start` is what ``gan-adapt run`` calls. It validates, builds every component (so that any
-user error surfaces before the run folder exists), creates the folder and runs the loop in
-:mod:`gan_adapt.engine.loop`.
+:func:`start` is what ``gan-adapt run`` calls, through :func:`gan_adapt.api.run`. It validates
+(:func:`read_recipe`), builds every component (so that any user error surfaces before the run
+folder exists), creates the folder and runs the loop in :mod:`gan_adapt.engine.loop`
+(:func:`start_new`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from gan_adapt.engine.run_folder import (RunFolder, default_run_dir, environment
 from gan_adapt.errors import GanAdaptError, InputError
 from gan_adapt.recipe import ValidatedRecipe, read_toml, validate
 
-__all__ = ["start", "target_override", "RunResult", "RunFolder"]
+__all__ = ["start", "read_recipe", "start_new", "target_override", "RunResult",
+           "RunFolder"]
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 
@@ -58,9 +60,7 @@ def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | 
     started as (:mod:`gan_adapt.engine.identity`); ``allow_output_changes`` accepts an edit of
     the recipe's [output] section, which cannot change the results.
     """
-    from gan_adapt.engine.build import resolve_device
     from gan_adapt.engine.distributed import init_from_env
-    from gan_adapt.engine.loop import prepare, run
 
     dist = init_from_env()
     if not dist.is_main:
@@ -81,24 +81,45 @@ def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | 
 
     if recipe_path is None:
         raise GanAdaptError("give a RECIPE file to run (or --resume RUN_DIR)")
+    validated = read_recipe(recipe_path, plugin_set, target=target, overrides=overrides)
+    return start_new(validated, plugin_set, out=out, target=target, overrides=overrides,
+                     device=device, progress_live=progress_live)
+
+
+def read_recipe(recipe_path: str | Path, plugin_set: Any, *, target: str | None = None,
+                overrides: list[str] = ()) -> ValidatedRecipe:
+    """Read and validate a recipe file as ``run`` does: ``--target`` replaces the recipe's target
+    (keeping its ``source_text``), then the overrides apply. Builds nothing."""
     data = read_toml(recipe_path)
-    overrides = list(overrides)
     if target is not None:
         data = dict(data)
         spec = target_override(target)
         kept = {k: v for k, v in (data.get("target") or {}).items() if k == "source_text"}
         data["target"] = {**kept, **spec}
-    validated: ValidatedRecipe = validate(
-        data, plugin_set, base_dir=Path(recipe_path).resolve().parent, source=str(recipe_path),
-        overrides=overrides)
+    return validate(data, plugin_set, base_dir=Path(recipe_path).resolve().parent,
+                    source=str(recipe_path), overrides=list(overrides))
+
+
+def start_new(validated: ValidatedRecipe, plugin_set: Any, *, out: str | Path | None = None,
+              target: str | None = None, overrides: list[str] = (), device: str | None = None,
+              progress_live: bool | None = None) -> RunResult:
+    """Run a recipe read by :func:`read_recipe` (``target`` and ``overrides`` are what it was
+    read with, recorded in run.json) into a new run folder."""
+    from gan_adapt.engine.build import resolve_device
+    from gan_adapt.engine.distributed import init_from_env
+    from gan_adapt.engine.loop import prepare, run
+
+    dist = init_from_env()  # idempotent: start() has usually called it already
+    if not dist.is_main:
+        progress_live = False
     torch_device = resolve_device(device or validated.recipe.device)
     components = prepare(validated, plugin_set, torch_device)
     root = out if out is not None else default_run_dir(validated.recipe.name)
     folder = RunFolder(str(dist.broadcast(str(root))), writer=dist.is_main)
     folder.identity = run_identity(validated)
-    meta = {"status": "created", "recipe_source": str(Path(recipe_path).resolve()),
+    meta = {"status": "created", "recipe_source": str(Path(validated.source).resolve()),
             "base_dir": str(validated.base_dir.resolve()), "device": str(torch_device),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "overrides": overrides,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "overrides": list(overrides),
             "target_override": target, "identity": folder.identity}
     try:
         if dist.is_main:  # creates the folder and takes its lock

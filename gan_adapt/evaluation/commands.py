@@ -84,14 +84,13 @@ def eval_command(run_dir: str, target_dir: str | None, n: int, seed: int, batch:
     FID/KID with --target-dir); writes eval.json and prints a table."""
     from rich.console import Console
 
+    from gan_adapt import api
     from gan_adapt.cli import get_plugins
-    from gan_adapt.engine.build import resolve_device
-    from gan_adapt.evaluation.evaluate import EvalSettings, evaluate_run
 
-    settings = EvalSettings(n=n, seed=seed, batch=batch, truncation=truncation)
-    record = evaluate_run(run_dir, get_plugins(plugins_dir), settings, target_dir=target_dir,
-                          lpips=lpips, clip=clip, fid_features=fid_features,
-                          device=resolve_device(device), out=out)
+    record = api.evaluate(run_dir, n=n, seed=seed, batch=batch, truncation=truncation,
+                          target_dir=target_dir, lpips=lpips, clip=clip,
+                          fid_features=fid_features, device=device, out=out,
+                          plugins=get_plugins(plugins_dir))
     console = Console()
     console.print(metrics_table(record, f"{record['recipe']}: {n} samples, seed {seed}"))
     for line in _instrument_lines(record):
