@@ -104,24 +104,28 @@ def cli() -> None:
 @click.option("--allow-output-changes", is_flag=True,
               help="With --resume: accept an edited [output] section of the folder's recipe "
                    "(it cannot change the results).")
+@click.option("--tensorboard", is_flag=True,
+              help="Also log to TensorBoard in RUN_DIR/tensorboard (output.tensorboard=true).")
 def run(recipe: str | None, out: str | None, target: str | None, overrides: tuple[str, ...],
         resume: str | None, plugins_dir: tuple[str, ...], device: str | None,
-        allow_output_changes: bool) -> None:
+        allow_output_changes: bool, tensorboard: bool) -> None:
     """Adapt a generator as RECIPE says, writing everything into one run folder."""
     from gan_adapt import api
     from gan_adapt.engine.distributed import current
 
     plugin_set = get_plugins(plugins_dir)
     if resume is not None:
-        if overrides or target:
-            raise GanAdaptError("--resume continues a run exactly as it was started; "
-                                "--set and --target cannot change it (start a new run instead)")
+        if overrides or target or tensorboard:
+            raise GanAdaptError("--resume continues a run exactly as it was started; --set, "
+                                "--target and --tensorboard cannot change it (start a new run "
+                                "instead)")
         result = api.resume(resume, device=device, allow_output_changes=allow_output_changes,
                             plugins=plugin_set)
     elif recipe is None:
         raise GanAdaptError("give a RECIPE file to run (or --resume RUN_DIR)")
     else:
-        result = api.run(recipe, out=out, target=target, overrides=list(overrides),
+        tracking = ["output.tensorboard=true"] if tensorboard else []
+        result = api.run(recipe, out=out, target=target, overrides=[*overrides, *tracking],
                          device=device, plugins=plugin_set)
     if not current().is_main:  # under torchrun, rank 0 reports
         return

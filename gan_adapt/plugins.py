@@ -43,6 +43,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "gan_adapt.losses.plugin",
     "gan_adapt.sweep.plugin",
     "gan_adapt.evaluation.plugin",
+    "gan_adapt.tracking.tensorboard_observer",
+    "gan_adapt.tracking.wandb_observer",
 )
 
 

@@ -157,6 +157,13 @@ class Output(_Strict):
                                 "the source row keeps plain truncation, as there. Omitted: every "
                                 "layer uses the truncated w.")
     log_every: int = Field(1, ge=1, description="Write the JSON log every N steps.")
+    tensorboard: bool = Field(False, description="Also log to TensorBoard, in `RUN_DIR/tensorboard` "
+                              "(every logged value, the sample grids, the recipe; needs the "
+                              "`tensorboard` package; `gan-adapt run --tensorboard`).")
+    wandb: bool = Field(False, description="Also log to Weights & Biases, in `RUN_DIR/wandb` "
+                        "(`pip install 'gan-adapt[wandb]'`; `WANDB_MODE=offline` logs locally).")
+    wandb_project: str = Field("gan-adapt", min_length=1,
+                               description="The W&B project of the run (with `wandb = true`).")
 
 
 class Recipe(_Strict):
@@ -431,6 +438,7 @@ def validate(data: dict[str, Any], plugin_set: Any, *, base_dir: Path | str = ".
             problems += pydantic_problems(exc, component.params_model,
                                           tuple(split_path(path)) + ("params",))
     problems += _cross_checks(recipe, params, needs_d)
+    problems += _missing_trackers(recipe)
     problems += _missing_target_files(recipe, Path(base_dir))
     if problems:
         raise RecipeError(problems, source)
@@ -466,6 +474,17 @@ def _cross_checks(recipe: Recipe, params: dict[str, BaseModel], needs_d: list[st
         problems.append("adapt.schedule: a step kind uses `latents = \"reference\"` but the "
                         "recipe has no [search] section to find the reference latent")
     return problems
+
+
+def _missing_trackers(recipe: Recipe) -> list[str]:
+    """Experiment trackers the recipe turns on must be installed (checked without importing)."""
+    from importlib.util import find_spec
+
+    wanted = {"tensorboard": ("tensorboard", "pip install tensorboard"),
+              "wandb": ("wandb", "pip install 'gan-adapt[wandb]'")}
+    return [f"output.{key}: needs the {package!r} package, which is not installed ({hint})"
+            for key, (package, hint) in wanted.items()
+            if getattr(recipe.output, key) and find_spec(package) is None]
 
 
 def _missing_target_files(recipe: Recipe, base_dir: Path) -> list[str]:
