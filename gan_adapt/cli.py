@@ -30,23 +30,57 @@ def get_plugins(plugins_dir: tuple[str, ...] | str | None = None, *,
                 collect: bool = True) -> Any:
     """Load (once per plugins folder) the plugin set; warn about plugins that failed.
 
-    ``collect`` runs the registration hooks now (commands that use the registry need them).
+    ``collect`` runs the registration hooks now (commands that use the registry need them);
+    two plugins claiming one name then raise PluginConflict (exit code 2) unless the command's
+    ``--prefer-plugin`` settles it.
     """
     from gan_adapt.plugins import load_plugins
 
     folders = [plugins_dir] if isinstance(plugins_dir, str) else list(plugins_dir or ())
-    key = tuple(str(Path(f).resolve()) for f in folders)
+    prefer = tuple(_current_meta().get(PREFER_KEY, ()))
+    key = (tuple(str(Path(f).resolve()) for f in folders), prefer)
     if key not in _plugin_cache:
-        _plugin_cache[key] = (load_plugins(folders), set())
+        _plugin_cache[key] = (load_plugins(folders, prefer=prefer), set())
     plugin_set, warned = _plugin_cache[key]
     if collect:
-        plugin_set.registry  # noqa: B018 - runs the registration hooks
+        plugin_set.collect()
     for failure in plugin_set.failures:
         if failure.name not in warned:
             warned.add(failure.name)
-            click.echo(f"warning: plugin {failure.name!r} was not loaded: {failure.error}",
-                       err=True)
+            what = "failed to register" if failure.imported else "was not loaded"
+            click.echo(f"warning: plugin {failure.name!r} {what}: {failure.error}", err=True)
+    if collect:
+        plugin_set.raise_conflicts()
     return plugin_set
+
+
+def get_run_plugins(run_dirs: str | Path | tuple[str, ...] | list[str],
+                    plugins_dir: tuple[str, ...] = (), *, collect: bool = True) -> Any:
+    """:func:`get_plugins` for a command on existing run folder(s): also the ``--plugins-dir``
+    folders each run was made with, if this user made it here (see
+    :mod:`gan_adapt.run_plugins`); otherwise a note names the options to add."""
+    from gan_adapt.run_plugins import remembered_plugin_dirs
+
+    folders = list(plugins_dir)
+    for run_dir in [run_dirs] if isinstance(run_dirs, (str, Path)) else run_dirs:
+        remembered, note = remembered_plugin_dirs(run_dir, tuple(folders))
+        if note:
+            click.echo(f"note: {note}", err=True)
+        folders += remembered
+    return get_plugins(tuple(folders), collect=collect)
+
+
+PREFER_KEY = "gan_adapt.prefer_plugins"
+
+
+def _current_meta() -> dict[str, Any]:
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta if ctx is not None else {}
+
+
+def _remember_preference(ctx: click.Context, param: Any, value: tuple[str, ...]) -> None:
+    if value:
+        ctx.meta[PREFER_KEY] = tuple(value)
 
 
 class PluginGroup(click.Group):
@@ -75,9 +109,19 @@ class PluginGroup(click.Group):
         return super().list_commands(ctx)
 
 
-plugins_dir_option = click.option(
+_plugins_dir = click.option(
     "--plugins-dir", type=click.Path(file_okay=False), multiple=True,
     help="Also load every .py file of this folder as a plugin (repeatable).")
+_prefer_plugin = click.option(
+    "--prefer-plugin", multiple=True, metavar="NAME", expose_value=False,
+    callback=_remember_preference,
+    help="When two plugins register one name, this plugin (name, distribution or file path) "
+         "wins (repeatable; also $GAN_ADAPT_PREFER_PLUGINS).")
+
+
+def plugins_dir_option(command: Any) -> Any:
+    """``--plugins-dir`` (passed to the command) and ``--prefer-plugin`` (read by get_plugins)."""
+    return _plugins_dir(_prefer_plugin(command))
 set_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY=VALUE",
     help="Override a recipe value, e.g. --set adapt.steps=100 (values are TOML literals).")
@@ -106,32 +150,49 @@ def cli() -> None:
                    "(it cannot change the results).")
 @click.option("--tensorboard", is_flag=True,
               help="Also log to TensorBoard in RUN_DIR/tensorboard (output.tensorboard=true).")
+@click.option("--allow-changed-plugins", is_flag=True,
+              help="With --resume: continue even though plugin code changed since the run "
+                   "started (otherwise refused).")
+@click.option("--check-plugins", is_flag=True,
+              help="Debug a plugin: also check that every term's gradient reaches what it "
+                   "trains and that embeddings are finite and unit-length (slower).")
 def run(recipe: str | None, out: str | None, target: str | None, overrides: tuple[str, ...],
         resume: str | None, plugins_dir: tuple[str, ...], device: str | None,
-        allow_output_changes: bool, tensorboard: bool) -> None:
+        allow_output_changes: bool, tensorboard: bool, allow_changed_plugins: bool,
+        check_plugins: bool) -> None:
     """Adapt a generator as RECIPE says, writing everything into one run folder."""
     from gan_adapt import api
+    from gan_adapt.engine.contracts import checking
     from gan_adapt.engine.distributed import current
 
-    plugin_set = get_plugins(plugins_dir)
-    if resume is not None:
-        if overrides or target or tensorboard:
-            raise GanAdaptError("--resume continues a run exactly as it was started; --set, "
-                                "--target and --tensorboard cannot change it (start a new run "
-                                "instead)")
-        result = api.resume(resume, device=device, allow_output_changes=allow_output_changes,
-                            plugins=plugin_set)
-    elif recipe is None:
-        raise GanAdaptError("give a RECIPE file to run (or --resume RUN_DIR)")
+    if resume is not None and Path(resume, "plugins.json").is_file():
+        from gan_adapt.run_plugins import check_resume
+
+        plugin_set = get_run_plugins(resume, plugins_dir)
+        for change in check_resume(resume, plugin_set, allow_changed_plugins):
+            click.echo(f"warning: resuming with changed plugin code: {change}", err=True)
     else:
-        tracking = ["output.tensorboard=true"] if tensorboard else []
-        result = api.run(recipe, out=out, target=target, overrides=[*overrides, *tracking],
-                         device=device, plugins=plugin_set)
+        plugin_set = get_plugins(plugins_dir)
+    with checking(check_plugins):
+        if resume is not None:
+            if overrides or target or tensorboard:
+                raise GanAdaptError("--resume continues a run exactly as it was started; --set, "
+                                    "--target and --tensorboard cannot change it (start a new "
+                                    "run instead)")
+            result = api.resume(resume, device=device,
+                                allow_output_changes=allow_output_changes, plugins=plugin_set)
+        elif recipe is None:
+            raise GanAdaptError("give a RECIPE file to run (or --resume RUN_DIR)")
+        else:
+            tracking = ["output.tensorboard=true"] if tensorboard else []
+            result = api.run(recipe, out=out, target=target,
+                             overrides=[*overrides, *tracking], device=device,
+                             plugins=plugin_set)
     if not current().is_main:  # under torchrun, rank 0 reports
         return
     if result.status == "interrupted":
         click.echo(f"Interrupted after step {result.steps_done}; a checkpoint was saved.\n"
-                   f"Continue with: gan-adapt run --resume {result.folder}", err=True)
+                   f"Continue with: {resume_command(result.folder, plugin_set)}", err=True)
         sys.exit(130)
     click.echo(f"Done: {result.folder}")
     for key, path in result.paths.items():
@@ -201,7 +262,8 @@ def plugins(plugins_dir: tuple[str, ...]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    plugin_set = get_plugins(plugins_dir)
+    plugin_set = get_plugins(plugins_dir, collect=False)
+    plugin_set.collect()
     table = Table("plugin", "version", "origin", "components")
     for name, info in plugin_set.plugins.items():
         table.add_row(name, info.version, info.origin,
@@ -209,7 +271,10 @@ def plugins(plugins_dir: tuple[str, ...]) -> None:
     console = Console()
     console.print(table)
     for failure in plugin_set.failures:
-        console.print(f"[red]not loaded[/red] {failure.name}: {failure.error}")
+        what = "failed to register" if failure.imported else "not loaded"
+        console.print(f"[red]{what}[/red] {failure.name}: {failure.error}", markup=True,
+                      highlight=False)
+    plugin_set.raise_conflicts()
 
 
 @cli.command()
@@ -232,6 +297,33 @@ def components(kind: str | None, plugins_dir: tuple[str, ...]) -> None:
         table.add_row(component.kind, component.name, component.source,
                       describe_params(component.params_model), component.doc)
     Console(width=200).print(table)
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--out", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Folder to write the package into.")
+def new_plugin(name: str, out: str) -> None:
+    """Write a complete plugin package NAME: entry point, a loss, a search objective, an
+    encoder, a recipe on tiny offline models, and tests using gan_adapt.testing."""
+    from gan_adapt.scaffold import create, names
+
+    root = create(name, out)
+    n = names(name)
+    click.echo(f"Wrote {root}\n  pip install -e {root}\n  gan-adapt plugins\n"
+               f"  gan-adapt run {root / 'recipes' / (n['name'] + '-smoke.toml')}\n"
+               f"  pytest {root / 'tests'}")
+
+
+def resume_command(folder: Any, plugin_set: Any) -> str:
+    """``gan-adapt run --resume FOLDER`` plus the ``--plugins-dir`` folders the run loaded
+    (a trusted run remembers them, but the command also works where the trust record does
+    not reach: another GAN_ADAPT_HOME, another account)."""
+    import shlex
+
+    dirs = " ".join(f"--plugins-dir {shlex.quote(str(d))}"
+                    for d in getattr(plugin_set, "folders", []))
+    return f"gan-adapt run --resume {shlex.quote(str(folder))}" + (f" {dirs}" if dirs else "")
 
 
 def describe_params(model: Any) -> str:

@@ -12,7 +12,14 @@ to an empty string it loads none. Files of an explicit ``--plugins-dir`` always 
 here runs at ``import gan_adapt``: the CLI calls :func:`load_plugins` when a command needs it.
 
 A plugin that fails to import or to register is recorded in :attr:`PluginSet.failures` with its
-name and the error, and the others still load.
+name and the error, and the others still load. So is a plugin with a hook implementation whose
+name is no hook of gan-adapt (a misspelt ``register_loss``: pluggy's ``check_pending`` rule, with
+a did-you-mean) or a function named like a hook but not marked ``@hookimpl``.
+
+Two plugins registering one component name (or two plugins of one name, such as an installed
+copy of the file being edited in ``--plugins-dir``) are a *conflict*: using the registry raises
+:class:`PluginConflict` naming both, unless a preference (``--prefer-plugin NAME``,
+``$GAN_ADAPT_PREFER_PLUGINS``) says which one wins.
 """
 
 from __future__ import annotations
@@ -28,13 +35,14 @@ from typing import Any, Iterable
 
 import pluggy
 
-from gan_adapt import __version__, hookspecs
+from gan_adapt import __version__, hookspecs, tracing
 from gan_adapt.errors import GanAdaptError, PluginError
 from gan_adapt.registry import KINDS, Registry, make_register
 
 ENTRY_POINT_GROUP = "gan_adapt"
 LOAD_ENV = "GAN_ADAPT_LOAD_PLUGINS"
 PLUGINS_DIR_ENV = "GAN_ADAPT_PLUGINS_DIR"
+PREFER_ENV = "GAN_ADAPT_PREFER_PLUGINS"
 
 #: Modules of the components that ship with gan-adapt.
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -64,6 +72,30 @@ class PluginFailure:
 
     name: str
     error: str
+    origin: str = ""  # as in PluginInfo.origin, when known
+
+    @property
+    def imported(self) -> bool:
+        """True when the plugin's code imported but registering it failed."""
+        return not self.error.startswith("could not import")
+
+
+class PluginConflict(PluginError):
+    """Two plugins claim one name and nothing says which one wins (exit code 2)."""
+
+    exit_code = 2
+
+
+@dataclass
+class Conflict:
+    """One name claimed by two plugins: ``what`` is ``"loss 'x'"`` or ``"plugin name 'x'"``."""
+
+    what: str
+    first: str  # "'name' (origin)"
+    second: str
+
+    def message(self) -> str:
+        return (f"two plugins claim the {self.what}: {self.first} and {self.second}")
 
 
 @dataclass
@@ -77,6 +109,11 @@ class PluginSet:
     manager: pluggy.PluginManager
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
+    #: Plugin names, distribution names or file paths that win a conflict.
+    prefer: tuple[str, ...] = ()
+    conflicts: list[Conflict] = field(default_factory=list)
+    #: The --plugins-dir folders loaded (resolved), in order.
+    folders: list[Path] = field(default_factory=list)
     _registry: Registry | None = None
 
     @property
@@ -86,12 +123,44 @@ class PluginSet:
 
     @property
     def registry(self) -> Registry:
-        """Every registered component (runs the plugins' registration hooks on first use)."""
+        """Every registered component (runs the plugins' registration hooks on first use).
+
+        Raises :class:`PluginConflict` when two plugins claim one name and no preference
+        settles it (:meth:`collect` gathers everything without raising).
+        """
+        registry = self.collect()
+        self.raise_conflicts()
+        return registry
+
+    def collect(self) -> Registry:
+        """Run the registration hooks (once) and return the registry, conflicts or not."""
         if self._registry is None:
             self._registry = Registry()
             for name in list(self.plugins):
                 self._collect(name)
         return self._registry
+
+    def raise_conflicts(self) -> None:
+        """Raise :class:`PluginConflict` listing every unsettled conflict."""
+        if not self.conflicts:
+            return
+        lines = [c.message() for c in self.conflicts]
+        names = sorted({c.first.split("'")[1] for c in self.conflicts}
+                       | {c.second.split("'")[1] for c in self.conflicts})
+        raise PluginConflict(
+            "; ".join(lines) + ". Uninstall or move one of them, or say which one wins with "
+            f"--prefer-plugin NAME (or {PREFER_ENV}=NAME); candidates: {', '.join(names)}")
+
+    def _preferred(self, name: str) -> bool:
+        info = self.plugins.get(name)
+        keys = {_normalise(name)}
+        if info is not None:
+            keys |= {_normalise(info.origin), _normalise(info.origin.split()[-1])}
+        return any(_normalise(p) in keys for p in self.prefer)
+
+    def _label(self, name: str, origin: str | None = None) -> str:
+        origin = origin if origin is not None else self.plugins[name].origin
+        return f"{name!r} ({origin})"
 
     def has_plugin(self, name: str) -> bool:
         """True when a plugin of this name (or distribution name) is loaded."""
@@ -102,21 +171,51 @@ class PluginSet:
 
     def add_module(self, module: Any, name: str, version: str, origin: str) -> None:
         """Register one plugin object with pluggy (its components are collected lazily)."""
+        if self.manager.is_registered(module):
+            return
         if self.manager.has_plugin(name):
+            if not self._replace_same_name(name, origin):
+                return
+        problem = hook_problems(module)
+        if problem:
+            self.failures.append(PluginFailure(name, problem, origin))
             return
         try:
             self.manager.register(module, name=name)
         except Exception as exc:  # a hookimpl with a wrong signature, for example
-            self.failures.append(PluginFailure(name, f"{type(exc).__name__}: {exc}"))
+            self.failures.append(PluginFailure(name, f"{type(exc).__name__}: {exc}", origin))
             return
         self.plugins[name] = PluginInfo(name, version, origin)
+        if tracing.enabled():
+            tracing.trace_plugin(self.manager, name)
         if self._registry is not None:
             self._collect(name)
 
+    def _replace_same_name(self, name: str, origin: str) -> bool:
+        """A second plugin named ``name`` (an installed copy of a --plugins-dir file, say):
+        True when it replaces the first (it is preferred); otherwise it is not loaded, and
+        that is a conflict unless the first is preferred."""
+        first = self.plugins.get(name)
+        first_origin = first.origin if first is not None else "?"
+        if any(_normalise(p) in {_normalise(origin), _normalise(origin.split()[-1])}
+               for p in self.prefer):
+            self.manager.unregister(name=name)
+            self.plugins.pop(name, None)
+            return True
+        if not self._preferred(name):
+            self.conflicts.append(Conflict(f"plugin name {name!r}", self._label(name, first_origin),
+                                           self._label(name, origin)))
+        return False
+
     def _collect(self, name: str) -> None:
-        """Run one plugin's registration hooks; on any error drop the plugin whole."""
+        """Run one plugin's registration hooks; on any error drop the plugin whole.
+
+        A name another plugin registered already is a conflict (see :meth:`_settle`), not an
+        error of this plugin: its other components still register.
+        """
         info = self.plugins[name]
         added: list[tuple[str, str]] = []
+        replaced: list[Any] = []
         try:
             for kind, hook_name in KINDS.items():
                 for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
@@ -125,36 +224,116 @@ class PluginSet:
                     pending: list = []
                     impl.function(register=make_register(pending, kind))
                     for kind_, comp_name, factory, params in pending:
+                        taken = self._registry.get(kind_, comp_name)
+                        if taken is not None and taken.source != name:
+                            if not self._settle(kind_, comp_name, taken, name):
+                                continue
+                            replaced.append(taken)
+                            self._registry._by_kind[kind_].pop(comp_name)
                         self._registry.add(kind_, comp_name, factory, params, source=name)
                         added.append((kind_, comp_name))
         except Exception as exc:
             for kind_, comp_name in added:  # the registry keeps no half of a plugin
                 self._registry._by_kind[kind_].pop(comp_name, None)
+            for component in replaced:
+                self._registry._by_kind[component.kind][component.name] = component
             self.manager.unregister(name=name)
             del self.plugins[name]
             message = str(exc) if isinstance(exc, GanAdaptError) else f"{type(exc).__name__}: {exc}"
-            self.failures.append(PluginFailure(name, f"failed while registering: {message}"))
+            self.failures.append(PluginFailure(name, f"failed while registering: {message}",
+                                               info.origin))
             return
+        for component in replaced:  # the loser no longer lists what it lost
+            loser = self.plugins.get(component.source)
+            if loser is not None:
+                loser.components = [c for c in loser.components
+                                    if c != (component.kind, component.name)]
         info.components = added
+
+    def _settle(self, kind: str, comp_name: str, taken: Any, name: str) -> bool:
+        """``name`` registers a ``kind`` that plugin ``taken.source`` registered already:
+        True when ``name`` is preferred and replaces it; otherwise the first one stays and,
+        unless it is preferred, the pair is recorded as a conflict."""
+        if self._preferred(name) and not self._preferred(taken.source):
+            return True
+        if not self._preferred(taken.source):
+            self.conflicts.append(Conflict(f"{kind} {comp_name!r}", self._label(taken.source),
+                                           self._label(name)))
+        return False
 
     def load_plugins_dir(self, folder: str | Path) -> None:
         """Load every ``*.py`` file of ``folder`` as a plugin named after the file."""
         folder = Path(folder)
         if not folder.is_dir():
             raise PluginError(f"--plugins-dir {folder} is not a folder")
+        if folder.resolve() in self.folders:
+            return  # named twice (given and remembered by a run): loaded once
+        self.folders.append(folder.resolve())
         for path in sorted(folder.glob("*.py")):
             name = path.stem
             try:
                 module = _import_file(path)
             except Exception as exc:
                 self.failures.append(PluginFailure(name, f"could not import {path}: "
-                                                         f"{type(exc).__name__}: {exc}"))
+                                                         f"{type(exc).__name__}: {exc}",
+                                                   str(path)))
                 continue
             self.add_module(module, name, getattr(module, "__version__", "-"), str(path))
+
+    def failure_of(self, name: str) -> PluginFailure | None:
+        """The failure of the plugin called ``name`` (plugin or distribution name), if any."""
+        wanted = _normalise(name)
+        for failure in self.failures:
+            if wanted in {_normalise(failure.name), _normalise(failure.origin.split()[-1])
+                          if failure.origin else ""}:
+                return failure
+        return None
 
 
 def _normalise(name: str) -> str:
     return name.strip().lower().replace("_", "-")
+
+
+def hook_problems(plugin: Any) -> str:
+    """Why a plugin object's hooks cannot be what its author meant ('' when they can).
+
+    A function marked ``@hookimpl`` whose name is no hook spec (pluggy would only notice it in
+    ``check_pending``), and a function named exactly like a hook but left unmarked (pluggy
+    ignores it), both leave a plugin that loads and silently registers nothing.
+    """
+    import difflib
+
+    specs = _hook_names()
+    problems = []
+    for attr in sorted(dir(plugin)):
+        if attr.startswith("__"):
+            continue
+        try:
+            value = getattr(plugin, attr)
+        except Exception:
+            continue
+        if not callable(value):
+            continue
+        marked = getattr(value, "gan_adapt_impl", None) is not None
+        if marked and attr not in specs:
+            close = difflib.get_close_matches(attr, specs, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(f"its @hookimpl {attr!r} is not a gan-adapt hook{hint} (hooks: "
+                            f"{', '.join(sorted(specs))})")
+        elif not marked and attr in specs and not isinstance(value, type):
+            problems.append(f"{attr!r} is named like a hook but not marked @hookimpl "
+                            "(add `from gan_adapt import hookimpl` and `@hookimpl` above it)")
+    return "; ".join(problems)
+
+
+def _hook_names() -> set[str]:
+    return {name for name in dir(hookspecs)
+            if getattr(getattr(hookspecs, name), "gan_adapt_spec", None) is not None}
+
+
+def _preferences(prefer: Iterable[str] | None) -> tuple[str, ...]:
+    env = [p for p in os.environ.get(PREFER_ENV, "").split(",") if p.strip()]
+    return tuple(dict.fromkeys([*(prefer or ()), *env]))
 
 
 def _allowed_names() -> set[str] | None:
@@ -184,15 +363,17 @@ def _entry_points() -> Iterable[metadata.EntryPoint]:
 
 
 def load_plugins(plugins_dir: str | Path | Iterable[str | Path] | None = None, *,
-                 entry_points: bool = True, extra: Iterable[Any] = ()) -> PluginSet:
+                 entry_points: bool = True, extra: Iterable[Any] = (),
+                 prefer: Iterable[str] | None = None) -> PluginSet:
     """Build a :class:`PluginSet` from the default plugins, entry points and a plugins folder.
 
     ``extra`` are plugin objects (modules or instances) registered as well; tests use it to add
-    fixture plugins with entry points turned off.
+    fixture plugins with entry points turned off. ``prefer`` (plus ``$GAN_ADAPT_PREFER_PLUGINS``)
+    names the plugins that win a conflict.
     """
     manager = pluggy.PluginManager("gan_adapt")
     manager.add_hookspecs(hookspecs)
-    plugin_set = PluginSet(manager)
+    plugin_set = PluginSet(manager, prefer=_preferences(prefer))
     for module_name in DEFAULT_PLUGINS:
         try:
             module = importlib.import_module(module_name)
@@ -209,8 +390,9 @@ def load_plugins(plugins_dir: str | Path | Iterable[str | Path] | None = None, *
             try:
                 module = ep.load()
             except Exception as exc:
-                plugin_set.failures.append(PluginFailure(ep.name, f"could not import "
-                                                         f"{ep.value}: {type(exc).__name__}: {exc}"))
+                plugin_set.failures.append(PluginFailure(
+                    ep.name, f"could not import {ep.value}: {type(exc).__name__}: {exc}",
+                    f"entry point {dist}"))
                 continue
             version = ep.dist.version if ep.dist is not None else "-"
             plugin_set.add_module(module, ep.name, version, f"entry point {dist}")

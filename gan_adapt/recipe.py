@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -195,9 +196,12 @@ def read_toml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Parse a recipe file, following ``extends``; file and syntax errors are RecipeErrors.
 
     ``extends = "base.toml"`` (relative to this file) starts from the base recipe and merges
-    this file over it: tables merge key by key, every other value (lists included) replaces
-    the base's. Relative paths inside either file are resolved against the folder of the
-    recipe being run.
+    this file over it (see :func:`deep_merge`): tables merge key by key, other values (arrays
+    included) replace the base's, and an array under a key ending in ``+`` is appended to the
+    base's array (``[[adapt."losses+"]]`` adds one loss). Relative file paths resolve against
+    the file that wrote them: the paths a base recipe inherits are rewritten relative to this
+    file's folder (see :func:`_rebase_paths`), so ``validate`` and ``run`` of either file see
+    the same files.
     """
     path = Path(path)
     data = _read_one(path)
@@ -209,14 +213,59 @@ def read_toml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     base_path = (path.parent / base_name).resolve()
     if base_path in _seen or base_path == path.resolve():
         raise RecipeError([f"extends: {base_name} extends itself (a cycle)"], source=str(path))
-    return deep_merge(read_toml(base_path, _seen + (path.resolve(),)), data)
+    base = read_toml(base_path, _seen + (path.resolve(),))
+    _rebase_paths(base, base_path.parent, path.resolve().parent)
+    return deep_merge(base, data)
+
+
+def _rebase_paths(data: Any, written_in: Path, used_from: Path, key: str = "") -> None:
+    """Rewrite, in place, the relative file paths of a base recipe written in folder
+    ``written_in`` so that they resolve the same from folder ``used_from``.
+
+    A string is a path when it is ``target.image`` / ``target.images``, or a component
+    parameter that names an existing file or folder relative to ``written_in`` (a model-zoo
+    name such as ``"ffhq-1024"`` is no file, and stays as it is).
+    """
+    if written_in == used_from:
+        return
+    if isinstance(data, dict):
+        for name, value in data.items():
+            if isinstance(value, str):
+                if _is_relative_file(value, written_in, always=key == "target"
+                                     and name in ("image", "images")):
+                    data[name] = os.path.relpath(written_in / value, used_from)
+            else:
+                _rebase_paths(value, written_in, used_from, name)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            if isinstance(value, str):
+                if _is_relative_file(value, written_in):
+                    data[i] = os.path.relpath(written_in / value, used_from)
+            else:
+                _rebase_paths(value, written_in, used_from, key)
+
+
+def _is_relative_file(value: str, folder: Path, always: bool = False) -> bool:
+    try:
+        path = Path(value)
+        if not value or path.is_absolute() or value.startswith("~"):
+            return False
+        return always or (folder / path).exists()
+    except (OSError, ValueError):
+        return False
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """``override`` over ``base``: nested tables merge, other values replace."""
+    """``override`` over ``base``: nested tables merge, other values replace, and an array
+    under ``key+`` is appended to ``base[key]``."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if key.endswith("+") and isinstance(value, list):
+            name = key[:-1]
+            inherited = merged.get(name, [])
+            merged[name] = (list(inherited) if isinstance(inherited, list) else [inherited]) \
+                + copy.deepcopy(value)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
@@ -416,8 +465,7 @@ def validate(data: dict[str, Any], plugin_set: Any, *, base_dir: Path | str = ".
 
     registry = plugin_set.registry
     missing_plugins = [name for name in recipe.requires if not plugin_set.has_plugin(name)]
-    problems = [f"requires: plugin {name!r} is not installed; install it (pip install {name}) "
-                "or load it with --plugins-dir" for name in missing_plugins]
+    problems = [_missing_plugin(plugin_set, name) for name in missing_plugins]
     params: dict[str, BaseModel] = {}
     needs_d: list[str] = []
     for path, kind, ref in _component_refs(recipe):
@@ -426,6 +474,9 @@ def validate(data: dict[str, Any], plugin_set: Any, *, base_dir: Path | str = ".
             hint = suggest(ref.name, registry.names(kind))
             if not hint and missing_plugins:
                 hint = f" (it may come from the missing plugin {missing_plugins[0]!r})"
+            elif not hint and getattr(plugin_set, "failures", None):
+                hint = (" (plugins that failed to load: "
+                        + ", ".join(f"{f.name!r}: {f.error}" for f in plugin_set.failures) + ")")
             known = ", ".join(registry.names(kind)) or "none"
             problems.append(f"{path}.name: unknown {kind} {ref.name!r}{hint}; "
                             f"registered: {known}")
@@ -443,6 +494,17 @@ def validate(data: dict[str, Any], plugin_set: Any, *, base_dir: Path | str = ".
     if problems:
         raise RecipeError(problems, source)
     return ValidatedRecipe(recipe, data, params, Path(base_dir), source)
+
+
+def _missing_plugin(plugin_set: Any, name: str) -> str:
+    """The ``requires`` problem for a plugin that is not loaded: not installed, or installed
+    but broken (then its error)."""
+    failure_of = getattr(plugin_set, "failure_of", None)
+    failure = failure_of(name) if failure_of is not None else None
+    if failure is not None:
+        return f"requires: plugin {name!r} is installed but did not load: {failure.error}"
+    return (f"requires: plugin {name!r} is not installed; install it (pip install {name}) "
+            "or load it with --plugins-dir")
 
 
 def _cross_checks(recipe: Recipe, params: dict[str, BaseModel], needs_d: list[str]) -> list[str]:

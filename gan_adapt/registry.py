@@ -8,6 +8,7 @@ them. A component is a *factory* (usually a class) called as ``factory(params, c
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 from dataclasses import dataclass, field
@@ -48,7 +49,8 @@ class Component:
     @property
     def doc(self) -> str:
         """The first line of the factory's docstring."""
-        text = inspect.getdoc(self.factory) or ""
+        factory = self.factory.load() if isinstance(self.factory, LazyFactory) else self.factory
+        text = inspect.getdoc(factory) or ""
         return text.strip().splitlines()[0] if text.strip() else ""
 
     def build(self, params: BaseModel | dict[str, Any], ctx: Any) -> Any:
@@ -102,6 +104,53 @@ class Registry:
         """All components (of one kind), sorted by kind then name."""
         kinds = [kind] if kind else list(KINDS)
         return [self._by_kind[k][n] for k in kinds for n in sorted(self._by_kind[k])]
+
+
+class LazyFactory:
+    """A factory named by ``"package.module:attribute"``, imported when first built.
+
+    Registering ``lazy("my_plugin.loss:MyLoss", MyLossParams)`` instead of the class itself keeps
+    the term's module (and torch, which it imports) out of ``gan-adapt validate`` and every other
+    command that only checks recipes: validation needs nothing but the params model, which lives
+    in a torch-free module. Attributes that validation reads (``needs_discriminator``) are given
+    here; every other attribute (``required_weights``, the docstring) comes from the imported
+    factory.
+    """
+
+    def __init__(self, target: str, params: type[BaseModel] | None = None, *,
+                 needs_discriminator: bool = False) -> None:
+        module, _, attribute = target.partition(":")
+        if not module or not attribute:
+            raise PluginError(f"lazy({target!r}): expected 'package.module:attribute'")
+        self.target = target
+        self.Params = params if params is not None else NoParams
+        self.needs_discriminator = needs_discriminator
+        self._factory: Callable[..., Any] | None = None
+
+    def load(self) -> Callable[..., Any]:
+        """The factory itself (imported on first use)."""
+        if self._factory is None:
+            module, _, attribute = self.target.partition(":")
+            self._factory = getattr(importlib.import_module(module), attribute)
+        return self._factory
+
+    def __call__(self, params: BaseModel, ctx: Any) -> Any:
+        return self.load()(params, ctx)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "_factory":
+            raise AttributeError(name)
+        return getattr(self.load(), name)
+
+    def __repr__(self) -> str:
+        return f"lazy({self.target!r})"
+
+
+def lazy(target: str, params: type[BaseModel] | None = None, *,
+         needs_discriminator: bool = False) -> LazyFactory:
+    """A factory imported from ``target`` (``"package.module:attribute"``) when first built;
+    ``params`` is its params model (see :class:`LazyFactory`)."""
+    return LazyFactory(target, params, needs_discriminator=needs_discriminator)
 
 
 def make_register(pending: list[tuple[str, str, Callable[..., Any], type[BaseModel] | None]],

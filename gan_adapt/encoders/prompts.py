@@ -12,34 +12,15 @@ without the ``{}`` slot before anything is built.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
 
 import torch.nn.functional as F
-from pydantic import AfterValidator, Field
 from torch import Tensor
 
 from gan_adapt.encoders.base import ImageEncoder
+from gan_adapt.encoders.templates import SLOT, PromptTemplates, check_templates, fill_template
 
-SLOT = "{}"  # where a template takes the text
-
-
-def fill_template(template: str, text: str) -> str:
-    """``template`` with ``text`` in place of every ``{}``: ``"a {} of a face"`` -> ``"a sketch
-    of a face"``. Plain replacement, so other braces in the template stay as they are."""
-    return template.replace(SLOT, text)
-
-
-def check_templates(templates: list[str]) -> list[str]:
-    """``templates`` unchanged; raises ``ValueError`` (a pydantic validation error in a recipe)
-    naming the templates that have no ``{}`` slot."""
-    bad = [t for t in templates if SLOT not in t]
-    if bad:
-        raise ValueError(f"every template needs a {{}} where the text goes: {bad}")
-    return templates
-
-
-#: A term parameter of prompt templates: at least one, each with a ``{}`` slot.
-PromptTemplates = Annotated[list[str], Field(min_length=1), AfterValidator(check_templates)]
+__all__ = ["SLOT", "PromptTemplates", "check_templates", "fill_template", "prompt_embeddings",
+           "mean_prompt_embedding", "prompt_direction"]
 
 
 def prompt_embeddings(encoder: ImageEncoder, text: str, templates: Sequence[str]) -> Tensor:

@@ -39,13 +39,10 @@ def target_override(value: str) -> dict[str, str]:
 
 
 def plugins_record(plugin_set: Any) -> dict[str, Any]:
-    """What ``plugins.json`` records: every plugin, its version and components, and failures."""
-    return {
-        "plugins": {name: {"version": p.version, "origin": p.origin,
-                           "components": [f"{k}:{n}" for k, n in p.components]}
-                    for name, p in plugin_set.plugins.items()},
-        "failures": {f.name: f.error for f in plugin_set.failures},
-    }
+    """What ``plugins.json`` records (see :mod:`gan_adapt.run_plugins`)."""
+    from gan_adapt import run_plugins
+
+    return run_plugins.plugins_record(plugin_set)
 
 
 def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | None = None,
@@ -125,6 +122,9 @@ def start_new(validated: ValidatedRecipe, plugin_set: Any, *, out: str | Path | 
         if dist.is_main:  # creates the folder and takes its lock
             folder.create(validated.raw, meta | {"processes": dist.world},
                           plugins_record(plugin_set), environment_record(torch_device))
+            from gan_adapt.run_plugins import trust_run
+
+            trust_run(folder.root)  # this user made it here: its plugins may be loaded again
         dist.barrier()
         return run(validated, plugin_set, folder, components, progress_live=progress_live)
     finally:

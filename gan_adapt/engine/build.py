@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from gan_adapt.engine import contracts
 from gan_adapt.engine.context import BuildContext, TargetData
 from gan_adapt.engine.memory_advice import out_of_memory
 from gan_adapt.errors import GanAdaptError, PluginError
@@ -30,12 +31,16 @@ class ActiveTerm:
     source: str = "?"  # the plugin that registered the component
 
     def __call__(self, step: Any) -> Any:
-        """The term's value at ``step``; a failure inside the component names it (see below)."""
-        return self._guarded(self.impl, step, "")
+        """The term's value at ``step``; a failure inside the component names it (see below),
+        and so does a value that breaks the contract (see :mod:`gan_adapt.engine.contracts`)."""
+        return contracts.term_value(self._guarded(self.impl, step, ""), step.ws.device,
+                                    lambda: self._where(step, ""))
 
     def discriminator_loss(self, step: Any) -> Any:
-        """The adversarial term's discriminator loss at ``step``, failures named like above."""
-        return self._guarded(self.impl.discriminator_loss, step, " (its discriminator loss)")
+        """The adversarial term's discriminator loss at ``step``, checked like above."""
+        part = " (its discriminator loss)"
+        return contracts.term_value(self._guarded(self.impl.discriminator_loss, step, part),
+                                    step.ws.device, lambda: self._where(step, part))
 
     def select_parameters(self, step: Any) -> Any:
         """The generator parameters the term lets this update train (``None``: no restriction,
@@ -199,8 +204,10 @@ def build_components(validated: ValidatedRecipe, plugin_set: Any,
 
     for key, ref in recipe.encoders.items():
         path = f"encoders.{key}"
-        ctx.encoders[key] = _build(registry.get("encoder", ref.name), validated.params[path],
-                                   ctx, path)
+        component = registry.get("encoder", ref.name)
+        ctx.encoders[key] = contracts.guard_encoder(
+            _build(component, validated.params[path], ctx, path),
+            f"{path}: encoder {ref.name!r} from plugin {component.source!r}")
 
     components = Components(ctx, generator, discriminator, ctx.encoders)
     if recipe.search is not None:

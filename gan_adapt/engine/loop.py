@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from gan_adapt import files
+from gan_adapt.engine import contracts
 from gan_adapt.engine.build import ActiveTerm, Components, build_components
 from gan_adapt.engine.compiling import compile_networks, eager, uncompile_networks
 from gan_adapt.engine.context import Step
@@ -206,7 +207,9 @@ def search_step(state: Run, w: torch.Tensor, opt: torch.optim.Optimizer,
     _request_embeddings(step, terms)
     losses = {t.label: t(step) for t in terms}
     total = sum(t.spec.weight * losses[t.label] for t in terms)
-    _check_finite(total, losses, index, phase="search")
+    _check_finite(total, losses, index, phase="search", terms=terms)
+    if contracts.check_mode():
+        contracts.check_first_gradients(state, "search", terms, losses, [w], "the latent w")
     opt.zero_grad(set_to_none=True)
     _backward(total, terms, "search", index)
     opt.step()
@@ -302,7 +305,10 @@ def generator_update(state: Run, kind: StepKind, index: int, terms: list[ActiveT
     _request_embeddings(g_step, terms)
     g_losses = {t.label: t(g_step) for t in terms}
     g_total = sum(t.spec.weight * g_losses[t.label] for t in terms)
-    _check_finite(g_total, g_losses, index)
+    _check_finite(g_total, g_losses, index, terms=terms)
+    if contracts.check_mode():
+        contracts.check_first_gradients(state, "generator", terms, g_losses, g_params,
+                                        "G_t's trainable parameters")
     g_opt.zero_grad(set_to_none=True)
     _backward(g_total, terms, "generator", index)
     state.dist.average_gradients(g_params)
@@ -493,11 +499,13 @@ def _update_ema(ema: Any, model: Any, decay: float) -> None:
 
 
 def _check_finite(total: torch.Tensor, parts: dict[str, torch.Tensor], index: int,
-                  phase: str = "adapt") -> None:
-    """Stop with the step and the term that produced a NaN/Inf."""
+                  phase: str = "adapt", terms: list[ActiveTerm] = ()) -> None:
+    """Stop with the step and the term (its recipe path and plugin) that produced a NaN/Inf."""
     if bool(torch.isfinite(total)):
         return
-    bad = [name for name, value in parts.items() if not bool(torch.isfinite(value).all())]
+    described = {t.label: t.describe() for t in terms}
+    bad = [described.get(name, name) for name, value in parts.items()
+           if not bool(torch.isfinite(value).all())]
     raise TrainingDiverged(
         f"{phase} step {index}: the loss became non-finite (term(s): {', '.join(bad) or 'total'})."
         " Lower the learning rate or the term's weight.")

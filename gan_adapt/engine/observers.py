@@ -11,6 +11,7 @@ that runs one of the hook's implementations is the one pluggy called.
 
 from __future__ import annotations
 
+import inspect
 from types import TracebackType
 from typing import Any
 
@@ -64,7 +65,8 @@ def _culprits(tb: TracebackType | None, impls: list[Any]) -> list[str]:
     with the same method) and the frame's ``self`` does not settle it."""
     by_code: dict[Any, list[Any]] = {}
     for impl in impls:
-        code = getattr(impl.function, "__code__", None)  # bound methods forward __code__
+        # bound methods forward __code__; a traced function (GAN_ADAPT_TRACE_PLUGINS) is unwrapped
+        code = getattr(inspect.unwrap(impl.function), "__code__", None)
         if code is not None:
             by_code.setdefault(code, []).append(impl)
     while tb is not None:

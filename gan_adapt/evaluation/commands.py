@@ -85,12 +85,12 @@ def eval_command(run_dir: str, target_dir: str | None, n: int, seed: int, batch:
     from rich.console import Console
 
     from gan_adapt import api
-    from gan_adapt.cli import get_plugins
+    from gan_adapt.cli import get_run_plugins
 
     record = api.evaluate(run_dir, n=n, seed=seed, batch=batch, truncation=truncation,
                           target_dir=target_dir, lpips=lpips, clip=clip,
                           fid_features=fid_features, device=device, out=out,
-                          plugins=get_plugins(plugins_dir))
+                          plugins=get_run_plugins(run_dir, plugins_dir))
     console = Console()
     console.print(metrics_table(record, f"{record['recipe']}: {n} samples, seed {seed}"))
     for line in _instrument_lines(record):
@@ -118,11 +118,11 @@ def compare_command(run_dirs: tuple[str, ...], n: int, seed: int, truncation: fl
                     plugins_dir: tuple[str, ...]) -> None:
     """One sheet: the same latents through the source and every run's adapted generator,
     labelled with each run's eval.json numbers."""
-    from gan_adapt.cli import get_plugins
+    from gan_adapt.cli import get_run_plugins
     from gan_adapt.engine.build import resolve_device
     from gan_adapt.evaluation.compare import compare_runs
 
-    written = compare_runs(list(run_dirs), get_plugins(plugins_dir), out=out, n=n, seed=seed,
+    written = compare_runs(list(run_dirs), get_run_plugins(run_dirs, plugins_dir), out=out, n=n, seed=seed,
                            truncation=truncation, interpolation=interpolation, gif=gif,
                            device=resolve_device(device))
     for path in written:

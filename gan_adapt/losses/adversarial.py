@@ -14,18 +14,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.engine.compiling import eager
 from gan_adapt.engine.context import BuildContext, Step
+from gan_adapt.losses.params import AdversarialParams, PatchAdversarialParams
 
-
-class AdversarialParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    r1_gamma: float = Field(10.0, ge=0, description="R1 weight (0 disables R1).")
-    r1_every: int = Field(16, ge=1, description="Apply R1 when the adapt step index is a "
-                                                "multiple of this (lazy regularisation).")
-    flip_real: bool = Field(False, description="Randomly flip real images horizontally.")
+__all__ = ["Adversarial", "AdversarialParams", "PatchAdversarial", "PatchAdversarialParams",
+           "PatchHead", "r1_penalty", "real_batch"]
 
 
 def real_batch(step: Step, batch: int, flip: bool) -> torch.Tensor:
@@ -107,14 +102,6 @@ class PatchHead(torch.nn.Module):
         # float32 whatever the trunk's precision: the logits feed the loss directly.
         x = F.conv2d(features.float(), self.weight * self.scale, padding=1)
         return F.leaky_relu(x + self.bias.view(1, -1, 1, 1), 0.2) * 2 ** 0.5
-
-
-class PatchAdversarialParams(AdversarialParams):
-    feature: str = Field("b64.conv1", description=(
-        "D feature map the patch head reads: `b64.conv1` is the 32x32 output of the stride-2 "
-        "conv of the 64->32 residual block (before the skip add), the map OneShotCLIP uses "
-        "at 256 and 1024 px. See the D's feature names in the error if it has no such map."))
-    flip_real: bool = Field(True, description="Randomly flip real images horizontally.")
 
 
 class PatchAdversarial(torch.nn.Module):

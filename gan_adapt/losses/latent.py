@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import torch
-from pydantic import BaseModel, ConfigDict
 
 from gan_adapt.engine.context import BuildContext, Step
+from gan_adapt.losses.params import LatentL2Params
 
 
 class LatentL2:
     """Mean squared distance of the searched latent from the generator's mean latent w_avg."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    Params = LatentL2Params
 
-    def __init__(self, params: Params, ctx: BuildContext) -> None:
+    def __init__(self, params: LatentL2Params, ctx: BuildContext) -> None:
         self.w_avg = ctx.generator.w_avg.detach().to(ctx.device)
 
     def __call__(self, step: Step) -> torch.Tensor:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.engine.context import BuildContext, Step
+from gan_adapt.losses.params import LPIPSParams, MSEParams
 
 
 def _target_like(step: Step) -> torch.Tensor:
@@ -22,10 +20,9 @@ def _target_like(step: Step) -> torch.Tensor:
 class MSE:
     """Mean squared error between the generated image and the target image."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    Params = MSEParams
 
-    def __init__(self, params: Params, ctx: BuildContext) -> None:
+    def __init__(self, params: MSEParams, ctx: BuildContext) -> None:
         self.params = params
 
     def __call__(self, step: Step) -> torch.Tensor:
@@ -35,25 +32,16 @@ class MSE:
 class LPIPS(torch.nn.Module):
     """LPIPS perceptual distance between the generated image and the target image."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        net: Literal["alex", "vgg", "squeeze"] = Field("alex", description="LPIPS backbone.")
-        pretrained: bool = Field(True, description="Use the real LPIPS weights (False: random "
-                                                   "weights, for tests).")
-        resize_to: Annotated[int, Field(ge=16)] | Literal["full"] | None = Field(
-            256, description="Both images are resized to this side first (256: LPIPS's "
-                                    "usual scale, cheap at any generator resolution). `\"full\"`"
-                                    ": no resize, the generator's resolution, as OneShotCLIP's "
-                                    "official code computes it.")
+    Params = LPIPSParams
 
     @staticmethod
-    def required_weights(params: Params, ctx: BuildContext) -> list:
+    def required_weights(params: LPIPSParams, ctx: BuildContext) -> list:
         """The ImageNet backbone (the ``lpips`` package ships only the calibrated heads)."""
         from gan_adapt.encoders.weights import LPIPS_BACKBONES
 
         return [LPIPS_BACKBONES[params.net]] if params.pretrained else []
 
-    def __init__(self, params: Params, ctx: BuildContext) -> None:
+    def __init__(self, params: LPIPSParams, ctx: BuildContext) -> None:
         super().__init__()
         from gan_adapt.perceptual import LPIPSDistance
 

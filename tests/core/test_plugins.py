@@ -93,15 +93,17 @@ def test_duplicate_component_names_name_both_sources():
     assert "'plugin_a' and 'plugin_b'" in str(info.value)
 
 
-def test_duplicates_across_plugins_drop_the_second_and_report_it(tmp_path):
+def test_duplicates_across_plugins_are_a_conflict_naming_both(tmp_path):
+    """(More in tests/plugins_authoring/test_registration.py.)"""
+    from gan_adapt.plugins import PluginConflict
+
     plugins = tmp_path / "plugins"
     write_plugin(plugins, "a_first", EXTRA_LOSS_PLUGIN)
     write_plugin(plugins, "b_second", EXTRA_LOSS_PLUGIN)
     plugin_set = load_plugins(plugins, entry_points=False)
-    assert plugin_set.registry.get("loss", "brightness").source == "a_first"
-    failure = {f.name: f.error for f in plugin_set.failures}["b_second"]
-    assert "'a_first' and 'b_second'" in failure
-    assert not plugin_set.has_plugin("b_second")
+    with pytest.raises(PluginConflict, match="'a_first' .* and 'b_second'"):
+        plugin_set.registry
+    assert plugin_set.collect().get("loss", "brightness").source == "a_first"
 
 
 def test_broken_plugins_are_reported_and_the_rest_still_load(tmp_path):

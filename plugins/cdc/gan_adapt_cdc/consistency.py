@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
 from gan_adapt.losses.similarity import off_diagonal
+from gan_adapt_cdc.params import CrossDomainConsistencyParams
 
 
 def pairwise_cosine(features: torch.Tensor) -> torch.Tensor:
@@ -48,16 +48,9 @@ def distance_consistency(source: torch.Tensor, adapted: torch.Tensor) -> torch.T
 class CrossDomainConsistency:
     """KL consistency of pairwise intermediate-feature similarities, G_s against G_t."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        batch: int | None = Field(4, ge=3, description=(
-            "Fresh random latents per step (the reference draws 4, without style mixing); "
-            "omitted: the step's own latents (then the step's batch must be at least 3)."))
-        layers: list[int] | None = Field(None, min_length=1, description=(
-            "Feature indices (styled convolutions in W+ order, 0 = the 4x4 one) a sample may "
-            "draw; omitted: all but the first."))
+    Params = CrossDomainConsistencyParams
 
-    def __init__(self, params: Params, ctx: BuildContext) -> None:
+    def __init__(self, params: CrossDomainConsistencyParams, ctx: BuildContext) -> None:
         layers = getattr(getattr(ctx.generator, "synthesis", None), "noise_layers", None)
         if not callable(layers):
             raise GanAdaptError("cdc_consistency needs a StyleGAN2-style generator whose "

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from gan_adapt import hookimpl
+from gan_adapt.registry import lazy
+from gan_adapt_cdc.params import CrossDomainConsistencyParams
 
 
 @hookimpl
 def register_losses(register: Any) -> None:
-    from gan_adapt_cdc.consistency import CrossDomainConsistency
-
-    register("cdc_consistency", CrossDomainConsistency)
+    register("cdc_consistency", lazy("gan_adapt_cdc.consistency:CrossDomainConsistency",
+                                     CrossDomainConsistencyParams))

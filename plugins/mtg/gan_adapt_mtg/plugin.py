@@ -5,21 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from gan_adapt import hookimpl
+from gan_adapt.registry import lazy
+from gan_adapt_mtg import params as p
 
 
 @hookimpl
 def register_search_objectives(register: Any) -> None:
-    from gan_adapt_mtg.pnorm import PNormL2
-
-    register("pnorm_l2", PNormL2)
+    register("pnorm_l2", lazy("gan_adapt_mtg.pnorm:PNormL2", p.PNormL2Params))
 
 
 @hookimpl
 def register_losses(register: Any) -> None:
-    from gan_adapt_mtg.reference import ReferenceClip, ReferenceL2, ReferenceLPIPS
-    from gan_adapt_mtg.within import ClipWithinDomain
-
-    register("clip_within_domain", ClipWithinDomain)
-    register("reference_clip", ReferenceClip)
-    register("reference_l2", ReferenceL2)
-    register("reference_lpips", ReferenceLPIPS)
+    register("clip_within_domain", lazy("gan_adapt_mtg.within:ClipWithinDomain",
+                                        p.ClipWithinDomainParams))
+    register("reference_clip", lazy("gan_adapt_mtg.reference:ReferenceClip",
+                                    p.ReferenceClipParams))
+    register("reference_l2", lazy("gan_adapt_mtg.reference:ReferenceL2", p.ReferenceL2Params))
+    register("reference_lpips", lazy("gan_adapt_mtg.reference:ReferenceLPIPS",
+                                     p.ReferenceLPIPSParams))

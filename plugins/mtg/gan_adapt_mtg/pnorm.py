@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
+from gan_adapt_mtg.params import PNormL2Params
 
 
 class PCAStats:
@@ -48,16 +48,9 @@ class PCAStats:
 class PNormL2:
     """II2S prior: mean squared norm of the W+ codes in the PCA-whitened P space."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        n_samples: int = Field(100_000, ge=100, description=(
-            "Mapped random z used to fit the PCA (II2S uses 1,000,000; 100,000 gives the same "
-            "statistics to a few parts in a thousand)."))
-        negative_slope: float = Field(5.0, gt=0, description="Slope of the leaky ReLU that "
-                                      "undoes the mapping's final one (1 / 0.2).")
-        seed: int = Field(0, description="Seed of the z used for the fit.")
+    Params = PNormL2Params
 
-    def __init__(self, params: Params, ctx: BuildContext) -> None:
+    def __init__(self, params: PNormL2Params, ctx: BuildContext) -> None:
         G = ctx.generator
         if getattr(G, "c_dim", 0):
             raise GanAdaptError("pnorm_l2 fits its statistics on unconditional samples; this "

@@ -15,15 +15,13 @@ Mind the Gap computes l2 and LPIPS at 256 px (a bicubic 4x down-sampling of 1024
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
 from gan_adapt.losses.reconstruction import LPIPS
+from gan_adapt_mtg.params import ReferenceClipParams, ReferenceL2Params, ReferenceLPIPSParams
 
 
 def _target(ctx: BuildContext, name: str) -> torch.Tensor:
@@ -43,11 +41,9 @@ def resized(x: torch.Tensor, size: int | None) -> torch.Tensor:
 class ReferenceClip:
     """1 - CLIP cosine between G_t(w_ref) and the target image."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        encoder: str = Field("clip", description="Name of an encoder in the recipe's [encoders].")
+    Params = ReferenceClipParams
 
-    def __init__(self, params: Params, ctx: BuildContext) -> None:
+    def __init__(self, params: ReferenceClipParams, ctx: BuildContext) -> None:
         self.encoder = ctx.encoder(params.encoder)
         with torch.no_grad():
             self.target_embedding = self.encoder.embed_images(_target(ctx, "reference_clip"))
@@ -64,12 +60,9 @@ class ReferenceClip:
 class ReferenceL2:
     """Mean squared error between G_t(w_ref) and the target image (optionally resized)."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        resize_to: int | None = Field(256, ge=8, description="Compare at this side (None: at "
-                                                             "the generator's resolution).")
+    Params = ReferenceL2Params
 
-    def __init__(self, params: Params, ctx: BuildContext) -> None:
+    def __init__(self, params: ReferenceL2Params, ctx: BuildContext) -> None:
         self.size = params.resize_to
         self.target = resized(_target(ctx, "reference_l2"), self.size)
 
@@ -80,13 +73,11 @@ class ReferenceL2:
 class ReferenceLPIPS(torch.nn.Module):
     """LPIPS between G_t(w_ref) and the target image."""
 
-    class Params(LPIPS.Params):
-        net: Literal["alex", "vgg", "squeeze"] = Field("vgg", description="LPIPS backbone "
-                                                                          "(Mind the Gap: vgg).")
+    Params = ReferenceLPIPSParams
 
     required_weights = staticmethod(LPIPS.required_weights)
 
-    def __init__(self, params: Params, ctx: BuildContext) -> None:
+    def __init__(self, params: ReferenceLPIPSParams, ctx: BuildContext) -> None:
         super().__init__()
         from gan_adapt.perceptual import LPIPSDistance
 

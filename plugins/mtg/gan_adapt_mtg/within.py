@@ -13,23 +13,19 @@ shared batches (:meth:`Step.image_embedding`), with the across-domain loss's.
 from __future__ import annotations
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
+from gan_adapt_mtg.params import ClipWithinDomainParams
 from gan_adapt_nada.clip_space import directional_loss, members, unit
 
 
 class ClipWithinDomain:
     """Each sample's CLIP offset from the reference is kept across domains (Mind the Gap)."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        encoder: str = Field("clip", description="Name of an encoder in the recipe's [encoders].")
-        min_norm: float = Field(0.01, gt=0, description="Offsets shorter than this are divided "
-                                                        "by it instead of their length.")
+    Params = ClipWithinDomainParams
 
-    def __init__(self, params: Params, ctx: BuildContext) -> None:
+    def __init__(self, params: ClipWithinDomainParams, ctx: BuildContext) -> None:
         if ctx.target.image is None:
             raise GanAdaptError("clip_within_domain needs a target image (target.image)")
         self.min_norm = params.min_norm

@@ -20,43 +20,18 @@ that update trains (see :mod:`gan_adapt_nada.layers`).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
-from gan_adapt.encoders.prompts import PromptTemplates, mean_prompt_embedding, prompt_direction
+from gan_adapt.encoders.prompts import mean_prompt_embedding, prompt_direction
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
 from gan_adapt_nada.clip_space import directional_loss, mean_direction, members, unit
-from gan_adapt_nada.layers import AdaptiveLayers, select_layers
+from gan_adapt_nada.layers import select_layers
+from gan_adapt_nada.params import DirectionalParams
 
-
-class DirectionalParams(BaseModel):
-    """Parameters of ``clip_directional``."""
-
-    model_config = ConfigDict(extra="forbid")
-    encoder: str = Field("clip", description="Name of an encoder in the recipe's [encoders] "
-                                             "(a clip_ensemble is averaged member by member).")
-    direction: Literal["text", "images", "reference"] = Field(
-        "text", description="Where the domain direction comes from: two texts, the target "
-                            "image(s) against G_s samples, or the target image against "
-                            "G_s(w_ref).")
-    source_text: str | None = Field(None, description="Source description; default: the "
-                                                      "recipe's target.source_text.")
-    target_text: str | None = Field(None, description="Target description; default: the "
-                                                      "recipe's target.text.")
-    templates: PromptTemplates = Field(["{}"], description=(
-        "Prompt templates, each with `{}` where the text goes; the direction is averaged over "
-        "them. `[\"{}\"]` uses the texts as they are."))
-    source_samples: int = Field(16, ge=1, description="G_s samples whose mean embedding is the "
-                                                      "source end of an `images` direction.")
-    min_norm: float = Field(0.01, gt=0, description="Edit directions shorter than this are "
-                                                    "divided by it instead of their length "
-                                                    "(bounded gradient at step 0).")
-    adaptive_layers: AdaptiveLayers | None = Field(
-        None, description="Train only the k layers chosen by adaptive layer selection; "
-                          "omitted: every trainable layer.")
+__all__ = ["ClipDirectional", "DirectionalParams"]
 
 
 class ClipDirectional:

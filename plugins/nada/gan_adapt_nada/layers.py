@@ -16,20 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.errors import GanAdaptError
+from gan_adapt_nada.params import AdaptiveLayers
 
-
-class AdaptiveLayers(BaseModel):
-    """Settings of the adaptive layer selection (StyleGAN-NADA's ``auto_layer_*`` options)."""
-
-    model_config = ConfigDict(extra="forbid")
-    k: int = Field(ge=1, description="Styled convolutions trained per step (capped at the "
-                                     "generator's count: 17 at 1024 px, 13 at 256 px).")
-    iters: int = Field(1, ge=1, description="SGD steps on the W+ codes before ranking.")
-    batch: int = Field(8, ge=1, description="W+ codes optimised for the ranking.")
-    lr: float = Field(0.01, gt=0, description="SGD learning rate on the W+ codes.")
+__all__ = ["AdaptiveLayers", "conv_layers", "select_layers"]
 
 
 def conv_layers(generator: Any) -> list[torch.nn.Module]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from gan_adapt import hookimpl
+from gan_adapt.registry import lazy
+from gan_adapt_nada.params import DirectionalParams
 
 
 @hookimpl
 def register_losses(register: Any) -> None:
-    from gan_adapt_nada.directional import ClipDirectional
-
-    register("clip_directional", ClipDirectional)
+    register("clip_directional", lazy("gan_adapt_nada.directional:ClipDirectional",
+                                      DirectionalParams))

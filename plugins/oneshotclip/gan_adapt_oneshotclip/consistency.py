@@ -14,15 +14,13 @@ inputs of that encoder (PatchNCE's patches): see :meth:`gan_adapt.engine.context
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
 from gan_adapt.losses.similarity import off_diagonal
+from gan_adapt_oneshotclip.params import ClipConsistencyParams
 
 
 def similarity_matrix(embeddings: torch.Tensor) -> torch.Tensor:
@@ -46,13 +44,9 @@ def consistency_kl(source: torch.Tensor, adapted: torch.Tensor) -> torch.Tensor:
 class ClipConsistency:
     """Sample-wise CLIP similarity consistency L_con between G_s and G_t on the same latents."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        encoder: str = Field("clip", description="Name of an encoder in the recipe's [encoders].")
-        distance: Literal["l2", "kl"] = Field(
-            "l2", description="l2 of similarity differences (paper) or KL of softmaxed rows.")
+    Params = ClipConsistencyParams
 
-    def __init__(self, params: Params, ctx: BuildContext) -> None:
+    def __init__(self, params: ClipConsistencyParams, ctx: BuildContext) -> None:
         self.encoder = ctx.encoder(params.encoder)
         self.distance = consistency_l2 if params.distance == "l2" else consistency_kl
 

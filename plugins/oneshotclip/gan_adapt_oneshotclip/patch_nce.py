@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.encoders.base import crop_patches, random_boxes
 from gan_adapt.engine.context import BuildContext, Step
+from gan_adapt_oneshotclip.params import PatchNCEParams
 
 
 def patch_nce(queries: torch.Tensor, keys: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -41,22 +41,9 @@ def patch_nce(queries: torch.Tensor, keys: torch.Tensor, temperature: float) -> 
 class PatchNCE:
     """Patch-wise CLIP PatchNCE L_patch: aligned G_t/G_s patches attract, other positions repel."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        encoder: str = Field("clip", description="Name of an encoder in the recipe's [encoders].")
-        n_crops: int = Field(16, ge=2, description="Patches per image (positive + negatives).")
-        crop_fraction: float = Field(
-            0.125, gt=0, le=1, description="Patch side as a fraction of the image side "
-                                           "(128 px at 1024 px in the paper).")
-        crop_size: int | None = Field(None, ge=1, description="Patch side in pixels; overrides "
-                                                              "crop_fraction.")
-        temperature: float = Field(1.0, gt=0, description="InfoNCE temperature tau.")
-        micro_batch: int | None = Field(
-            None, ge=1, description="Memory mode: backpropagate through the encoder this many "
-                                    "adapted patches at a time (same loss and gradients, one "
-                                    "extra forward of the patches); none: all at once.")
+    Params = PatchNCEParams
 
-    def __init__(self, params: Params, ctx: BuildContext) -> None:
+    def __init__(self, params: PatchNCEParams, ctx: BuildContext) -> None:
         self.params = params
         self.encoder = ctx.encoder(params.encoder)
         resolution = ctx.generator.img_resolution

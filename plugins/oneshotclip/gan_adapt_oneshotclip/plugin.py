@@ -1,7 +1,8 @@
 """Entry point of the OneShotCLIP plugin (group ``gan_adapt``, name ``oneshotclip``).
 
-Registration only adds names: nothing is imported beyond this module until a recipe (or a
-command) uses one of them.
+Registration only adds names, lazily (:func:`gan_adapt.registry.lazy`): nothing beyond this
+module and the torch-free :mod:`~gan_adapt_oneshotclip.params` is imported until a recipe builds
+a term (or a command runs).
 """
 
 from __future__ import annotations
@@ -9,24 +10,23 @@ from __future__ import annotations
 from typing import Any
 
 from gan_adapt import hookimpl
+from gan_adapt.registry import lazy
+from gan_adapt_oneshotclip import params as p
 
 
 @hookimpl
 def register_search_objectives(register: Any) -> None:
-    from gan_adapt_oneshotclip.search import ClipImageDistance
-    from gan_adapt_oneshotclip.text import ClipTextDistance
-
-    register("clip_image_distance", ClipImageDistance)
-    register("clip_text_distance", ClipTextDistance)
+    register("clip_image_distance", lazy("gan_adapt_oneshotclip.search:ClipImageDistance",
+                                         p.ClipImageDistanceParams))
+    register("clip_text_distance", lazy("gan_adapt_oneshotclip.text:ClipTextDistance",
+                                        p.ClipTextDistanceParams))
 
 
 @hookimpl
 def register_losses(register: Any) -> None:
-    from gan_adapt_oneshotclip.consistency import ClipConsistency
-    from gan_adapt_oneshotclip.patch_nce import PatchNCE
-
-    register("clip_consistency", ClipConsistency)
-    register("patch_nce", PatchNCE)
+    register("clip_consistency", lazy("gan_adapt_oneshotclip.consistency:ClipConsistency",
+                                      p.ClipConsistencyParams))
+    register("patch_nce", lazy("gan_adapt_oneshotclip.patch_nce:PatchNCE", p.PatchNCEParams))
 
 
 @hookimpl

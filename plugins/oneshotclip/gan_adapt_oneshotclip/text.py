@@ -11,30 +11,20 @@ mean over the members (the ensemble's cosine is linear in theirs).
 from __future__ import annotations
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.augment import CLIPAugment
-from gan_adapt.encoders.prompts import PromptTemplates, mean_prompt_embedding
+from gan_adapt.encoders.prompts import mean_prompt_embedding
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
-from gan_adapt_oneshotclip.search import AugmentParams
+from gan_adapt_oneshotclip.params import ClipTextDistanceParams
 
 
 class ClipTextDistance:
     """1 - CLIP cosine between a text and K augmented copies of G_s(w)."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        encoder: str = Field("clip", description="Name of an encoder in the recipe's [encoders].")
-        text: str | None = Field(None, description="The description; default: the recipe's "
-                                                   "target.text.")
-        templates: PromptTemplates = Field(["{}"], description=(
-            "Prompt templates with `{}` where the text goes; the loss is averaged over them."))
-        n_aug: int = Field(8, ge=1, description="Augmented copies K per step.")
-        augment: AugmentParams = Field(default_factory=AugmentParams,
-                                       description="Augmentation ranges.")
+    Params = ClipTextDistanceParams
 
-    def __init__(self, params: Params, ctx: BuildContext) -> None:
+    def __init__(self, params: ClipTextDistanceParams, ctx: BuildContext) -> None:
         text = params.text or ctx.target.text
         if not text:
             raise GanAdaptError("clip_text_distance needs a description: set target.text in the "

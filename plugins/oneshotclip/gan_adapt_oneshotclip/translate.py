@@ -12,13 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import click
-import torch
+
+# torch is imported inside the functions: `gan-adapt --help` lists this command without it.
 
 
 def invert(G: Any, image: torch.Tensor, *, steps: int, lr: float, space: str,
            lpips: Any, clip: Any = None, clip_weight: float = 0.0,
            l2_weight: float = 0.0) -> torch.Tensor:
     """Latent ``[1, num_ws, w_dim]`` whose G(w) matches ``image`` ([1, 3, R, R] in [-1, 1])."""
+    import torch
+
     w_avg = G.w_avg.detach()
     w = w_avg.clone().unsqueeze(0)
     if space == "w+":
@@ -59,7 +62,9 @@ def invert(G: Any, image: torch.Tensor, *, steps: int, lr: float, space: str,
 def translate_command(run_dir: str, photo: str, out: str | None, steps: int, lr: float,
                       space: str, clip_weight: float, device: str) -> None:
     """Invert PHOTO into the source generator and render it with RUN_DIR's adapted generator."""
-    from gan_adapt.cli import get_plugins
+    import torch
+
+    from gan_adapt.cli import get_run_plugins
     from gan_adapt.engine.build import resolve_device
     from gan_adapt.engine.context import BuildContext, TargetData
     from gan_adapt.engine.run_folder import require_run_folder
@@ -75,7 +80,7 @@ def translate_command(run_dir: str, photo: str, out: str | None, steps: int, lr:
         raise GanAdaptError(f"{folder.root} has no adapted generator yet (the run is not "
                             "finished); resume it first")
     meta = folder.read_meta()
-    plugin_set = get_plugins()
+    plugin_set = get_run_plugins(run_dir)
     validated = validate(read_toml(folder.recipe), plugin_set, base_dir=Path(meta["base_dir"]),
                          source=str(folder.recipe))
     torch_device = resolve_device(device)
