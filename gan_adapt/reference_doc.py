@@ -53,6 +53,43 @@ def _default(field: Any) -> str:
     return f"`{value!r}`"
 
 
+#: Hand-written section on ``extends`` (the one recipe key that is not a model field).
+EXTENDS_SECTION = """\
+## `extends`: building a recipe on another
+
+`extends = "base.toml"` (a path relative to the file that says it) starts from the base recipe,
+itself possibly extending another, and merges this file over it:
+
+* **Tables merge key by key**, at every depth: `[adapt]` with only `steps = 100` keeps every other
+  `adapt` key of the base; `[encoders.clip]` with only `params = {...}` keeps the base's `name`
+  (but `params` itself is a table, so its keys merge too).
+* **Every other value replaces the base's, arrays included**: `[[adapt.losses]]` in the extending
+  file is the *whole* list of losses. To **append** to an inherited array instead, write the key
+  with a `+` suffix (quoted, TOML needs it):
+
+  ```toml
+  extends = "smoke.toml"
+  name = "smoke-plus-brightness"
+
+  [["adapt"."losses+"]]          # one more loss after the base's losses
+  name = "brightness"
+  weight = 0.1
+  ```
+
+  `"objective+"` under `[search]` and `"schedule+"` under `[adapt]` work the same way.
+* **Relative paths resolve against the file that wrote them.** A base recipe in another folder
+  keeps pointing at its own files: its `target.image` / `target.images`, and every component
+  parameter that names an existing file or folder next to it (a checkpoint), are rewritten
+  relative to the extending file when they are inherited. Paths the extending file writes are
+  relative to itself. So `validate` and `run` of either file read the same files, and a run
+  folder's `recipe.toml` records the rewritten paths. (A model-zoo name such as `"ffhq-1024"`
+  is not a file and stays as it is.)
+* A cycle (`a.toml` extends `b.toml` extends `a.toml`) is an error.
+
+`gan-adapt validate --show RECIPE` prints the merged result.
+"""
+
+
 def render() -> str:
     """The whole reference as Markdown."""
     lines = [
@@ -64,6 +101,7 @@ def render() -> str:
         "A recipe is a TOML file. Every table rejects unknown keys. Component `params` are "
         "validated by the component's own model: `gan-adapt components [KIND]` lists them.",
         "",
+        EXTENDS_SECTION,
     ]
     for title, model in _SECTIONS:
         lines += [f"## `{title}`", "", (model.__doc__ or "").strip().splitlines()[0], "",

@@ -111,7 +111,7 @@ testpaths = ["tests"]
 TEMPLATES["README.md"] = '''\
 # @dist@
 
-A [gan-adapt](https://github.com/) plugin, started with `gan-adapt new-plugin @name@`.
+A gan-adapt plugin, started with `gan-adapt new-plugin @name@`.
 
 | component | kind | what it computes |
 | --- | --- | --- |
