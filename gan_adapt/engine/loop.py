@@ -503,12 +503,11 @@ def _check_finite(total: torch.Tensor, parts: dict[str, torch.Tensor], index: in
     """Stop with the step and the term (its recipe path and plugin) that produced a NaN/Inf."""
     if bool(torch.isfinite(total)):
         return
-    described = {t.label: t.describe() for t in terms}
-    bad = [described.get(name, name) for name, value in parts.items()
-           if not bool(torch.isfinite(value).all())]
+    bad = [name for name, value in parts.items() if not bool(torch.isfinite(value).all())]
+    where = "; ".join(t.describe() for t in terms if t.label in bad)
     raise TrainingDiverged(
         f"{phase} step {index}: the loss became non-finite (term(s): {', '.join(bad) or 'total'})."
-        " Lower the learning rate or the term's weight.")
+        + (f" Where: {where}." if where else "") + " Lower the learning rate or the term's weight.")
 
 
 def _log(state: Run, kind: str, index: int, values: dict[str, torch.Tensor],
