@@ -59,8 +59,12 @@ def invert(G: Any, image: torch.Tensor, *, steps: int, lr: float, space: str,
 @click.option("--clip-weight", type=float, default=0.0, show_default=True,
               help="Weight of a CLIP similarity term (uses the run's `clip` encoder).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--plugins-dir", type=click.Path(file_okay=False), multiple=True,
+              help="Also load every .py file of this folder as a plugin (repeatable; a run you "
+                   "made here remembers its own).")
 def translate_command(run_dir: str, photo: str, out: str | None, steps: int, lr: float,
-                      space: str, clip_weight: float, device: str) -> None:
+                      space: str, clip_weight: float, device: str,
+                      plugins_dir: tuple[str, ...]) -> None:
     """Invert PHOTO into the source generator and render it with RUN_DIR's adapted generator."""
     import torch
 
@@ -80,7 +84,7 @@ def translate_command(run_dir: str, photo: str, out: str | None, steps: int, lr:
         raise GanAdaptError(f"{folder.root} has no adapted generator yet (the run is not "
                             "finished); resume it first")
     meta = folder.read_meta()
-    plugin_set = get_run_plugins(run_dir)
+    plugin_set = get_run_plugins(run_dir, plugins_dir)
     validated = validate(read_toml(folder.recipe), plugin_set, base_dir=Path(meta["base_dir"]),
                          source=str(folder.recipe))
     torch_device = resolve_device(device)
