@@ -209,6 +209,16 @@ class Run:
         return self._loaded.adapted
 
     @property
+    def generator(self) -> Any:
+        """The run's result: the adapted generator (the same object as :attr:`adapted`)."""
+        return self.adapted
+
+    @property
+    def generators(self) -> dict[str, Any]:
+        """``{"source": G_s, "adapted": G_t}``."""
+        return {"source": self.source, "adapted": self.adapted}
+
+    @property
     def target(self) -> TargetData:
         """The run's target at the generator's resolution (image(s) and/or text)."""
         return self._loaded.target

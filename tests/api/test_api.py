@@ -56,6 +56,8 @@ def test_run_result_holds_the_outputs(finished: api.RunResult):
     assert finished.w_ref.shape == (1, finished.adapted.num_ws, finished.adapted.w_dim)
     saved = torch.load(finished.folder / "search" / "w_ref.pt", weights_only=True)["w_ref"]
     assert torch.equal(finished.w_ref, saved.expand_as(finished.w_ref))
+    assert finished.generator is finished.adapted is finished.generators["adapted"]
+    assert finished.generators["source"] is finished.source
     # The loaded generator is the one in the folder, not the source.
     source_state, adapted_state = finished.source.state_dict(), finished.adapted.state_dict()
     assert any(not torch.equal(source_state[k], adapted_state[k]) for k in source_state)

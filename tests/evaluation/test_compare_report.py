@@ -6,7 +6,6 @@ import base64
 import io
 import json
 import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -119,22 +118,3 @@ def test_report_subsamples_grids(smoke_run, tmp_path):
     assert _evenly([1, 2], 5) == [1, 2]
     html = build_report(smoke_run, max_grids=2)
     assert html.count('alt="samples at step') == 2
-
-
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "headless_shell"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-@pytest.mark.skipif(_chromium() is None, reason="no headless Chromium installed")
-def test_report_renders_in_headless_chromium(smoke_run, tmp_path):
-    out = tmp_path / "report.html"
-    assert invoke("report", str(smoke_run), "--out", str(out)).exit_code == 0
-    shot = tmp_path / "shot.png"
-    subprocess.run([_chromium(), "--headless", "--disable-gpu", "--no-sandbox",
-                    f"--screenshot={shot}", "--window-size=1200,2000", out.as_uri()],
-                   check=True, capture_output=True, timeout=60)
-    assert Image.open(shot).size == (1200, 2000)
