@@ -42,6 +42,11 @@ def load_image(path: str | Path, size: int | None = None) -> "torch.Tensor":
     if path.is_dir():
         raise InputError(f"target image {path} is a folder, not an image file "
                          "(for several target images use target.images)")
+    from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+
+    kind = special_file_kind(path)
+    if kind:
+        raise InputError(not_a_file_message(path, kind, "target image"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -273,6 +273,11 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 
 
 def _read_one(path: Path) -> dict[str, Any]:
+    from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+
+    kind = special_file_kind(path)
+    if kind:
+        raise RecipeError([not_a_file_message(path, kind, "recipe")])
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -27,7 +27,12 @@ _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".
 
 def target_override(value: str) -> dict[str, str]:
     """``--target``: an image file, a folder of images, or else a text description."""
+    from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+
     path = Path(value).expanduser()
+    kind = special_file_kind(path)
+    if kind:
+        raise InputError(not_a_file_message(path, kind, "--target image"))
     if path.is_file():
         return {"image": str(path.resolve())}
     if path.is_dir():

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_adapt.errors import GanAdaptError
+from gan_adapt.safe_paths import special_file_kind
 
 #: Recipe sections that only decide what is written, never the weights.
 RESULT_NEUTRAL_SECTIONS = ("output",)
@@ -72,6 +73,9 @@ def target_hash(target: Any, base_dir: Path) -> str:
         members = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
         for member in members:
             hasher.update(f"{member.name}\n".encode("utf-8", "surrogateescape"))
+            if special_file_kind(member):  # never opened: reading it could block forever
+                hasher.update(b"<not a file>")
+                continue
             try:
                 _file_digest(member, hasher)
             except OSError:

@@ -174,6 +174,11 @@ class RunFolder:
 
     def read_meta(self) -> dict[str, Any]:
         """``run.json`` of an existing run (for --resume)."""
+        from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+
+        kind = special_file_kind(self.meta)
+        if kind:
+            raise InputError(not_a_file_message(self.meta, kind, "run.json"))
         try:
             return json.loads(self.meta.read_text())
         except FileNotFoundError:
@@ -244,7 +249,11 @@ class RunFolder:
         import torch
 
         from gan_adapt.errors import CheckpointError, UnsafeFileError
+        from gan_adapt.safe_paths import not_a_file_message, special_file_kind
 
+        kind = special_file_kind(path)
+        if kind:
+            raise CheckpointError(not_a_file_message(path, kind, "checkpoint"))
         try:
             return torch.load(path, map_location=device, weights_only=True)
         except pickle.UnpicklingError as exc:
@@ -296,13 +305,19 @@ def environment_record(device: Any) -> dict[str, Any]:
 
 
 def default_run_dir(recipe_name: str, base: str | Path = "runs") -> Path:
-    """``runs/<recipe>-<timestamp>`` (a suffix is added if that folder exists)."""
+    """``runs/<recipe>-<timestamp>`` (a suffix is added if that folder exists).
+
+    The recipe's name is made one harmless path component (``"../../x"`` cannot leave
+    ``base``)."""
+    from gan_adapt.safe_paths import folder_name
+
+    name = folder_name(recipe_name)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = Path(base) / f"{recipe_name}-{stamp}"
+    path = Path(base) / f"{name}-{stamp}"
     n = 1
     while path.exists():
         n += 1
-        path = Path(base) / f"{recipe_name}-{stamp}-{n}"
+        path = Path(base) / f"{name}-{stamp}-{n}"
     return path
 
 

@@ -4,7 +4,11 @@ Everything the page shows is read from the run folder (no model is built): the t
 reference image the latent search found, sample grids over training, the loss curves, the
 ``eval.json`` numbers, the final term values, the recipe and the environment. Images are
 embedded as ``data:`` URIs and the style sheet is inline, so the single file can be mailed or
-archived. All text taken from files is HTML-escaped.
+archived.
+
+Every string on the page that comes from a file (the recipe, run.json, result.json, eval.json,
+metrics, plugins.json, file names) goes through :func:`_text`, which HTML-escapes it whatever
+its type: a run folder may come from someone else, and its strings are data, never markup.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from gan_adapt.engine.run_folder import RunFolder
+from gan_adapt.engine.run_folder import RunFolder, step_of
+from gan_adapt.safe_paths import special_file_kind
 from gan_adapt.errors import InputError
 
 _STYLE = """
@@ -31,6 +36,16 @@ font-variant-numeric: tabular-nums; } pre { background: #f6f6f6; padding: 1em; o
 """
 
 
+def _text(value: Any) -> str:
+    """Any value from a file, as HTML-escaped text (quotes too: it may land in an attribute)."""
+    return html.escape(value if isinstance(value, str) else str(value), quote=True)
+
+
+def _record(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (a damaged file shows nothing)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
@@ -38,10 +53,10 @@ def _data_uri(png: bytes) -> str:
 def _img(png: bytes, alt: str, caption: str | None = None, scale: int = 1,
          width: int | None = None) -> str:
     style = f' style="width:{width * scale}px"' if width else ""
-    tag = f'<img src="{_data_uri(png)}" alt="{html.escape(alt)}"{style}>'
+    tag = f'<img src="{_data_uri(png)}" alt="{_text(alt)}"{style}>'
     if caption is None:
         return tag
-    return f"<figure>{tag}<figcaption>{html.escape(caption)}</figcaption></figure>"
+    return f"<figure>{tag}<figcaption>{_text(caption)}</figcaption></figure>"
 
 
 def _png_width(png: bytes) -> int:
@@ -50,22 +65,24 @@ def _png_width(png: bytes) -> int:
 
 
 def _read_json(path: Path) -> Any:
+    if special_file_kind(path):  # a FIFO would block the report forever
+        return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
 
 
-def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
+    head = "".join(f"<th>{_text(h)}</th>" for h in header)
     body = []
     for row in rows:
         cells = []
         for value in row:
             numeric = isinstance(value, (int, float))
             text = (f"{value:.4f}" if isinstance(value, float) else str(value))
-            cells.append(f'<td class="num">{text}</td>' if numeric
-                         else f"<td>{html.escape(text)}</td>")
+            cells.append(f'<td class="num">{_text(text)}</td>' if numeric
+                         else f"<td>{_text(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -83,45 +100,47 @@ def _evenly(items: list[Any], k: int) -> list[Any]:
 def _target_section(recipe: dict[str, Any], base_dir: Path) -> str:
     from gan_adapt.images import encode_png, load_image, load_image_folder
 
-    target = recipe.get("target") or {}
+    target = _record(recipe.get("target"))
     parts = []
     if target.get("image"):
-        path = base_dir / Path(target["image"]).expanduser()
         try:
+            path = base_dir / Path(str(target["image"])).expanduser()
             png = encode_png(load_image(path, 256))[0]
             parts.append(_img(png, "target image", f"target: {path.name}"))
         except Exception as exc:  # a moved or deleted target must not break the report
-            parts.append(f'<p class="muted">target image {html.escape(str(path))} cannot be '
-                         f"shown: {html.escape(str(exc))}</p>")
+            parts.append(f'<p class="muted">target image {_text(target["image"])} cannot be '
+                         f"shown: {_text(exc)}</p>")
     if target.get("images"):
-        path = base_dir / Path(target["images"]).expanduser()
         try:
+            path = base_dir / Path(str(target["images"])).expanduser()
             for k, png in enumerate(encode_png(load_image_folder(path, 128))[:16]):
                 parts.append(_img(png, f"target image {k}", f"target {k}"))
         except Exception as exc:
-            parts.append(f'<p class="muted">target folder {html.escape(str(path))} cannot be '
-                         f"shown: {html.escape(str(exc))}</p>")
+            parts.append(f'<p class="muted">target folder {_text(target["images"])} cannot be '
+                         f"shown: {_text(exc)}</p>")
     if target.get("text"):
         source = target.get("source_text")
-        parts.append(f'<p>target text: <q>{html.escape(target["text"])}</q>'
-                     + (f" (source: <q>{html.escape(source)}</q>)" if source else "") + "</p>")
+        parts.append(f'<p>target text: <q>{_text(target["text"])}</q>'
+                     + (f" (source: <q>{_text(source)}</q>)" if source else "") + "</p>")
     return "".join(parts) or '<p class="muted">no target recorded</p>'
 
 
 def _eval_section(folder: RunFolder) -> str:
     from gan_adapt.evaluation.commands import METRIC_HELP
 
-    record = _read_json(folder.root / "eval.json")
-    if not record or "metrics" not in record:
+    record = _record(_read_json(folder.root / "eval.json"))
+    if not isinstance(record.get("metrics"), dict):
         return ('<p class="muted" id="no-eval">Not evaluated yet: run '
-                f"<code>gan-adapt eval {html.escape(str(folder.root))}</code>, then the report "
+                f"<code>gan-adapt eval {_text(folder.root)}</code>, then the report "
                 "again.</p>")
     rows = [(key, value, METRIC_HELP.get(key, "")) for key, value in record["metrics"].items()]
-    settings = record.get("settings", {})
-    instruments = [(name, info.get("weights") or info.get("features", ""),
-                    info.get("from", "")) for name, info in record.get("instruments", {}).items()]
-    return (f'<p>{settings.get("n", "?")} samples, seed {settings.get("seed", "?")}, '
-            f'truncation {settings.get("truncation", "?")}.</p>'
+    settings = _record(record.get("settings"))
+    instruments = [(name, _record(info).get("weights") or _record(info).get("features", ""),
+                    _record(info).get("from", ""))
+                   for name, info in _record(record.get("instruments")).items()]
+    return (f'<p>{_text(settings.get("n", "?"))} samples, seed '
+            f'{_text(settings.get("seed", "?"))}, truncation '
+            f'{_text(settings.get("truncation", "?"))}.</p>'
             + _table(rows, ("metric", "value", "meaning")).replace("<table>",
                                                                    '<table id="eval-metrics">')
             + "<p>Measured with:</p>" + _table(instruments, ("instrument", "weights", "from")))
@@ -138,15 +157,16 @@ def build_report(run_dir: str | Path, max_grids: int = 8) -> str:
         recipe = tomllib.loads(recipe_text)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"cannot read {folder.recipe}: {exc}") from None
-    base_dir = Path(meta.get("base_dir", folder.root))
+    meta = _record(meta)
+    base_dir = Path(str(meta.get("base_dir", folder.root)))
     name = recipe.get("name", folder.root.name)
-    esc = html.escape
+    esc = _text
     sections = [f"<h1>{esc(name)}</h1>",
-                f'<p class="muted">{esc(str(folder.root.resolve()))} &middot; status '
-                f'<b id="status">{esc(str(meta.get("status", "?")))}</b> &middot; '
-                f'{esc(str(meta.get("steps_done", "?")))} adaptation steps &middot; created '
-                f'{esc(str(meta.get("created", "?")))} &middot; device '
-                f'{esc(str(meta.get("device", "?")))}</p>']
+                f'<p class="muted">{esc(folder.root.resolve())} &middot; status '
+                f'<b id="status">{esc(meta.get("status", "?"))}</b> &middot; '
+                f'{esc(meta.get("steps_done", "?"))} adaptation steps &middot; created '
+                f'{esc(meta.get("created", "?"))} &middot; device '
+                f'{esc(meta.get("device", "?"))}</p>']
     if recipe.get("description"):
         sections.append(f"<p>{esc(recipe['description'])}</p>")
 
@@ -160,13 +180,13 @@ def build_report(run_dir: str | Path, max_grids: int = 8) -> str:
                              "found", scale=3, width=_png_width(png)))
 
     sections.append('<h2 id="samples">Samples over training</h2>')
-    grids = _evenly(sorted(folder.samples.glob("step-*.png")), max_grids)
+    grids = _evenly(folder.list_samples(), max_grids)
     if grids:
         sections.append('<p class="muted">Each grid: the same latents through G_s (top row) '
                         "and G_t, the EMA of the adapted generator (bottom row).</p>")
         for path in grids:
             png = path.read_bytes()
-            step = int(path.stem.split("-")[1])
+            step = step_of(path, ".png")
             sections.append(_img(png, f"samples at step {step}", f"step {step}", scale=2,
                                  width=_png_width(png)))
     else:
@@ -180,7 +200,7 @@ def build_report(run_dir: str | Path, max_grids: int = 8) -> str:
     sections.append('<h2 id="evaluation">Evaluation</h2>')
     sections.append(_eval_section(folder))
 
-    final = _read_json(folder.root / "metrics.json")
+    final = _record(_read_json(folder.root / "metrics.json"))
     if final:
         sections.append('<h2 id="terms">Final term values</h2>')
         sections.append('<p class="muted">Mean of each logged term over its last 10 logged '
@@ -189,7 +209,19 @@ def build_report(run_dir: str | Path, max_grids: int = 8) -> str:
 
     sections.append('<h2 id="recipe">Recipe</h2>')
     sections.append(f"<pre>{esc(recipe_text)}</pre>")
-    environment = _read_json(folder.root / "environment.json") or {}
+    outputs = _record(_record(_read_json(folder.root / "result.json")).get("outputs"))
+    if outputs:
+        sections.append('<h2 id="outputs">Outputs</h2>')
+        sections.append(_table([(k, str(v)) for k, v in outputs.items()], ("output", "file")))
+    plugins = _record(_record(_read_json(folder.root / "plugins.json")).get("plugins"))
+    if plugins:
+        sections.append('<h2 id="plugins">Plugins</h2>')
+        sections.append(_table([(name, _record(info).get("version", "?"),
+                                 _record(info).get("origin", "?"),
+                                 ", ".join(map(str, _record(info).get("components") or [])))
+                                for name, info in plugins.items()],
+                               ("plugin", "version", "origin", "components")))
+    environment = _record(_read_json(folder.root / "environment.json"))
     if environment:
         sections.append('<h2 id="environment">Environment</h2>')
         sections.append(_table([(k, str(v)) for k, v in environment.items()], ("", "")))

@@ -24,6 +24,8 @@ import torch
 
 from gan_adapt.errors import CheckpointError
 from gan_adapt.generators import native, nvlabs, rosinality, safe_pickle, zoo
+from gan_adapt.generators.dry_build import expected_shapes
+from gan_adapt.safe_paths import not_a_file_message, special_file_kind
 from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
                                            StyleGAN2Discriminator, StyleGAN2Generator)
 
@@ -72,6 +74,9 @@ def sniff(path: Path) -> str:
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder without a gan-adapt {native.CONFIG_NAME}; "
                               "give the checkpoint file itself.")
+    kind = special_file_kind(path)
+    if kind:
+        raise CheckpointError(not_a_file_message(path, kind, "checkpoint"))
     try:
         with open(path, "rb") as handle:
             head = handle.read(64)
@@ -253,10 +258,13 @@ def build_generator(config: GeneratorConfig, state: dict[str, torch.Tensor],
                     source: str = "checkpoint") -> StyleGAN2Generator:
     """A generator from a config and a gan-adapt state dict (``mapping.w_avg`` optional:
     estimated with :meth:`~StyleGAN2Generator.mean_latent` when absent)."""
-    generator = StyleGAN2Generator(config)
     estimate = "mapping.w_avg" not in state
     if estimate:
         state = {**state, "mapping.w_avg": torch.zeros(config.w_dim)}
+    # The config may declare far more than the file holds: compare shapes before allocating.
+    _check_shapes(expected_shapes(StyleGAN2Generator, config, source), state, source,
+                  "generator")
+    generator = StyleGAN2Generator(config)
     _load_state(generator, state, source, "generator")
     if estimate:
         generator.w_avg = generator.mean_latent()
@@ -267,24 +275,33 @@ def build_generator(config: GeneratorConfig, state: dict[str, torch.Tensor],
 def build_discriminator(config: DiscriminatorConfig, state: dict[str, torch.Tensor],
                         source: str = "checkpoint") -> StyleGAN2Discriminator:
     """A discriminator from a config and a gan-adapt state dict."""
+    _check_shapes(expected_shapes(StyleGAN2Discriminator, config, source), state, source,
+                  "discriminator")
     discriminator = StyleGAN2Discriminator(config)
     _load_state(discriminator, state, source, "discriminator")
     return discriminator.eval()
 
 
-def _load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str,
-                what: str) -> None:
-    expected = module.state_dict()
+def _check_shapes(expected: Mapping[str, torch.Size] | None, state: dict[str, torch.Tensor],
+                  source: str, what: str) -> None:
+    """Refuse ``state`` unless it has exactly the tensors, and shapes, of ``expected``."""
+    if expected is None:
+        return
     missing = [k for k in expected if k not in state]
     extra = [k for k in state if k not in expected]
-    bad = [f"{k} {list(state[k].shape)} (expected {list(v.shape)})"
-           for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    bad = [f"{k} {list(state[k].shape)} (expected {list(shape)})"
+           for k, shape in expected.items() if k in state and state[k].shape != shape]
     if missing or extra or bad:
         details = "; ".join(f"{label}: {', '.join(items[:4])}" for label, items in
                             (("missing", missing), ("unexpected", extra), ("wrong shape", bad))
                             if items)
         raise CheckpointError(f"{source}: the tensors do not fit a StyleGAN2 {what} "
                               f"({details}).")
+
+
+def _load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str,
+                what: str) -> None:
+    _check_shapes({k: v.shape for k, v in module.state_dict().items()}, state, source, what)
     # A network saved after it diverged (or a damaged file) would only fail later, as a NaN loss
     # at the first step; say so now, naming the tensors.
     non_finite = [k for k, v in state.items()

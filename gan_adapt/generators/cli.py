@@ -73,14 +73,18 @@ def sample(checkpoint: str, n: int, seed: int, truncation: float, out: str, nrow
 @click.option("--which", default="g_ema", show_default=True,
               help="Generator to convert in files that hold several: g_ema or g.")
 @click.option("--no-discriminator", is_flag=True, help="Leave the discriminator out.")
-def convert(src: str, dst: str, to: str | None, which: str, no_discriminator: bool) -> None:
+@click.option("--force", is_flag=True,
+              help="Overwrite an existing DST (even SRC itself, keeping only what is converted).")
+def convert(src: str, dst: str, to: str | None, which: str, no_discriminator: bool,
+            force: bool) -> None:
     """Convert checkpoint SRC (rosinality .pt, NVlabs .pkl, gan-adapt folder, or a model-zoo
     name) to DST: a gan-adapt folder or a rosinality .pt."""
     from gan_adapt.generators.conversion import convert as run_convert
     from gan_adapt.generators.conversion import target_format
 
     fmt = to or target_format(dst)
-    path = run_convert(src, dst, to=fmt, which=which, discriminator=not no_discriminator)
+    path = run_convert(src, dst, to=fmt, which=which, discriminator=not no_discriminator,
+                       force=force)
     click.echo(f"wrote {fmt} checkpoint {path}")
 
 

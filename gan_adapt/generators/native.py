@@ -23,6 +23,7 @@ import torch
 
 from gan_adapt import files
 from gan_adapt.errors import CheckpointError
+from gan_adapt.safe_paths import not_a_file_message, special_file_kind
 from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
                                            StyleGAN2Discriminator, StyleGAN2Generator)
 
@@ -32,12 +33,18 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 
+def _refuse_special(path: Path) -> None:
+    kind = special_file_kind(path)
+    if kind:
+        raise CheckpointError(not_a_file_message(path, kind, "checkpoint file"))
+
+
 def native_folder(path: Path) -> Path | None:
     """The native checkpoint folder that ``path`` (the folder or one of its two files) names."""
     folder = path if path.is_dir() else path.parent
     if path.is_dir() or path.name in (CONFIG_NAME, WEIGHTS_NAME):
-        if (folder / CONFIG_NAME).is_file():
-            return folder
+        if (folder / CONFIG_NAME).is_file() or special_file_kind(folder / CONFIG_NAME):
+            return folder  # (read_config refuses a config.json that is not a file)
     return None
 
 
@@ -70,6 +77,7 @@ def save(generator: StyleGAN2Generator, path: str | Path,
 
 def read_config(folder: Path) -> dict[str, Any]:
     """The parsed ``config.json`` of a native checkpoint, checked for format and version."""
+    _refuse_special(folder / CONFIG_NAME)
     try:
         config = json.loads((folder / CONFIG_NAME).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -89,6 +97,7 @@ def read_tensors(folder: Path, prefix: str) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     path = folder / WEIGHTS_NAME
+    _refuse_special(path)
     if not path.is_file():
         raise CheckpointError(f"{folder} has {CONFIG_NAME} but no {WEIGHTS_NAME}.")
     try:

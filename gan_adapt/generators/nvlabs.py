@@ -20,7 +20,7 @@ import torch
 from gan_adapt.errors import CheckpointError
 from gan_adapt.generators import ops
 from gan_adapt.generators.networks import DiscriminatorConfig, GeneratorConfig
-from gan_adapt.generators.safe_pickle import PersistentRecord
+from gan_adapt.generators.safe_pickle import PersistentRecord, check_module_tree
 
 _G_CLASSES = {"Generator"}
 _D_CLASSES = {"Discriminator"}
@@ -198,6 +198,7 @@ def network_pickle_parts(obj: Any, source: str) -> dict[str, PersistentRecord]:
     """The network records of an unpickled NVlabs file: ``{"G": ..., "G_ema": ..., "D": ...}``
     (whichever exist). A pickle of a bare Generator counts as ``G_ema``."""
     if isinstance(obj, PersistentRecord):
+        check_module_tree(obj, source)
         if obj.class_name in _G_CLASSES:
             return {"G_ema": obj}
         if obj.class_name in _D_CLASSES:
@@ -207,6 +208,8 @@ def network_pickle_parts(obj: Any, source: str) -> dict[str, PersistentRecord]:
         raise _fail(source, f"the pickle holds a {type(obj).__name__}, not a network snapshot")
     parts = {k: v for k, v in obj.items() if k in ("G", "G_ema", "D")
              and isinstance(v, PersistentRecord)}
+    for key, record in parts.items():
+        check_module_tree(record, f"{source} [{key}]")
     if not parts:
         keys = ", ".join(map(str, list(obj)[:8]))
         raise _fail(source, f"the pickle has no G/G_ema/D networks (keys: {keys}); expected an "

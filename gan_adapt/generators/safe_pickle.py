@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import collections
 import io
+import os
 import pickle
 import re
 from pathlib import Path
@@ -98,6 +99,40 @@ class PersistentRecord:
         for name, sub in self.modules.items():
             out.update(sub.tensors(f"{prefix}{name}."))
         return out
+
+
+#: More modules than any StyleGAN2 has (the 1024 px generator has a few hundred).
+MAX_RECORDS = 100_000
+
+
+def check_module_tree(root: PersistentRecord, source: str) -> None:
+    """Refuse a network whose recorded modules do not form a tree.
+
+    A network's modules nest as a tree, and the loaders walk them as one. A pickle can make
+    records share sub-records (its memo allows any graph): 40 levels of two children that are
+    one record are a few hundred bytes and 2**40 paths to walk. This walk visits each record
+    once, so it takes time linear in the file, and refuses a record reached twice (or a cycle).
+    """
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        record = stack.pop()
+        children = record.state.get("_modules") or {}
+        if not isinstance(children, dict):
+            raise CheckpointError(f"{source}: a recorded module's sub-modules are not a dict")
+        for name, child in children.items():
+            if not isinstance(child, PersistentRecord):
+                continue  # None, or a wrong kind that `modules` reports by name
+            if id(child) in seen:
+                raise CheckpointError(
+                    f"{source}: the network's recorded modules share the sub-module {name!r} "
+                    "(the records form a graph, not a tree). Genuine network pickles never "
+                    "do; the file is corrupt or crafted.")
+            seen.add(id(child))
+            if len(seen) > MAX_RECORDS:
+                raise CheckpointError(f"{source}: the network records more than "
+                                      f"{MAX_RECORDS:,} modules; it is not a StyleGAN2")
+            stack.append(child)
 
 
 class _EasyDict(dict):
@@ -253,6 +288,89 @@ def load_pickle(path: Path) -> Any:
 
 _GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)")
 
+#: ``torch.save(..., _use_new_zipfile_serialization=False)`` files (and each storage inside an
+#: NVlabs pickle) start with this pickled magic number.
+LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
+
+
+class _Placeholder:
+    """What :class:`_SizeScanner` makes of every global and every call: nothing at all."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.name = args[0] if args and isinstance(args[0], str) else ""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Placeholder:
+        return _Placeholder()
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+
+class _SizeScanner(pickle.Unpickler):
+    """Reads a legacy torch pickle without building anything, to add up the storage sizes it
+    declares. Every global becomes an inert :class:`_Placeholder` (nothing is imported or
+    called); every persistent id (a storage) is recorded."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        super().__init__(file)
+        self.declared = 0
+
+    def find_class(self, module: str, name: str) -> Any:
+        return _Placeholder(f"{module}.{name}")
+
+    def persistent_load(self, pid: Any) -> Any:
+        if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage":
+            numel = pid[4]
+            if isinstance(numel, int):
+                self.declared += max(numel, 0) * _element_size(pid[1])
+        return _Placeholder()
+
+
+#: Bytes per element of the storage classes a legacy pickle names (``torch.FloatStorage`` ...).
+_ELEMENT_SIZES = {"DoubleStorage": 8, "FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2,
+                  "LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1,
+                  "ByteStorage": 1, "BoolStorage": 1, "ComplexDoubleStorage": 16,
+                  "ComplexFloatStorage": 8, "UntypedStorage": 1}
+
+
+def _element_size(storage_type: Any) -> int:
+    """Bytes per element of a storage class named in a legacy pickle (1 if unknown)."""
+    return _ELEMENT_SIZES.get(getattr(storage_type, "name", "").rpartition(".")[2], 1)
+
+
+def check_legacy_sizes(handle: IO[bytes], size: int, what: str) -> None:
+    """Refuse a legacy-format torch file whose storages declare more bytes than it has.
+
+    torch allocates each storage at the size its record declares before reading the data, so
+    a few hundred bytes could ask for gigabytes. ``handle`` is positioned at the start.
+    """
+    start = handle.tell()
+    try:
+        scanner = _SizeScanner(handle)
+        for _ in range(3):  # magic number, protocol version, system info
+            scanner.load()
+        scanner.load()  # the object, whose storages are persistent ids
+    except Exception:
+        return  # not readable this way: torch.load reports the damage itself
+    finally:
+        handle.seek(start)
+    if scanner.declared > size:
+        raise CheckpointError(
+            f"{what} declares {scanner.declared:,} bytes of tensor data but is only {size:,} "
+            "bytes long: it is corrupt or crafted. Nothing was allocated for it.")
+
+
+def _check_legacy_source(source: str | Path | IO[bytes], what: str) -> None:
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as handle:
+            if handle.read(len(LEGACY_MAGIC)) == LEGACY_MAGIC:
+                handle.seek(0)
+                check_legacy_sizes(handle, os.fstat(handle.fileno()).st_size, what)
+    elif hasattr(source, "getbuffer"):  # BytesIO
+        data = source.getbuffer()
+        if bytes(data[:len(LEGACY_MAGIC)]) == LEGACY_MAGIC:
+            check_legacy_sizes(source, len(data), what)
+
 
 def torch_load(source: str | Path | IO[bytes], what: str | None = None) -> Any:
     """``torch.load(source, weights_only=True, map_location="cpu")`` with clear errors.
@@ -261,6 +379,7 @@ def torch_load(source: str | Path | IO[bytes], what: str | None = None) -> Any:
     line arguments as one, and rebuilding it only sets attributes.
     """
     what = what or str(source)
+    _check_legacy_source(source, what)
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(source, map_location="cpu", weights_only=True)

@@ -3,7 +3,6 @@ evaluate, tabulate."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,32 +10,32 @@ import click
 
 from gan_adapt import files
 from gan_adapt.errors import GanAdaptError
+from gan_adapt.safe_paths import folder_name
 from gan_adapt.sweep import backends, table
 from gan_adapt.sweep.spec import expand, read_sweep
 
 
 def run_sweep(sweep_file: str | Path, out: str | Path | None = None,
-              backend: str | None = None, echo: Any = click.echo) -> Path:
-    """Run a sweep to the end; return its folder. Failed runs are reported, never fatal."""
+              backend: str | None = None, echo: Any = click.echo,
+              plugins_dirs: list[str] | tuple[str, ...] = ()) -> Path:
+    """Run a sweep to the end; return its folder. Failed runs are reported, never fatal.
+
+    ``plugins_dirs`` (the command line's ``--plugins-dir``) are passed to every run; a sweep
+    file itself cannot name plugin folders.
+    """
     sweep_file = Path(sweep_file)
     sweep = read_sweep(sweep_file)
     backend = backend or sweep.backend
-    folder = Path(out) if out else Path("sweeps") / sweep.name
+    folder = sweep_folder(sweep.name, out)
     runs = expand(sweep, sweep_file)
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = folder / "sweep.json"
     plan = {"name": sweep.name, "base": str((sweep_file.parent / sweep.base).resolve()),
             "runs": [{"id": r.run_id, "target": r.target, "overrides": r.overrides,
                       "seed": r.seed} for r in runs]}
-    if manifest.exists():
-        previous = {r["id"] for r in files_json(manifest).get("runs", [])}
-        if previous and previous != {r.run_id for r in runs}:
-            raise GanAdaptError(f"{folder} holds a different sweep (its runs differ from this "
-                                "file's); use another --out")
-    files.write_json(manifest, plan)
-    shutil.copyfile(sweep_file, folder / "sweep.toml")
+    claim_folder(folder, plan)
+    files.write_json(folder / "sweep.json", plan)
+    files.write_bytes(folder / "sweep.toml", sweep_file.read_bytes())
     jobs = [(run, str((folder / "runs" / run.run_id).resolve())) for run in runs]
-    plugins_dirs = [str((sweep_file.parent / d).resolve()) for d in sweep.plugins_dir]
+    plugins_dirs = [str(Path(d).resolve()) for d in plugins_dirs]
     log_dir = str((folder / "logs").resolve())
     echo(f"Sweep {sweep.name!r}: {len(jobs)} run(s), backend {backend}, folder {folder}")
 
@@ -70,6 +69,39 @@ def run_sweep(sweep_file: str | Path, out: str | Path | None = None,
     return folder
 
 
+def sweep_folder(name: str, out: str | Path | None = None) -> Path:
+    """``--out``, else ``sweeps/<name>`` with the name made one harmless path component (a
+    sweep named ``"../../x"`` stays under ``sweeps/``)."""
+    return Path(out) if out else Path("sweeps") / folder_name(name, "sweep")
+
+
+def claim_folder(folder: Path, plan: dict[str, Any]) -> None:
+    """Make ``folder`` this sweep's folder, or refuse: an existing folder is accepted only
+    when it is empty or holds this same sweep (same name, base recipe and runs: it resumes).
+    Nothing in a folder of other files is overwritten."""
+    if folder.exists() and not folder.is_dir():
+        raise GanAdaptError(f"sweep folder {folder} exists and is a file; choose another --out")
+    if folder.is_dir() and any(folder.iterdir()):
+        manifest = folder / "sweep.json"
+        previous = files_json(manifest) if manifest.is_file() else None
+        if previous is None:
+            raise GanAdaptError(f"sweep folder {folder} exists and holds other files (it has no "
+                                "readable sweep.json, so it is not a sweep's folder); choose another "
+                                "--out. Nothing was written.")
+        same = (previous.get("name") == plan["name"] and previous.get("base") == plan["base"]
+                and [r.get("id") for r in previous.get("runs", []) if isinstance(r, dict)]
+                == [r["id"] for r in plan["runs"]])
+        if not same:
+            raise GanAdaptError(f"sweep folder {folder} holds a different sweep (its name, base "
+                                "recipe or runs differ from this file's); use another --out. "
+                                "Nothing was written.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GanAdaptError(f"cannot create sweep folder {folder}: {exc.strerror or exc}"
+                            ) from None
+
+
 def compare_sheet(run_folders: list[Path], out: Path, log: Path, echo: Any) -> None:
     """The evaluation issue's comparison sheet over the finished runs."""
     import subprocess
@@ -83,13 +115,15 @@ def compare_sheet(run_folders: list[Path], out: Path, log: Path, echo: Any) -> N
         echo(f"  warning: the comparison sheet failed (see {log})")
 
 
-def files_json(path: Path) -> dict[str, Any]:
+def files_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object file's content; None if it is unreadable or not an object."""
     import json
 
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        return None
+    return data if isinstance(data, dict) else None
 
 
 @click.command("sweep")
@@ -98,6 +132,9 @@ def files_json(path: Path) -> dict[str, Any]:
               help="Sweep folder (default sweeps/<name>); running again resumes it.")
 @click.option("--backend", type=click.Choice(["local", "ray"]), default=None,
               help="Override the sweep file's backend.")
-def sweep_command(sweep_file: str, out: str | None, backend: str | None) -> None:
+@click.option("--plugins-dir", "plugins_dirs", type=click.Path(file_okay=False), multiple=True,
+              help="Load every .py file of this folder as a plugin in every run (repeatable).")
+def sweep_command(sweep_file: str, out: str | None, backend: str | None,
+                  plugins_dirs: tuple[str, ...]) -> None:
     """Run SWEEP_FILE: a base recipe x targets x override grids x seeds, then compare them."""
-    run_sweep(sweep_file, out, backend)
+    run_sweep(sweep_file, out, backend, plugins_dirs=plugins_dirs)

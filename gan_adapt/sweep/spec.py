@@ -56,7 +56,6 @@ class Sweep(BaseModel):
         "auto", description="local backend: `auto` runs one run per visible GPU at a time.")
     threads_per_run: int | None = Field(None, ge=1, description="torch CPU threads of each run "
                                         "(fixed for reproducible results across backends).")
-    plugins_dir: list[str] = Field(default_factory=list, description="Extra plugin folders.")
     ray: RaySettings = Field(default_factory=RaySettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)
 
@@ -85,19 +84,32 @@ class RunSpec:
 
 def read_sweep(path: str | Path) -> Sweep:
     """Parse and validate a sweep file (all problems reported at once)."""
+    from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+
     path = Path(path)
+    kind = special_file_kind(path)
+    if kind:
+        raise RecipeError([not_a_file_message(path, kind, "sweep file")])
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RecipeError([f"sweep file {path} does not exist"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError([f"invalid TOML: {exc}"], source=str(path)) from None
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, invalid TOML
+        raise RecipeError([f"cannot read sweep file {path}: {exc}"], source=str(path)) from None
+    # A sweep file is data: it must never make gan-adapt import code. Plugin folders come
+    # only from the command line (--plugins-dir) or the environment.
+    refused = [f"{key}: a sweep file cannot name plugin folders (their .py files would be "
+               "imported and run); pass --plugins-dir to `gan-adapt sweep` instead"
+               for key in ("plugins_dir", "plugins-dir") if key in data]
+    data = {k: v for k, v in data.items() if k not in ("plugins_dir", "plugins-dir")}
     try:
         sweep = Sweep.model_validate(data)
     except ValidationError as exc:
-        raise RecipeError(pydantic_problems(exc, Sweep), source=str(path)) from None
-    problems = [f"grid.{key}: give a non-empty list of values" for key, values in
-                sweep.grid.items() if not values]
+        raise RecipeError(refused + pydantic_problems(exc, Sweep), source=str(path)) from None
+    problems = refused + [f"grid.{key}: give a non-empty list of values" for key, values in
+                          sweep.grid.items() if not values]
     if not (path.parent / sweep.base).is_file():
         problems.append(f"base: recipe {sweep.base} does not exist (relative to {path.parent})")
     if problems:

@@ -240,3 +240,92 @@ def test_resume_ignores_and_keeps_the_users_files(own_target_run, cli, tmp_path)
     assert (checkpoints / "step-final.pt").read_bytes() == b"not a checkpoint"
     assert json.loads((folder / "result.json").read_text())["outputs"]["samples"] == \
         "samples/step-000008.png"
+
+
+# ---------------------------------------------------------------------------------------------
+# `convert` never overwrites silently
+
+ROS_CKPT = ROOT / "tests" / "data" / "generators" / "ros64_rosinality_ckpt.pt"
+
+
+def test_convert_onto_its_source_is_refused(tmp_path, cli):
+    source = tmp_path / "ckpt.pt"
+    shutil.copyfile(ROS_CKPT, source)
+    before = source.read_bytes()
+    for dst in (source, tmp_path / "." / "ckpt.pt"):
+        result = cli("convert", source, dst)
+        assert_refused(result, "is the source checkpoint itself", "--force")
+    assert source.read_bytes() == before
+    native = tmp_path / "native"
+    assert cli("convert", source, native).code == 0
+    config = (native / "config.json").read_bytes()
+    for dst in (native, native / "model.safetensors"):
+        result = cli("convert", native, dst, "--to", "native")
+        assert_refused(result, "is the source checkpoint itself")
+    assert (native / "config.json").read_bytes() == config
+
+
+def test_convert_onto_an_existing_file_needs_force(tmp_path, cli):
+    existing = tmp_path / "out.pt"
+    existing.write_bytes(b"the user's file")
+    result = cli("convert", ROS_CKPT, existing)
+    assert_refused(result, "already exists", "--force")
+    assert existing.read_bytes() == b"the user's file"
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    assert_refused(cli("convert", ROS_CKPT, folder), "already exists")
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+    forced = cli("convert", ROS_CKPT, existing, "--force")
+    assert forced.code == 0, forced.err
+    assert existing.read_bytes() != b"the user's file"
+
+
+# ---------------------------------------------------------------------------------------------
+# `sweep --out` refuses a folder that is not this sweep's
+
+
+def _sweep_file(tmp_path: Path, name: str = "s", seeds: str = "[0]") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f'name = "{name}"\nbase = "{TOY_RECIPE}"\nseeds = {seeds}\n'
+                    "[eval]\nenabled = false\n")
+    return path
+
+
+@pytest.mark.parametrize("occupant", ["other files", "another sweep", "damaged sweep.json"])
+def test_sweep_out_refuses_a_folder_that_is_not_this_sweeps(occupant, tmp_path, cli):
+    out = tmp_path / "out"
+    out.mkdir()
+    if occupant == "other files":
+        (out / "results.csv").write_text("mine")
+        (out / "sweep.toml").write_text("mine")
+    elif occupant == "another sweep":
+        other = {"name": "s", "base": str(TOY_RECIPE), "runs": [{"id": "000-other"}]}
+        (out / "sweep.json").write_text(json.dumps(other))
+        (out / "results.csv").write_text("mine")
+    else:
+        (out / "sweep.json").write_text("{not json")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    result = cli("sweep", _sweep_file(tmp_path), "--out", out)
+    assert_refused(result, str(out))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_sweep_out_on_a_file_is_refused(tmp_path, cli):
+    out = tmp_path / "out"
+    out.write_text("mine")
+    assert_refused(cli("sweep", _sweep_file(tmp_path), "--out", out), "is a file")
+    assert out.read_text() == "mine"
+
+
+def test_sweep_out_accepts_its_own_folder(tmp_path):
+    from gan_adapt.sweep.runner import claim_folder
+
+    out = tmp_path / "out"
+    plan = {"name": "s", "base": str(TOY_RECIPE), "runs": [{"id": "000-run-abc"}]}
+    claim_folder(out, plan)  # new
+    (out / "sweep.json").write_text(json.dumps(plan))
+    (out / "results.csv").write_text("rows")
+    claim_folder(out, plan)  # the same sweep again: it resumes
+    with pytest.raises(Exception, match="holds a different sweep"):
+        claim_folder(out, {**plan, "runs": [{"id": "000-run-def"}]})
