@@ -39,6 +39,20 @@ def _size_of(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return args if args else kwargs.get("size", ())
 
 
+def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """NumPy broadcasting of shapes (``torch.broadcast_shapes`` would import ``torch._refs``,
+    seconds of start-up, for this one rule)."""
+    length = max(len(s) for s in shapes)
+    padded = [(1,) * (length - len(s)) + s for s in shapes]
+    out = []
+    for sizes in zip(*padded):
+        others = {n for n in sizes if n != 1}
+        if len(others) > 1:
+            raise ValueError(f"shapes {shapes} do not broadcast")
+        out.append(others.pop() if others else 1)
+    return tuple(out)
+
+
 def _op_name(func: Any) -> str:
     """``__rtruediv__`` -> ``truediv``; ``mul_`` -> ``mul_`` (in-place ops keep the ``_``)."""
     name = getattr(func, "__name__", "")
@@ -63,7 +77,7 @@ class _ShapesOnly(TorchFunctionMode):
             name = _op_name(func)
             if name in _ELEMENTWISE:
                 with torch._C.DisableTorchFunction():
-                    shape = torch.broadcast_shapes(*(t.shape for t in tensors))
+                    shape = _broadcast(*(tuple(t.shape) for t in tensors))
                     return torch.empty(shape, dtype=tensors[0].dtype, device="meta")
             if name.endswith("_") and not name.startswith("_") and args \
                     and isinstance(args[0], torch.Tensor) and args[0].is_meta:

@@ -221,6 +221,23 @@ def test_native_config_that_does_not_match_its_weights_is_refused_before_allocat
     assert time.perf_counter() - started < 30
 
 
+@pytest.mark.parametrize("conditional", [False, True])
+def test_shape_only_build_matches_the_real_networks(conditional):
+    from gan_adapt.generators.dry_build import expected_shapes
+    from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
+                                               StyleGAN2Discriminator, StyleGAN2Generator)
+
+    c_dim = 5 if conditional else 0
+    configs = [(StyleGAN2Generator, GeneratorConfig(
+                    img_resolution=32, channels={4: 16, 8: 16, 16: 8, 32: 4}, z_dim=12, w_dim=10,
+                    c_dim=c_dim, mapping_layers=3, mapping_hidden=6)),
+               (StyleGAN2Discriminator, DiscriminatorConfig(
+                    img_resolution=32, channels={4: 16, 8: 16, 16: 8, 32: 4}, c_dim=c_dim))]
+    for build, config in configs:
+        real = {k: v.shape for k, v in build(config).state_dict().items()}
+        assert expected_shapes(build, config, "test") == real
+
+
 def test_native_folder_still_loads(tmp_path):
     G = load(_native_folder(tmp_path))
     assert G.img_resolution == 8
