@@ -325,9 +325,11 @@ class Run:
         if reference.is_file():
             parts.append(img_tag(reference.read_bytes(), "target and reference",
                                  "target | reference G_s(w_ref)", scale=3))
-        grids = sorted((self.folder / "samples").glob("step-*.png"))
+        from gan_adapt.engine.run_folder import step_files, step_of
+
+        grids = step_files(self.folder / "samples", ".png")  # only the grids the run wrote
         if grids:
-            step = int(grids[-1].stem.split("-")[1])
+            step = step_of(grids[-1], ".png")
             parts.append(img_tag(grids[-1].read_bytes(), f"samples at step {step}",
                                  f"step {step}: source (top), adapted (bottom)", scale=2))
         if self.metrics:

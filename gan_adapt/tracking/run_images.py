@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from gan_adapt.engine.run_folder import step_files, step_of
+
 
 @dataclass
 class RunImage:
@@ -41,8 +43,9 @@ class NewImages:
     def __call__(self) -> Iterator[RunImage]:
         found = [RunImage("target_vs_reference", 0,
                           self.root / "search" / "target_vs_reference.png")]
-        found += [RunImage("samples", int(path.stem.split("-")[1]), path)
-                  for path in sorted((self.root / "samples").glob("step-*.png"))]
+        # Only the grids the run wrote (a user's step-final.png is not one), by step.
+        found += [RunImage("samples", step_of(path, ".png"), path)
+                  for path in step_files(self.root / "samples", ".png")]
         for image in found:
             if image.path not in self.seen and image.path.is_file():
                 self.seen.add(image.path)

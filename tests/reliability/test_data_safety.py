@@ -329,3 +329,15 @@ def test_sweep_out_accepts_its_own_folder(tmp_path):
     claim_folder(out, plan)  # the same sweep again: it resumes
     with pytest.raises(Exception, match="holds a different sweep"):
         claim_folder(out, {**plan, "runs": [{"id": "000-run-def"}]})
+
+
+def test_trackers_see_only_the_sample_grids_the_run_wrote(tmp_path):
+    from gan_adapt.tracking.run_images import NewImages
+
+    (tmp_path / "samples").mkdir()
+    for name in ("step-000004.png", "step-final.png", "step-1000000.png", "step-999999.png",
+                 "step-000013 (copy).png"):
+        (tmp_path / "samples" / name).write_bytes(b"")
+    images = [(i.step, i.path.name) for i in NewImages(tmp_path)() if i.step]
+    assert images == [(4, "step-000004.png"), (999_999, "step-999999.png"),
+                      (1_000_000, "step-1000000.png")]
