@@ -14,6 +14,28 @@ from typing import Any
 from gan_adapt.errors import GanAdaptError
 
 
+#: The groups of any StyleGAN2 generator (4 to 1024 px). Before a generator is built, a freeze
+#: list is checked against these: patterns that match all of them leave nothing to train.
+STYLEGAN2_GROUPS = ("mapping", "const") + tuple(
+    f"b{2 ** k}.{part}" for k in range(2, 11) for part in ("conv", "torgb"))
+
+
+def freeze_problems(patterns: Sequence[str], groups: Sequence[str], *, unmatched: bool = True,
+                    where: str = "adapt.freeze") -> list[str]:
+    """What is wrong with freezing ``patterns`` in a network whose groups are ``groups``:
+    patterns that match no group (a typo; checked when ``unmatched``), and a list that leaves
+    no group to train."""
+    problems = []
+    if unmatched:
+        problems += [f"{where}: the pattern {pattern!r} matches no parameter group; the groups "
+                     f"are: {', '.join(groups)}" for pattern in patterns
+                     if not any(fnmatch.fnmatchcase(g, pattern) for g in groups)]
+    if patterns and all(any(fnmatch.fnmatchcase(g, p) for p in patterns) for g in groups):
+        problems.append(f"{where}: {list(patterns)} freezes every parameter group, so "
+                        "adaptation would have nothing to train; leave at least one group out")
+    return problems
+
+
 def freeze(model: Any, patterns: Sequence[str]) -> list[str]:
     """Set ``requires_grad=False`` on every parameter whose group matches one of ``patterns``.
 

@@ -19,7 +19,7 @@ import difflib
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -28,6 +28,10 @@ from gan_adapt.errors import RecipeError
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+#: An Adam beta: torch refuses values outside [0, 1), at the first step of the phase.
+Beta = Annotated[float, Field(ge=0, lt=1)]
 
 
 class ComponentRef(_Strict):
@@ -71,7 +75,7 @@ class Search(_Strict):
 
     steps: int = Field(1000, ge=1, description="Optimisation steps.")
     lr: float = Field(0.01, gt=0, description="Adam learning rate.")
-    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam betas.")
+    betas: tuple[Beta, Beta] = Field((0.9, 0.999), description="Adam betas.")
     space: Literal["w", "w+"] = Field("w", description="Optimise one w, or one per layer (W+).")
     objective: list[Term] = Field(min_length=1, description="Weighted search terms.")
     log_every: int = Field(10, ge=1, description="Log term values every N steps.")
@@ -111,7 +115,7 @@ class Optimizer(_Strict):
     """Adam settings of one network."""
 
     lr: float = Field(gt=0, description="Learning rate.")
-    betas: tuple[float, float] = Field((0.0, 0.99), description="Adam betas.")
+    betas: tuple[Beta, Beta] = Field((0.0, 0.99), description="Adam betas.")
 
 
 class Adapt(_Strict):
@@ -284,10 +288,19 @@ def _read_one(path: Path) -> dict[str, Any]:
         raise RecipeError([f"recipe file {path} does not exist"]) from None
     except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the path
         raise RecipeError([f"cannot read recipe file {path}: {exc}"]) from None
+    from gan_adapt.recipe_limits import too_deep
+
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError([f"invalid TOML: {exc}"], source=str(path)) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise RecipeError(["invalid TOML: values nested too deeply to read"],
+                          source=str(path)) from None
+    deep = too_deep(data)  # before `extends` merges it recursively
+    if deep:
+        raise RecipeError([deep], source=str(path))
+    return data
 
 
 def parse_override(text: str) -> tuple[list[str | int], Any]:
@@ -304,6 +317,8 @@ def parse_override(text: str) -> tuple[list[str | int], Any]:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
+    except RecursionError:
+        raise ValueError(f"--set {text[:60]!r}...: the value is nested too deeply") from None
     return path, value
 
 
@@ -460,7 +475,14 @@ def validate(data: dict[str, Any], plugin_set: Any, *, base_dir: Path | str = ".
 
     Raises RecipeError listing every problem found. Builds nothing.
     """
+    from gan_adapt.recipe_limits import value_problems
+
+    problems = value_problems(data)  # first: deep data would exhaust the copy's recursion
+    if problems:
+        raise RecipeError(problems, source)
     data, problems = apply_overrides(data, list(overrides))
+    if not problems:
+        problems = value_problems(data)  # what the overrides brought in
     if problems:
         raise RecipeError(problems, source)
     try:
@@ -494,7 +516,11 @@ def validate(data: dict[str, Any], plugin_set: Any, *, base_dir: Path | str = ".
             problems += pydantic_problems(exc, component.params_model,
                                           tuple(split_path(path)) + ("params",))
     problems += _cross_checks(recipe, params, needs_d)
+<<<<<<< HEAD
     problems += _missing_trackers(recipe)
+=======
+    problems += _limits(recipe, registry.get("generator", recipe.generator.name))
+>>>>>>> 72d05dd (validate rejects what run would: Adam betas in [0,1), NaN/inf anywhere (plugin params too), integers beyond 64 bits, nesting over 16 levels (also what tomllib cannot read), recipe names with control characters or too long for a folder, freeze lists that leave nothing to train (StyleGAN2 groups; exact groups and typos once built, before the run folder), batch/anchors/n_samples that cannot fit memory (a floor estimate: latents + images); run folder records read and checked in one place (engine/run_records.py))
     problems += _missing_target_files(recipe, Path(base_dir))
     if problems:
         raise RecipeError(problems, source)
@@ -543,6 +569,7 @@ def _cross_checks(recipe: Recipe, params: dict[str, BaseModel], needs_d: list[st
     return problems
 
 
+<<<<<<< HEAD
 def _missing_trackers(recipe: Recipe) -> list[str]:
     """Experiment trackers the recipe turns on must be installed (checked without importing)."""
     from importlib.util import find_spec
@@ -552,6 +579,23 @@ def _missing_trackers(recipe: Recipe) -> list[str]:
     return [f"output.{key}: needs the {package!r} package, which is not installed ({hint})"
             for key, (package, hint) in wanted.items()
             if getattr(recipe.output, key) and find_spec(package) is None]
+=======
+def _limits(recipe: Recipe, generator: Any) -> list[str]:
+    """What the run would refuse once built, checked without building: the name as a folder
+    name, freeze patterns (a typo, or nothing left to train), sizes that fit no machine's
+    memory. A generator factory may list every parameter group it can have
+    (``factory.parameter_group_names``); without it, StyleGAN2's stand in and only "nothing left to
+    train" is checked here (the build checks the rest, still before the run folder exists)."""
+    from gan_adapt.parameter_groups import STYLEGAN2_GROUPS, freeze_problems
+    from gan_adapt.recipe_limits import memory_problems, name_problems
+
+    groups = getattr(getattr(generator, "factory", None), "parameter_group_names", None)
+    groups = tuple(groups) if isinstance(groups, (tuple, list)) else None
+    return (name_problems(recipe.name, "name")
+            + freeze_problems(recipe.adapt.freeze, groups or STYLEGAN2_GROUPS,
+                              unmatched=groups is not None)
+            + memory_problems(recipe))
+>>>>>>> 72d05dd (validate rejects what run would: Adam betas in [0,1), NaN/inf anywhere (plugin params too), integers beyond 64 bits, nesting over 16 levels (also what tomllib cannot read), recipe names with control characters or too long for a folder, freeze lists that leave nothing to train (StyleGAN2 groups; exact groups and typos once built, before the run folder), batch/anchors/n_samples that cannot fit memory (a floor estimate: latents + images); run folder records read and checked in one place (engine/run_records.py))
 
 
 def _missing_target_files(recipe: Recipe, base_dir: Path) -> list[str]:

@@ -110,12 +110,14 @@ def start_new(validated: ValidatedRecipe, plugin_set: Any, *, out: str | Path | 
     from gan_adapt.engine.build import resolve_device
     from gan_adapt.engine.distributed import init_from_env
     from gan_adapt.engine.loop import prepare, run
+    from gan_adapt.engine.preflight import check_built
 
     dist = init_from_env()  # idempotent: start() has usually called it already
     if not dist.is_main:
         progress_live = False
     torch_device = resolve_device(device or validated.recipe.device)
     components = prepare(validated, plugin_set, torch_device)
+    check_built(validated, components, torch_device)
     root = out if out is not None else default_run_dir(validated.recipe.name)
     folder = RunFolder(str(dist.broadcast(str(root))), writer=dist.is_main)
     folder.identity = run_identity(validated)
@@ -141,12 +143,14 @@ def _resume(folder: RunFolder, plugin_set: Any, dist: Any, device: str | None,
     """``--resume``: check the folder is the run it claims to be, then continue it."""
     from gan_adapt.engine.build import resolve_device
     from gan_adapt.engine.loop import prepare, run
+    from gan_adapt.engine.preflight import check_built
 
     meta = folder.read_meta()
     if meta.get("status") == "done":
         raise GanAdaptError(f"{folder.root} is already finished; nothing to resume")
     validated = validate(read_toml(folder.recipe), plugin_set,
-                         base_dir=Path(meta["base_dir"]), source=str(folder.recipe))
+                         base_dir=Path(meta.get("base_dir") or folder.root),
+                         source=str(folder.recipe))
     current = run_identity(validated)
     if check_resume(folder.root, meta.get("identity"), current, allow_output_changes):
         folder.update_meta(identity=current)  # an accepted [output]-only edit
@@ -156,5 +160,6 @@ def _resume(folder: RunFolder, plugin_set: Any, dist: Any, device: str | None,
     dist.barrier()
     torch_device = resolve_device(device or meta.get("device", "auto"))
     components = prepare(validated, plugin_set, torch_device)
+    check_built(validated, components, torch_device)
     return run(validated, plugin_set, folder, components, resume=True,
                progress_live=progress_live)

@@ -35,6 +35,7 @@ from gan_adapt.engine.distributed import current as current_distributed
 from gan_adapt.engine.health import check_weights
 from gan_adapt.engine.observers import notify
 from gan_adapt.engine.run_folder import RunFolder, step_of
+from gan_adapt.engine.run_records import check_rng_state, check_search_state, check_w_ref
 from gan_adapt.errors import (CheckpointError, GanAdaptError, OutOfMemory, PluginError,
                               TrainingDiverged, UnsafeFileError)
 from gan_adapt.parameter_groups import freeze
@@ -101,6 +102,7 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
             if resume and search_file.exists():
                 saved = folder.load_state(search_file, device)
                 folder.check_identity(search_file, saved)
+                check_search_state(saved, state.components.generator, search_file)
                 state.w_ref = saved["w_ref"]
                 _set_rng_state(saved["rng"])
                 if not (folder.search / "target_vs_reference.png").exists():
@@ -663,7 +665,9 @@ def _load_latest_checkpoint(state: Run, g_opt: Any, d_opt: Any) -> int:
             if d_opt is not None and checkpoint["d_opt"] is not None:
                 d_opt.load_state_dict(checkpoint["d_opt"])
             if checkpoint["w_ref"] is not None:
+                check_w_ref(checkpoint["w_ref"], c.generator, path)
                 state.w_ref = checkpoint["w_ref"].to(state.device)
+            check_rng_state(checkpoint["rng"], path)
             _set_rng_state(checkpoint["rng"])
             step = int(checkpoint["step"])
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:

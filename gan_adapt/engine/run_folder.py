@@ -173,18 +173,10 @@ class RunFolder:
             shutil.rmtree(unfinished, ignore_errors=True)
 
     def read_meta(self) -> dict[str, Any]:
-        """``run.json`` of an existing run (for --resume)."""
-        from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+        """``run.json`` of an existing run, checked (see :mod:`.run_records`)."""
+        from gan_adapt.engine.run_records import read_meta
 
-        kind = special_file_kind(self.meta)
-        if kind:
-            raise InputError(not_a_file_message(self.meta, kind, "run.json"))
-        try:
-            return json.loads(self.meta.read_text())
-        except FileNotFoundError:
-            raise InputError(f"{self.root} is not a gan-adapt run folder (no run.json)") from None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"cannot read {self.meta}: {exc}") from None
+        return read_meta(self.root)
 
     def update_meta(self, **changes: Any) -> None:
         if not self.writer:
@@ -209,11 +201,14 @@ class RunFolder:
         if not self.log.exists():
             return []
         records = []
-        for line in self.log.read_text(encoding="utf-8").splitlines():
+        for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+                record = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
                 break  # a line cut by a crash: everything after it is gone too
+            if not isinstance(record, dict):
+                break
+            records.append(record)
         return records
 
     def truncate_log(self, keep: Any) -> None:

@@ -48,14 +48,14 @@ def _source_key(validated: Any) -> tuple[str, str]:
 
 def metric_lines(run_root: Path) -> list[str]:
     """Short metric lines from ``run_root/eval.json`` (or a hint when it is absent)."""
-    path = run_root / "eval.json"
-    if not path.exists():
+    from gan_adapt.engine.run_records import read_eval
+
+    record = read_eval(run_root)
+    if record is None:
         return ["(no eval.json)"]
-    try:
-        metrics = json.loads(path.read_text())["metrics"]
-    except (OSError, json.JSONDecodeError, KeyError):
-        return ["(unreadable eval.json)"]
-    return [f"{short} {metrics[key]:.3f}" for key, short in SHEET_METRICS if key in metrics]
+    metrics = record["metrics"]
+    return [f"{short} {metrics[key]:.3f}" for key, short in SHEET_METRICS
+            if isinstance(metrics.get(key), (int, float))]
 
 
 def load_rows(run_dirs: list[str | Path], plugin_set: Any, device: torch.device) -> list[Row]:

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from gan_adapt.engine.run_folder import RunFolder, step_of
-from gan_adapt.safe_paths import special_file_kind
+from gan_adapt.engine.run_records import read_json_object
 from gan_adapt.errors import InputError
 
 _STYLE = """
@@ -65,12 +64,10 @@ def _png_width(png: bytes) -> int:
 
 
 def _read_json(path: Path) -> Any:
-    if special_file_kind(path):  # a FIFO would block the report forever
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
+    """A run record's JSON object, None when absent. A damaged file (not JSON, not an
+    object, a FIFO, far too large) is one clear error naming it; odd values inside a
+    well-formed record are shown, escaped, as they are."""
+    return read_json_object(path)
 
 
 def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:

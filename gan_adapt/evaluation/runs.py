@@ -9,7 +9,6 @@ types write (loaded into a copy of the rebuilt source).
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import torch
 
 from gan_adapt.engine.context import BuildContext, TargetData
 from gan_adapt.engine.run_folder import RunFolder
-from gan_adapt.errors import GanAdaptError, InputError
+from gan_adapt.errors import CheckpointError, GanAdaptError, InputError
 from gan_adapt.recipe import ValidatedRecipe, read_toml, validate
 
 
@@ -50,22 +49,21 @@ def open_run_recipe(path: str | Path, plugin_set: Any) -> tuple[RunFolder, dict[
     if not folder.recipe.exists():
         raise InputError(f"{folder.root} has no recipe.toml; is it a gan-adapt run folder?")
     validated = validate(read_toml(folder.recipe), plugin_set,
-                         base_dir=Path(meta.get("base_dir", folder.root)),
+                         base_dir=Path(meta.get("base_dir") or folder.root),
                          source=str(folder.recipe))
     return folder, meta, validated
 
 
 def result_outputs(folder: RunFolder, meta: dict[str, Any]) -> dict[str, str]:
     """The `outputs` of a finished run's result.json; InputError for an unfinished run."""
+    from gan_adapt.engine.run_records import read_outputs
+
     result_file = folder.root / "result.json"
-    if meta.get("status") != "done" or not result_file.exists():
+    if meta.get("status") != "done" or not (result_file.exists() or result_file.is_symlink()):
         raise InputError(f"{folder.root} has no adapted generator yet (run status: "
                          f"{meta.get('status', 'unknown')}); finish it first, e.g. "
                          f"gan-adapt run --resume {folder.root}")
-    try:
-        return json.loads(result_file.read_text())["outputs"]
-    except (OSError, json.JSONDecodeError, KeyError) as exc:
-        raise InputError(f"cannot read {result_file}: {exc}") from None
+    return read_outputs(folder.root)
 
 
 def build_source(validated: ValidatedRecipe, plugin_set: Any, device: torch.device) -> Any:
@@ -95,7 +93,13 @@ def load_adapted(folder: RunFolder, outputs: dict[str, str], source: Any,
         G = load(path, device=device)
     else:
         G = copy.deepcopy(source)
-        G.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+        state = folder.load_state(path, device)
+        try:
+            G.load_state_dict(state)
+        except (TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise CheckpointError(f"{path} is damaged: it does not fit the run's generator "
+                                  f"({type(exc).__name__}: {first[:200]})") from None
     return G.to(device).eval().requires_grad_(False)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt import hookimpl
+from gan_adapt.parameter_groups import STYLEGAN2_GROUPS
 
 
 def _checkpoint(value: str, ctx: Any) -> str | Path:
@@ -53,6 +54,8 @@ def _zoo_weights(checkpoint: str, ctx: Any) -> list:
 
 
 stylegan2_generator.Params = StyleGAN2GeneratorParams  # type: ignore[attr-defined]
+# Every group a StyleGAN2 can have: lets `validate` catch a freeze typo before any build.
+stylegan2_generator.parameter_group_names = STYLEGAN2_GROUPS  # type: ignore[attr-defined]
 stylegan2_generator.required_weights = (  # type: ignore[attr-defined]
     lambda params, ctx: _zoo_weights(params.checkpoint, ctx))
 
