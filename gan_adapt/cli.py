@@ -376,6 +376,16 @@ def main(argv: list[str] | None = None) -> None:
         for note in getattr(exc, "__notes__", ()):
             click.echo(note, err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        if exc.filename is None:  # not about a file the user named: a bug, keep its traceback
+            raise
+        # A file or folder the system refused (permission, a file where a folder should be,
+        # a full disk): the user's to fix, as one line.
+        if os.environ.get("GAN_ADAPT_DEBUG"):
+            traceback.print_exception(exc)
+        click.echo(click.style("Error: ", fg="red", bold=True)
+                   + f"cannot use {exc.filename}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)

@@ -109,9 +109,29 @@ def cache_dir() -> Path:
     """The root of the weights cache: ``$GAN_ADAPT_HOME`` or ``~/.cache/gan-adapt``."""
     home = os.environ.get("GAN_ADAPT_HOME")
     if home:
-        return Path(home).expanduser()
+        return _usable_home(home)
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "gan-adapt"
+
+
+def _usable_home(value: str) -> Path:
+    """``$GAN_ADAPT_HOME`` as a folder path: refused when it (or a folder above it) is a file."""
+    from gan_adapt.errors import InputError
+
+    try:
+        path = Path(value).expanduser()
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        usable = existing.is_dir()
+    except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, too long, ~unknown-user
+        raise InputError(f"GAN_ADAPT_HOME={value[:200]!r} cannot be used as a folder "
+                         f"({exc})") from None
+    if not usable:
+        where = "is a file" if existing == path else f"is inside {existing}, which is a file"
+        raise InputError(f"GAN_ADAPT_HOME={value} {where}, not a folder; point it at a "
+                         "folder (it holds downloaded weights)")
+    return path
 
 
 def offline() -> bool:

@@ -12,7 +12,7 @@ import io
 import math
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gan_adapt.errors import InputError
 
@@ -34,7 +34,7 @@ def load_image(path: str | Path, size: int | None = None) -> "torch.Tensor":
     """
     import numpy as np
     import torch
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     if not path.exists():
@@ -47,24 +47,30 @@ def load_image(path: str | Path, size: int | None = None) -> "torch.Tensor":
     kind = special_file_kind(path)
     if kind:
         raise InputError(not_a_file_message(path, kind, "target image"))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+    with warnings.catch_warnings(record=True) as metadata_warnings:
+        warnings.simplefilter("always")  # Pillow's notes on malformed metadata, collected
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
             image = Image.open(path)
             image.load()  # decodes now, so a truncated file fails here
-    except UnidentifiedImageError:
-        raise InputError(f"{path} is not an image file that can be read "
-                         "(expected PNG, JPEG, WebP, BMP, TIFF, ...)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"{path} could not be decoded; it may be truncated or corrupt "
-                         f"({exc})") from None
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise InputError(f"{path} is too large to decode safely") from None
-    image = ImageOps.exif_transpose(image)
-    if min(image.size) < MIN_SIDE:
-        raise InputError(f"{path} is {image.size[0]}x{image.size[1]} pixels; a target needs at "
-                         f"least {MIN_SIDE}x{MIN_SIDE}")
-    image = _to_rgb(image)
+        except UnidentifiedImageError:
+            raise InputError(f"{path} is not an image file that can be read "
+                             f"(expected PNG, JPEG, WebP, BMP, TIFF, ...){_tiff_hint(path)}"
+                             ) from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise InputError(f"{path} could not be decoded; it may be truncated or corrupt "
+                             f"({exc})") from None
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+            raise InputError(f"{path} is too large to decode safely") from None
+        sample_format = _sample_format(image)  # before a rotation copies the image untagged
+        image, problem = _upright(image)
+        if min(image.size) < MIN_SIDE:
+            raise InputError(f"{path} is {image.size[0]}x{image.size[1]} pixels; a target needs "
+                             f"at least {MIN_SIDE}x{MIN_SIDE}")
+        image = _to_rgb(image, path, sample_format)
+    problem = problem or next((str(w.message) for w in metadata_warnings), None)
+    if problem:
+        warnings.warn(f"{path}: malformed metadata ignored ({problem[:120].strip()})")
     width, height = image.size
     if width * height > MAX_PIXELS:
         # An integer box reduction: exact averaging (no aliasing) and fast on 50-megapixel photos.
@@ -80,16 +86,84 @@ def load_image(path: str | Path, size: int | None = None) -> "torch.Tensor":
     return tensor.contiguous()
 
 
-def _to_rgb(image):
-    """Any PIL mode -> 8-bit RGB (16-bit scaled down, alpha composited on white)."""
+def _upright(image) -> tuple[Any, str | None]:
+    """The image turned as its EXIF orientation says; as stored when the EXIF (or PNG eXIf)
+    data cannot be parsed, with the problem (metadata never makes a picture unusable)."""
+    from PIL import ImageOps
+
+    try:
+        return ImageOps.exif_transpose(image), None
+    except Exception as exc:  # Pillow raises many types on malformed EXIF (SyntaxError, ...)
+        return image, (f"EXIF unreadable, {type(exc).__name__}: {str(exc)[:80]}; used as "
+                       "stored, without rotation")
+
+
+def _sample_format(image) -> tuple[int, bool]:
+    """(bits per sample, signed) that a TIFF declares; (0, False) when it declares nothing."""
+    tags = getattr(image, "tag_v2", None)
+    if tags is None:
+        return 0, False
+    try:
+        bits = int((tags.get(258) or (0,))[0])
+        signed = int((tags.get(339) or (1,))[0]) == 2
+    except (TypeError, ValueError, IndexError):
+        return 0, False
+    return bits, signed
+
+
+def _tiff_hint(path: Path) -> str:
+    """What to do with a TIFF that Pillow cannot decode (float colour, 64-bit samples)."""
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except OSError:
+        return ""
+    if magic not in (b"II*\x00", b"MM\x00*"):
+        return ""
+    return ("; it is a TIFF with a pixel format that cannot be read (such as floating-point "
+            "colour or 64-bit samples): save it as an 8- or 16-bit TIFF or PNG")
+
+
+def _high_depth_to_gray(image, path: Path, sample_format: tuple[int, bool]):
+    """A 16/32-bit integer or floating-point single-channel image -> 8-bit ``L``.
+
+    Integers are scaled by their type's full range (a 16-bit 200 is dark, not 8-bit 200);
+    floats must lie in [0, 1], the convention of float images. Anything else (negative
+    values, NaN, an HDR range) is refused rather than shown as a wrong, often black, image.
+    """
+    import numpy as np
     from PIL import Image
 
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        import numpy as np
+    array = np.asarray(image, dtype=np.float64 if image.mode == "F" else np.int64)
+    if image.mode == "F":
+        if not np.isfinite(array).all():
+            raise InputError(f"{path} holds NaN or infinite pixel values; it cannot be a target")
+        low, high = float(array.min()), float(array.max())
+        if low < 0 or high > 1:
+            raise InputError(f"{path} is a floating-point image with values from {low:g} to "
+                             f"{high:g}; float images must lie in [0, 1] (save it as 8 or "
+                             "16 bits)")
+        top = 1.0
+    elif image.mode.startswith("I;16"):
+        top = 65535.0
+    else:  # "I": 32-bit integers (or 16-bit from some decoders)
+        bits, signed = sample_format
+        if bits == 32 and not signed:
+            array = array % 2 ** 32  # Pillow holds unsigned 32-bit values as signed ones
+        if array.min() < 0:
+            raise InputError(f"{path} holds negative pixel values; it cannot be a target")
+        if not bits:
+            bits = 16 if array.max() <= 65535 else 32
+        top = float(2 ** (bits - 1) - 1 if signed else 2 ** bits - 1)
+    return Image.fromarray((array / top * 255).round().clip(0, 255).astype("uint8"), mode="L")
 
-        array = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if array.max() > 255 else 255.0
-        image = Image.fromarray((array / top * 255).round().astype("uint8"), mode="L")
+
+def _to_rgb(image, path: Path = Path("image"), sample_format: tuple[int, bool] = (0, False)):
+    """Any PIL mode -> 8-bit RGB (16/32-bit and float scaled down, alpha composited on white)."""
+    from PIL import Image
+
+    if image.mode.startswith("I") or image.mode == "F":
+        image = _high_depth_to_gray(image, path, sample_format)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -516,11 +516,8 @@ def validate(data: dict[str, Any], plugin_set: Any, *, base_dir: Path | str = ".
             problems += pydantic_problems(exc, component.params_model,
                                           tuple(split_path(path)) + ("params",))
     problems += _cross_checks(recipe, params, needs_d)
-<<<<<<< HEAD
     problems += _missing_trackers(recipe)
-=======
     problems += _limits(recipe, registry.get("generator", recipe.generator.name))
->>>>>>> 72d05dd (validate rejects what run would: Adam betas in [0,1), NaN/inf anywhere (plugin params too), integers beyond 64 bits, nesting over 16 levels (also what tomllib cannot read), recipe names with control characters or too long for a folder, freeze lists that leave nothing to train (StyleGAN2 groups; exact groups and typos once built, before the run folder), batch/anchors/n_samples that cannot fit memory (a floor estimate: latents + images); run folder records read and checked in one place (engine/run_records.py))
     problems += _missing_target_files(recipe, Path(base_dir))
     if problems:
         raise RecipeError(problems, source)
@@ -569,7 +566,6 @@ def _cross_checks(recipe: Recipe, params: dict[str, BaseModel], needs_d: list[st
     return problems
 
 
-<<<<<<< HEAD
 def _missing_trackers(recipe: Recipe) -> list[str]:
     """Experiment trackers the recipe turns on must be installed (checked without importing)."""
     from importlib.util import find_spec
@@ -579,13 +575,14 @@ def _missing_trackers(recipe: Recipe) -> list[str]:
     return [f"output.{key}: needs the {package!r} package, which is not installed ({hint})"
             for key, (package, hint) in wanted.items()
             if getattr(recipe.output, key) and find_spec(package) is None]
-=======
+
+
 def _limits(recipe: Recipe, generator: Any) -> list[str]:
     """What the run would refuse once built, checked without building: the name as a folder
     name, freeze patterns (a typo, or nothing left to train), sizes that fit no machine's
     memory. A generator factory may list every parameter group it can have
-    (``factory.parameter_group_names``); without it, StyleGAN2's stand in and only "nothing left to
-    train" is checked here (the build checks the rest, still before the run folder exists)."""
+    (``factory.parameter_group_names``); without it, StyleGAN2's stand in and only "nothing
+    left to train" is checked here (the build checks the rest, before the run folder exists)."""
     from gan_adapt.parameter_groups import STYLEGAN2_GROUPS, freeze_problems
     from gan_adapt.recipe_limits import memory_problems, name_problems
 
@@ -595,7 +592,6 @@ def _limits(recipe: Recipe, generator: Any) -> list[str]:
             + freeze_problems(recipe.adapt.freeze, groups or STYLEGAN2_GROUPS,
                               unmatched=groups is not None)
             + memory_problems(recipe))
->>>>>>> 72d05dd (validate rejects what run would: Adam betas in [0,1), NaN/inf anywhere (plugin params too), integers beyond 64 bits, nesting over 16 levels (also what tomllib cannot read), recipe names with control characters or too long for a folder, freeze lists that leave nothing to train (StyleGAN2 groups; exact groups and typos once built, before the run folder), batch/anchors/n_samples that cannot fit memory (a floor estimate: latents + images); run folder records read and checked in one place (engine/run_records.py))
 
 
 def _missing_target_files(recipe: Recipe, base_dir: Path) -> list[str]:

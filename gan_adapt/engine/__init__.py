@@ -16,31 +16,12 @@ from gan_adapt.engine.identity import check_resume, run_identity
 from gan_adapt.engine.loop import RunResult
 from gan_adapt.engine.run_folder import (RunFolder, default_run_dir, environment_record,
                                          require_run_folder)
-from gan_adapt.errors import GanAdaptError, InputError
+from gan_adapt.errors import GanAdaptError
 from gan_adapt.recipe import ValidatedRecipe, read_toml, validate
+from gan_adapt.targets import target_override
 
 __all__ = ["start", "read_recipe", "start_new", "target_override", "RunResult",
            "RunFolder"]
-
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
-
-
-def target_override(value: str) -> dict[str, str]:
-    """``--target``: an image file, a folder of images, or else a text description."""
-    from gan_adapt.safe_paths import not_a_file_message, special_file_kind
-
-    path = Path(value).expanduser()
-    kind = special_file_kind(path)
-    if kind:
-        raise InputError(not_a_file_message(path, kind, "--target image"))
-    if path.is_file():
-        return {"image": str(path.resolve())}
-    if path.is_dir():
-        return {"images": str(path.resolve())}
-    if value.lower().endswith(_IMAGE_SUFFIXES) or "/" in value or "\\" in value:
-        raise InputError(f"--target {value}: no such file or folder (a text target would be "
-                         "a plain sentence, without a path separator or an image suffix)")
-    return {"text": value}
 
 
 def plugins_record(plugin_set: Any) -> dict[str, Any]:

@@ -108,14 +108,29 @@ class Components:
     losses: list[ActiveTerm] = field(default_factory=list)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is a user error."""
-    if name == "auto":
+def resolve_device(name: str | torch.device) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; ``cpu``, ``cuda`` or ``cuda:N`` as named.
+
+    A device this machine does not have (``cuda`` without a GPU, ``cuda:3`` on a two-GPU
+    machine, a resumed GPU run on a CPU machine) or a name torch does not know is a user error.
+    """
+    text = str(name).strip()
+    if text == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise GanAdaptError("--device cuda was asked for, but torch sees no CUDA GPU "
-                            "(use --device cpu or auto)")
-    return torch.device(name)
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise GanAdaptError(f"unknown device {text[:40]!r}; use auto, cpu, cuda or cuda:N")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise GanAdaptError(f"device {text!r} was asked for, but torch sees no CUDA GPU "
+                                "(use --device cpu or auto)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise GanAdaptError(f"device {text!r} was asked for, but torch sees only "
+                                f"{torch.cuda.device_count()} CUDA GPU(s)")
+    return device
 
 
 def load_target(validated: ValidatedRecipe, resolution: int) -> TargetData:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gan_adapt.errors import RecipeError
 from gan_adapt.recipe import pydantic_problems
+from gan_adapt.targets import existing_path
 
 
 class RaySettings(BaseModel):
@@ -135,8 +136,9 @@ def expand(sweep: Sweep, sweep_file: Path) -> list[RunSpec]:
     folder = sweep_file.parent
     targets: list[str | None] = []
     for target in sweep.targets or [None]:
-        if target is not None and (folder / target).exists():
-            target = str((folder / target).resolve())
+        found = existing_path(folder / target) if target is not None else None
+        if found is not None:
+            target = str(found.resolve())
         targets.append(target)
     keys = list(sweep.grid)
     points = list(itertools.product(*(sweep.grid[k] for k in keys))) or [()]
@@ -147,7 +149,7 @@ def expand(sweep: Sweep, sweep_file: Path) -> list[RunSpec]:
         overrides = list(sweep.set) + [f"{k}={_toml_literal(v)}" for k, v in values.items()]
         target_label = ""
         if target is not None:
-            target_label = _slug(Path(target).stem if Path(target).exists() else target)
+            target_label = _slug(Path(target).stem if existing_path(target) else target)
         label = "-".join(filter(None, [
             target_label,
             *(_slug(f"{k.split('.')[-1]}{v}") for k, v in values.items()),

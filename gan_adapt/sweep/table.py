@@ -66,13 +66,28 @@ def rows(jobs: list[tuple[RunSpec, str]], outcomes: list[Outcome]) -> list[dict[
     return table
 
 
+#: What a spreadsheet reads as the start of a formula (or, for tab and CR, can be made to).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as the text it is, never runs as a formula (CSV
+    injection): text starting with = + - @ tab or CR (after any spaces) gets a leading
+    apostrophe. Numbers stay
+    numbers (a negative loss is not a formula)."""
+    if isinstance(value, str) and (value.startswith(FORMULA_STARTS)
+                                   or value.lstrip(" ").startswith(FORMULA_STARTS)):
+        return "'" + value
+    return value
+
+
 def write_table(table: list[dict[str, Any]], path: Path) -> Path:
-    """CSV with the union of all columns (atomically)."""
+    """CSV with the union of all columns (atomically); text cells made formula-safe."""
     columns: list[str] = []
     for row in table:
         columns += [key for key in row if key not in columns]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(table)
+    writer = csv.writer(buffer)
+    writer.writerow([safe_cell(column) for column in columns])
+    writer.writerows([safe_cell(row.get(column, "")) for column in columns] for row in table)
     return files.write_text(path, buffer.getvalue())
