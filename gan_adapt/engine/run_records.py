@@ -15,7 +15,6 @@ do not name are kept as they are (a newer gan-adapt may write more).
 from __future__ import annotations
 
 import json
-import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,6 @@ from gan_adapt.errors import CheckpointError, InputError
 
 #: A record is a few kilobytes; anything far larger is not one (and is not read into memory).
 MAX_RECORD_BYTES = 16 * 2 ** 20
-#: Sample grids are named ``step-NNNNNN.png``; other files in samples/ are not the run's.
-SAMPLE_NAME = re.compile(r"step-(\d+)\.png")
 
 
 class _Record(BaseModel):
@@ -165,15 +162,9 @@ def read_eval(root: Path) -> dict[str, Any] | None:
 
 def sample_grids(root: Path) -> list[tuple[int, Path]]:
     """(step, path) of the run's sample grids, by step; other files in samples/ are ignored."""
-    folder = root / "samples"
-    if not folder.is_dir():
-        return []
-    grids = []
-    for path in folder.iterdir():
-        match = SAMPLE_NAME.fullmatch(path.name)
-        if match and path.is_file():
-            grids.append((int(match.group(1)), path))
-    return sorted(grids)
+    from gan_adapt.engine.run_folder import step_files, step_of
+
+    return [(step_of(path, ".png"), path) for path in step_files(root / "samples", ".png")]
 
 
 # ---------------------------------------------------------------------------------------------
