@@ -208,7 +208,7 @@ def read_toml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     the same files.
     """
     path = Path(path)
-    data = _read_one(path)
+    data = read_toml_file(path)
     base_name = data.pop("extends", None)
     if base_name is None:
         return data
@@ -276,7 +276,8 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def _read_one(path: Path) -> dict[str, Any]:
+def read_toml_file(path: Path) -> dict[str, Any]:
+    """One TOML file (without following ``extends``); every reading problem a RecipeError."""
     from gan_adapt.safe_paths import not_a_file_message, special_file_kind
 
     kind = special_file_kind(path)

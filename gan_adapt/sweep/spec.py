@@ -6,7 +6,6 @@ import hashlib
 import itertools
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gan_adapt.errors import RecipeError
-from gan_adapt.recipe import pydantic_problems
+from gan_adapt.recipe import pydantic_problems, read_toml_file
 from gan_adapt.targets import existing_path
 
 
@@ -85,33 +84,34 @@ class RunSpec:
 
 def read_sweep(path: str | Path) -> Sweep:
     """Parse and validate a sweep file (all problems reported at once)."""
+    from gan_adapt.recipe_limits import name_problems, value_problems
     from gan_adapt.safe_paths import not_a_file_message, special_file_kind
 
     path = Path(path)
     kind = special_file_kind(path)
     if kind:
         raise RecipeError([not_a_file_message(path, kind, "sweep file")])
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RecipeError([f"sweep file {path} does not exist"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RecipeError([f"invalid TOML: {exc}"], source=str(path)) from None
-    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, invalid TOML
-        raise RecipeError([f"cannot read sweep file {path}: {exc}"], source=str(path)) from None
+    if existing_path(path) is None:
+        raise RecipeError([f"sweep file {path} does not exist"])
+    data = read_toml_file(path)  # unreadable, not UTF-8, invalid or too deep: RecipeError
     # A sweep file is data: it must never make gan-adapt import code. Plugin folders come
     # only from the command line (--plugins-dir) or the environment.
     refused = [f"{key}: a sweep file cannot name plugin folders (their .py files would be "
                "imported and run); pass --plugins-dir to `gan-adapt sweep` instead"
                for key in ("plugins_dir", "plugins-dir") if key in data]
     data = {k: v for k, v in data.items() if k not in ("plugins_dir", "plugins-dir")}
+    problems = value_problems(data)  # NaN, inf, integers beyond 64 bits, any depth
+    if problems:
+        raise RecipeError(refused + problems, source=str(path))
     try:
         sweep = Sweep.model_validate(data)
     except ValidationError as exc:
         raise RecipeError(refused + pydantic_problems(exc, Sweep), source=str(path)) from None
     problems = refused + [f"grid.{key}: give a non-empty list of values" for key, values in
                           sweep.grid.items() if not values]
-    if not (path.parent / sweep.base).is_file():
+    problems += name_problems(sweep.name, "name")
+    base = existing_path(path.parent / sweep.base) if sweep.base.strip() else None
+    if base is None or not base.is_file():
         problems.append(f"base: recipe {sweep.base} does not exist (relative to {path.parent})")
     if problems:
         raise RecipeError(problems, source=str(path))
