@@ -26,12 +26,15 @@ COMMANDS = {
 }
 
 #: (file, what is written into it, the commands that read it, words of the message).
+#: The report shows odd *values* of a well-formed record as they are (escaped); a file that
+#: is not a JSON object at all, or a value a command computes with, is refused.
 DAMAGES = [
     ("run.json", b"{\"status\": \"done\",", "report compare eval resume", "not valid JSON"),
     ("run.json", b"[1, 2, 3]", "report compare eval resume", "expected a JSON object"),
-    ("run.json", b"{\"status\": 5}", "report compare eval resume", "status"),
-    ("run.json", b"{\"status\": \"done\", \"steps_done\": -4}", "report compare eval resume",
-     "steps_done"),
+    ("run.json", b"{\"status\": \"done\", \"base_dir\": 5}", "report compare eval resume",
+     "base_dir"),
+    ("run.json", b"{\"status\": \"x\", \"device\": [\"cpu\"]}", "report compare eval resume",
+     "device"),
     ("run.json", b"\xff\xfe\x00binary", "report compare eval resume", "not UTF-8"),
     ("run.json", b"[" * 100_000 + b"]" * 100_000, "report compare eval resume",
      "nested too deeply"),
@@ -40,12 +43,13 @@ DAMAGES = [
     ("result.json", b"{\"outputs\": {\"generator\": \"../../../etc\"}}", "compare eval",
      "outside the run folder"),
     ("result.json", b"not json", "compare eval", "not valid JSON"),
-    ("eval.json", b"{\"metrics\": {\"fid\": \"low\"}}", "report compare", "metrics.fid"),
-    ("eval.json", b"{\"metrics\": [1, 2]}", "report compare", "metrics"),
-    ("eval.json", b"{\"metrics\": {}, \"instruments\": {\"clip\": 3}}", "report compare",
+    ("eval.json", b"{\"metrics\": {\"fid\": \"low\"}}", "compare", "metrics.fid"),
+    ("eval.json", b"{\"metrics\": [1, 2]}", "compare", "metrics"),
+    ("eval.json", b"{\"metrics\": {}, \"instruments\": {\"clip\": 3}}", "compare",
      "instruments.clip"),
     ("eval.json", b"\"just a string\"", "report compare", "expected a JSON object"),
-    ("metrics.json", b"{\"total\": \"<b>\"}", "report", "total: expected a number"),
+    ("eval.json", b"{\"metrics\": {\"fid\": 1.0}", "report compare", "not valid JSON"),
+    ("metrics.json", b"{\"total\": 1.0", "report", "not valid JSON"),
     ("environment.json", b"[]", "report", "expected a JSON object"),
 ]
 
@@ -90,7 +94,7 @@ def test_a_folder_where_a_record_should_be_is_refused(command, finished, cli, tm
     (finished / "run.json").unlink()
     (finished / "run.json").mkdir()
     assert_refused(cli(*COMMANDS[command](finished, tmp_path)), "run.json",
-                   "not a regular file")
+                   "is a folder, not a regular file")
 
 
 @pytest.mark.parametrize("w_ref, needle", [
