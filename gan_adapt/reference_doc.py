@@ -31,7 +31,19 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
 ]
 
 
+def _without_constraints(annotation: Any) -> Any:
+    """``tuple[Annotated[float, Field(ge=0)], ...]`` -> ``tuple[float, ...]``: the reference
+    shows types; constraints are in the descriptions."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _without_constraints(args[0])
+    if origin in (tuple, list, dict) and args:
+        return origin[tuple(_without_constraints(a) for a in args)]
+    return annotation
+
+
 def _type_name(annotation: Any) -> str:
+    annotation = _without_constraints(annotation)
     origin = typing.get_origin(annotation)
     if origin is typing.Literal:
         return " \\| ".join(repr(a) for a in typing.get_args(annotation))
