@@ -19,9 +19,10 @@ import difflib
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from gan_adapt.errors import RecipeError
 
@@ -30,8 +31,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-#: An Adam beta: torch refuses values outside [0, 1), at the first step of the phase.
-Beta = Annotated[float, Field(ge=0, lt=1)]
+
+def adam_betas(betas: tuple[float, float]) -> tuple[float, float]:
+    """Adam betas must lie in [0, 1): torch refuses others, at the first step of the phase."""
+    for i, beta in enumerate(betas):
+        if not 0 <= beta < 1:
+            raise ValueError(f"betas[{i}] = {beta} is outside [0, 1)")
+    return betas
 
 
 class ComponentRef(_Strict):
@@ -75,7 +81,12 @@ class Search(_Strict):
 
     steps: int = Field(1000, ge=1, description="Optimisation steps.")
     lr: float = Field(0.01, gt=0, description="Adam learning rate.")
-    betas: tuple[Beta, Beta] = Field((0.9, 0.999), description="Adam betas.")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam betas.")
+
+    @field_validator("betas")
+    @classmethod
+    def check_betas(cls, betas: tuple[float, float]) -> tuple[float, float]:
+        return adam_betas(betas)
     space: Literal["w", "w+"] = Field("w", description="Optimise one w, or one per layer (W+).")
     objective: list[Term] = Field(min_length=1, description="Weighted search terms.")
     log_every: int = Field(10, ge=1, description="Log term values every N steps.")
@@ -115,7 +126,12 @@ class Optimizer(_Strict):
     """Adam settings of one network."""
 
     lr: float = Field(gt=0, description="Learning rate.")
-    betas: tuple[Beta, Beta] = Field((0.0, 0.99), description="Adam betas.")
+    betas: tuple[float, float] = Field((0.0, 0.99), description="Adam betas.")
+
+    @field_validator("betas")
+    @classmethod
+    def check_betas(cls, betas: tuple[float, float]) -> tuple[float, float]:
+        return adam_betas(betas)
 
 
 class Adapt(_Strict):

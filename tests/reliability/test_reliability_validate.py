@@ -28,9 +28,9 @@ def small_machine(monkeypatch):
 
 #: --set override -> words the message must contain (validate and run alike).
 REFUSED = {
-    "adapt.generator_optimizer.betas=[1.0, 0.99]": "adapt.generator_optimizer.betas[0]",
-    "adapt.discriminator_optimizer.betas=[0.0, 1.5]": "adapt.discriminator_optimizer.betas[1]",
-    "search.betas=[-0.1, 0.9]": "search.betas[0]",
+    "adapt.generator_optimizer.betas=[1.0, 0.99]": "betas[0] = 1.0 is outside [0, 1)",
+    "adapt.discriminator_optimizer.betas=[0.0, 1.5]": "betas[1] = 1.5 is outside [0, 1)",
+    "search.betas=[-0.1, 0.9]": "search.betas: Value error, betas[0] = -0.1",
     'adapt.freeze=["*"]': "nothing to train",
     'adapt.freeze=["mapping", "const", "b*"]': "nothing to train",
     "adapt.truncation=inf": "adapt.truncation: inf is not a finite number",
