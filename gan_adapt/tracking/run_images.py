@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from gan_adapt.engine.run_folder import step_files, step_of
 
 
 @dataclass
@@ -44,6 +43,10 @@ class NewImages:
         found = [RunImage("target_vs_reference", 0,
                           self.root / "search" / "target_vs_reference.png")]
         # Only the grids the run wrote (a user's step-final.png is not one), by step.
+        # imported here: gan_adapt.engine imports torch, and this observer module is loaded by
+        # every command (`gan-adapt validate` must not import torch)
+        from gan_adapt.engine.run_folder import step_files, step_of
+
         found += [RunImage("samples", step_of(path, ".png"), path)
                   for path in step_files(self.root / "samples", ".png")]
         for image in found:
