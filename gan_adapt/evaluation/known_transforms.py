@@ -8,7 +8,11 @@ adaptation directly (see ``benchmarks/quality.py``). Each transform maps ``[N, 3
 * ``sketch``: dark pencil lines on white paper where the luminance has edges (Sobel magnitude
   of the slightly blurred luminance);
 * ``posterise``: the luminance mapped onto a fixed four-colour palette (hard thresholds);
-* ``invert``: the colour negative.
+* ``invert``: the colour negative;
+* ``watercolour``: a soft wash: the blurred image, each channel quantised to a few levels,
+  faded towards the paper and with darker pigment where neighbouring washes meet;
+* ``hatch``: a black-ink line drawing on white: outlines where the luminance has edges, and
+  diagonal hatching (cross-hatching where darker) whose density follows the darkness.
 """
 
 from __future__ import annotations
@@ -58,8 +62,45 @@ def invert(x: Tensor) -> Tensor:
     return -x.clamp(-1, 1)
 
 
+def _blur(x: Tensor, passes: int) -> Tensor:
+    """``passes`` 3x3 binomial blurs (about a Gaussian of sigma ``0.7 * sqrt(passes)`` px)."""
+    kernel = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device)
+    kernel = (kernel[:, None] * kernel[None, :] / 16).reshape(1, 1, 3, 3)
+    kernel = kernel.expand(x.shape[1], 1, 3, 3)
+    for _ in range(passes):
+        x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=x.shape[1])
+    return x
+
+
+def watercolour(x: Tensor, levels: int = 5) -> Tensor:
+    """Blur, quantise each channel to ``levels`` washes, fade 20% towards cream paper, and
+    darken the borders between washes (where pigment pools on real paper)."""
+    rgb = _blur((x.clamp(-1, 1) + 1) / 2, passes=1)
+    washes = (rgb * (levels - 1)).round() / (levels - 1)
+    paper = torch.tensor((0.98, 0.96, 0.90), dtype=x.dtype, device=x.device).reshape(1, 3, 1, 1)
+    faded = 0.8 * washes + 0.2 * paper
+    border = (washes - _blur(washes, passes=1)).abs().sum(dim=1, keepdim=True).clamp(0, 1)
+    return ((faded * (1 - 0.5 * border)).clamp(0, 1) * 2 - 1).contiguous()
+
+
+def hatch(x: Tensor, period: int = 4) -> Tensor:
+    """Ink outlines (the sketch's edges, thresholded) and hatching: ``/`` lines where the
+    luminance is below 0.6, ``\\`` lines too below 0.3; one line every ``period`` pixels."""
+    luma = _blur(luminance(x), passes=1)
+    h, w = x.shape[-2:]
+    rows = torch.arange(h, device=x.device)[:, None]
+    cols = torch.arange(w, device=x.device)[None, :]
+    forward = ((rows + cols) % period == 0).to(x.dtype)
+    backward = ((rows - cols) % period == 0).to(x.dtype)
+    ink = forward * (luma < 0.45).to(x.dtype) + backward * (luma < 0.25).to(x.dtype)
+    edges = (sketch(x)[:, :1] < -0.3).to(x.dtype)
+    paper = 1 - (ink + edges).clamp(0, 1)
+    return (paper * 2 - 1).expand(-1, 3, -1, -1).contiguous()
+
+
 TRANSFORMS: dict[str, Callable[[Tensor], Tensor]] = {
     "sketch": sketch, "posterise": posterise, "invert": invert,
+    "watercolour": watercolour, "hatch": hatch,
 }
 
 

@@ -95,3 +95,13 @@ class ShapesStream:
 
     def next_batch(self, n: int) -> torch.Tensor:
         return shapes_batch(n, self.resolution, self.gen, self.max_shapes, self.sizes)
+
+    def images(self, n: int) -> torch.Tensor:
+        """The trainer's :class:`~gan_adapt.training.trainer.DataStream` interface."""
+        return self.next_batch(n)
+
+    def state(self) -> torch.Tensor:
+        return self.gen.get_state()
+
+    def set_state(self, state: torch.Tensor) -> None:
+        self.gen.set_state(state)

@@ -11,6 +11,11 @@ What it does (the StyleGAN2 "config F" recipe, minus what small CPU runs do not 
   first images as in StyleGAN2-ADA), which is the generator that gets saved;
 * ``w_avg`` estimated from 10,000 latents at the end (for truncation and the latent search).
 
+Long runs checkpoint their whole state (networks, optimisers, random generators, the data
+stream's position, the log) to ``training-state.pt`` every ``checkpoint_every`` steps, and
+``train(..., resume=True)`` continues from it exactly: the resumed run's weights equal those of
+an uninterrupted one (same thread count; float sums depend on it).
+
 Left out on purpose: path-length regularisation, adaptive augmentation, mixed precision,
 multi-GPU. The result is a native gan-adapt checkpoint folder (EMA generator + discriminator).
 """
@@ -24,7 +29,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +65,7 @@ class TrainConfig:
     seed: int = 0  # seed of initialisation and latents
     sample_every: int = 500  # write samples/step-N.png this often (when an out folder is given)
     log_every: int = 50
+    checkpoint_every: int = 250  # write training-state.pt this often (when an out folder is given)
 
     def check(self) -> None:
         """Raise GanAdaptError for settings the networks cannot be built with."""
@@ -71,6 +77,27 @@ class TrainConfig:
             raise GanAdaptError(f"channels needs a width for every resolution; missing {missing}")
         if self.batch < 2 or self.batch % 2:
             raise GanAdaptError("batch must be an even number >= 2 (minibatch-stddev groups)")
+
+
+#: Settings a resumed run may change: when to stop and how often to report. Every other
+#: setting must equal the checkpoint's, or the resumed run would not be the same training.
+RESUMABLE = ("steps", "max_seconds", "sample_every", "log_every", "checkpoint_every")
+
+STATE_FILE = "training-state.pt"
+
+
+@runtime_checkable
+class DataStream(Protocol):
+    """A seeded image stream whose position can be saved, so that a run resumes exactly."""
+
+    def images(self, n: int) -> torch.Tensor:
+        """The next ``n`` images ``[n, 3, R, R]`` in [-1, 1]."""
+
+    def state(self) -> Any:
+        """The stream's position (tensors, numbers, lists and dicts only)."""
+
+    def set_state(self, state: Any) -> None:
+        """Go back to a position returned by :meth:`state`."""
 
 
 @dataclass
@@ -128,17 +155,48 @@ def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, images_seen: int,
         b_ema.copy_(b)
 
 
-def train(config: TrainConfig, data: Callable[[int], torch.Tensor],
-          out: str | Path | None = None,
-          report: Callable[[dict[str, float]], None] | None = None) -> TrainResult:
-    """Train (G, D) on batches from ``data(n)`` (images ``[n, 3, R, R]`` in [-1, 1]).
+def _config_record(config: TrainConfig) -> dict:
+    return _jsonable(asdict(config))
 
-    With ``out``, writes sample grids and a JSON log there while training, and the final
-    checkpoint (:func:`save_pretrained`) at the end. ``report`` receives each logged record.
+
+def _load_state(path: Path, config: TrainConfig) -> dict:
+    """The checkpointed state at ``path``, after checking it belongs to this training."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file
+        raise GanAdaptError(f"cannot read the training state {path}: {exc}. Delete it to start "
+                            "the training again from step 0.") from None
+    if not isinstance(state, dict) or "config" not in state:
+        raise GanAdaptError(f"{path} is not a gan-adapt training state; delete it to start again")
+    saved, wanted = state["config"], _config_record(config)
+    changed = sorted(k for k in wanted if k not in RESUMABLE and saved.get(k) != wanted[k])
+    if changed:
+        details = ", ".join(f"{k}: {saved.get(k)!r} -> {wanted[k]!r}" for k in changed)
+        raise GanAdaptError(f"the training state {path} was written with other settings "
+                            f"({details}); only {', '.join(RESUMABLE)} may change on resume. "
+                            "Use the original settings, or another work folder.")
+    return state
+
+
+def train(config: TrainConfig, data: DataStream | Callable[[int], torch.Tensor],
+          out: str | Path | None = None,
+          report: Callable[[dict[str, float]], None] | None = None,
+          resume: bool = False) -> TrainResult:
+    """Train (G, D) on images from ``data`` (a :class:`DataStream`, or a function ``n -> images
+    [n, 3, R, R]`` in [-1, 1], which cannot be resumed).
+
+    With ``out``, writes sample grids, a JSON log and (for a :class:`DataStream`) the training
+    state there while training. ``resume=True`` continues from ``out``'s training state when
+    there is one. ``report`` receives each logged record.
     """
     from gan_adapt.images import save_grid
 
     config.check()
+    stream = data if isinstance(data, DataStream) else None
+    next_images = stream.images if stream is not None else data
+    if resume and (out is None or stream is None):
+        raise GanAdaptError("resuming needs an out folder and a DataStream (images, state, "
+                            "set_state) whose position can be restored")
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     G, D = build_networks(config)
@@ -156,14 +214,29 @@ def train(config: TrainConfig, data: Callable[[int], torch.Tensor],
     if out_dir is not None:
         (out_dir / "samples").mkdir(parents=True, exist_ok=True)
     log: list[dict[str, float]] = []
-    start, cpu_start = time.time(), time.process_time()
-    images_seen = 0
-    step = 0
-    for step in range(1, config.steps + 1):
+    images_seen, first_step = 0, 1
+    seconds_before, cpu_before = 0.0, 0.0  # time spent before a resume
+    state_path = out_dir / STATE_FILE if out_dir is not None else None
+    if resume and state_path is not None and state_path.exists():
+        state = _load_state(state_path, config)
+        for module, key in ((G, "G"), (D, "D"), (G_ema, "G_ema"), (g_opt, "g_opt"),
+                            (d_opt, "d_opt")):
+            module.load_state_dict(state[key])
+        torch.set_rng_state(state["torch_rng"])
+        stream.set_state(state["data"])
+        sample_z = state["sample_z"]
+        log, images_seen = state["log"], state["images_seen"]
+        first_step = state["step"] + 1
+        seconds_before, cpu_before = state["seconds"], state["cpu_seconds"]
+        files.write_text(out_dir / "log.jsonl", "".join(json.dumps(r) + "\n" for r in log))
+    start = time.time() - seconds_before
+    cpu_start = time.process_time() - cpu_before
+    step = first_step - 1
+    for step in range(first_step, config.steps + 1):
         # ---- D: logistic loss on real and fake (+ lazy R1 on real) ----
         G.requires_grad_(False)
         D.requires_grad_(True)
-        real = data(config.batch)
+        real = next_images(config.batch)
         with torch.no_grad():
             fake = G.synthesis(_mixed_ws(G, config.batch, config.mixing),
                                noise=G.make_noise(config.batch))
@@ -209,7 +282,18 @@ def train(config: TrainConfig, data: Callable[[int], torch.Tensor],
         if out_dir is not None and step % config.sample_every == 0:
             with torch.no_grad():
                 save_grid(G_ema(sample_z), out_dir / "samples" / f"step-{step:06d}.png", nrow=8)
-        if config.max_seconds is not None and elapsed >= config.max_seconds:
+        last = step == config.steps or (config.max_seconds is not None
+                                         and elapsed >= config.max_seconds)
+        if state_path is not None and stream is not None and (
+                step % config.checkpoint_every == 0 or last):
+            files.torch_save({
+                "config": _config_record(config), "step": step, "images_seen": images_seen,
+                "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
+                "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(),
+                "torch_rng": torch.get_rng_state(), "data": stream.state(),
+                "sample_z": sample_z, "log": log, "seconds": time.time() - start,
+                "cpu_seconds": time.process_time() - cpu_start}, state_path)
+        if last:
             break
     G_ema.w_avg = G_ema.mean_latent(n=10000, seed=config.seed)
     result = TrainResult(G_ema, D.eval().requires_grad_(False), step, images_seen,

@@ -87,3 +87,67 @@ def test_time_budget_stops_training():
 def test_bad_settings_are_user_errors(changes, message):
     with pytest.raises(GanAdaptError, match=message):
         train(tiny_config(**changes), ShapesStream(8).next_batch)
+
+
+def _weights(module: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in module.parameters()])
+
+
+def test_an_interrupted_training_resumes_exactly(tmp_path):
+    config = tiny_config(steps=6, checkpoint_every=3, sample_every=100)
+    whole = train(config, ShapesStream(8, seed=0), out=tmp_path / "whole")
+    train(tiny_config(steps=3, checkpoint_every=3, sample_every=100), ShapesStream(8, seed=0),
+          out=tmp_path / "parts")
+    assert (tmp_path / "parts" / "training-state.pt").exists()
+    # A fresh process would rebuild the stream from scratch: resume restores its position.
+    resumed = train(config, ShapesStream(8, seed=0), out=tmp_path / "parts", resume=True)
+    assert resumed.steps == 6 and resumed.images_seen == whole.images_seen
+    assert torch.equal(_weights(resumed.generator), _weights(whole.generator))
+    assert torch.equal(_weights(resumed.discriminator), _weights(whole.discriminator))
+    assert [r["step"] for r in resumed.log] == [r["step"] for r in whole.log]
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    train(tiny_config(steps=2, checkpoint_every=2), ShapesStream(8), out=tmp_path)
+    with pytest.raises(GanAdaptError, match="lr"):
+        train(tiny_config(steps=4, lr=0.01), ShapesStream(8), out=tmp_path, resume=True)
+    (tmp_path / "training-state.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(GanAdaptError, match="cannot read the training state"):
+        train(tiny_config(steps=4), ShapesStream(8), out=tmp_path, resume=True)
+
+
+def test_portrait_gan_script_quick(tmp_path):
+    from gan_adapt.generators import load
+    from gan_adapt.training import portrait_gan
+
+    export = tmp_path / "export" / "g"
+    assert portrait_gan.main(["--work", str(tmp_path / "work"), "--quick",
+                              "--export", str(export)]) == 0
+    G = load(export)
+    assert G.img_resolution == 8
+    assert (tmp_path / "export" / "g-samples.png").exists()
+    log = (tmp_path / "export" / "g-log.jsonl").read_text().splitlines()
+    assert json.loads(log[-1])["step"] == 6
+    # Run again: the state says it is done, so nothing more is trained.
+    assert portrait_gan.main(["--work", str(tmp_path / "work"), "--quick"]) == 0
+
+
+def test_portrait_clip_script_quick(tmp_path):
+    from gan_adapt.encoders.clip import build_clip
+    from gan_adapt.training import portrait_clip
+
+    export = tmp_path / "clip"
+    assert portrait_clip.main(["--work", str(tmp_path / "work"), "--quick",
+                               "--export", str(export)]) == 0
+    info = json.loads((export / "config.json").read_text())
+    figures = info["heldout"]
+    assert 0 <= figures["domain_accuracy"] <= 1 and figures["domain_chance"] == round(1 / 6, 3)
+    assert set(figures["attributes"]) == {"skin", "hair_colour", "hair_style", "expression",
+                                          "eyewear", "background"}
+    encoder = build_clip("quick", None, model_cfg=info["model_cfg"],
+                         checkpoint=export / "open_clip_model.safetensors")
+    assert encoder.embed_images(torch.zeros(2, 3, 16, 16)).shape == (2, 16)
+    # Resuming the finished training trains nothing and gives the same figures.
+    assert portrait_clip.main(["--work", str(tmp_path / "work"), "--quick"]) == 0
+    again = json.loads((tmp_path / "work" / "heldout.json").read_text())
+    assert again == figures
