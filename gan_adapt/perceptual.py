@@ -10,6 +10,11 @@ high-frequency difference.
 LPIPS uses the ``lpips`` package: its calibrated linear heads ship inside the package, and the
 ImageNet backbone (alex, vgg or squeeze from torchvision) is read by us from the gan-adapt cache,
 so nothing downloads behind the user's back.
+
+:class:`ClipFeatureDistance` is the offline counterpart: an LPIPS-style distance on the vision
+features of a CLIP the project trained and ships (``net = "portraits-clip"``), a *trained*
+network where LPIPS's backbones cannot be downloaded. :func:`perceptual_distance` builds
+either from an ``lpips`` term's settings.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from torch import Tensor, nn
 from gan_adapt.errors import CheckpointError
 
 Net = Literal["alex", "vgg", "squeeze"]
+#: Shipped CLIP models whose vision features serve as a perceptual distance (``net = ...``).
+TRAINED_FEATURE_NETS = ("portraits-clip",)
 
 
 def match_size(x: Tensor, y: Tensor, size: int | None = None) -> tuple[Tensor, Tensor]:
@@ -129,3 +136,78 @@ def _load_backbone(trunk: nn.Module, state: dict[str, Tensor], path: Path) -> No
                                   f"{tuple(wanted[key].shape)}.")
         mapped[key] = state[source]
     trunk.load_state_dict(mapped, strict=True)
+
+
+class ClipFeatureDistance(nn.Module):
+    """An LPIPS-style distance on a trained CLIP's vision features, per sample.
+
+    Both images go through the CLIP vision tower (at its own input size, with CLIP's
+    normalisation); at the patch embedding and after every transformer block the spatial
+    tokens (not the class token) are unit-normalised along channels, as LPIPS does with its
+    backbone's activations, and the squared differences are averaged over channels and
+    positions; the distance is the mean over those layers. LPIPS then weights channels with
+    heads fit to human similarity judgements; no such judgements exist for this domain, so every
+    channel and layer weighs the same (LPIPS's "baseline" variant). What it measures is
+    therefore what the CLIP learnt to tell apart: content, colour and drawing style of the
+    procedural portraits, from the raw patches up to the caption-level features.
+
+    Args:
+        name: a shipped CLIP (:data:`TRAINED_FEATURE_NETS`).
+        pretrained: ``False`` builds the same architecture with random weights (tests).
+    """
+
+    def __init__(self, name: str = "portraits-clip", pretrained: bool = True) -> None:
+        super().__init__()
+        from gan_adapt.encoders.clip import build_clip
+
+        if name not in TRAINED_FEATURE_NETS:
+            raise ValueError(f"ClipFeatureDistance net must be one of {TRAINED_FEATURE_NETS}, "
+                             f"got {name!r}")
+        if pretrained:
+            encoder = build_clip(name, "gan-adapt")
+        else:
+            import json
+
+            from gan_adapt import shipped
+            config = json.loads((shipped.path(name) / "config.json").read_text("utf-8"))
+            encoder = build_clip(name, None, model_cfg=config["model_cfg"])
+        self.visual = encoder.model.visual.float().eval().requires_grad_(False)
+        self.register_buffer("mean", encoder.mean.reshape(1, 3, 1, 1).float().clone(),
+                             persistent=False)
+        self.register_buffer("std", encoder.std.reshape(1, 3, 1, 1).float().clone(),
+                             persistent=False)
+        size = self.visual.image_size
+        self.size = int(size[0] if isinstance(size, (tuple, list)) else size)
+        self.net_name = name
+
+    def features(self, x: Tensor) -> list[Tensor]:
+        """Unit-normalised ``[N, C, g, g]`` feature maps of images in [-1, 1]."""
+        if tuple(x.shape[-2:]) != (self.size, self.size):
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True,
+                              align_corners=False)
+        x = ((x + 1) / 2 - self.mean) / self.std
+        maps = [self.visual.conv1(x)]
+        maps += self.visual.forward_intermediates(x, intermediates_only=True,
+                                                  output_fmt="NCHW")["image_intermediates"]
+        return [m / (m.norm(dim=1, keepdim=True) + 1e-10) for m in maps]
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """``[N]`` distances between ``x`` and ``y`` (``[N, 3, H, W]`` in ``[-1, 1]``)."""
+        x, y = match_size(x, y)
+        layers = [(a - b).square().sum(dim=1).mean(dim=(1, 2))
+                  for a, b in zip(self.features(x), self.features(y))]
+        return torch.stack(layers).mean(dim=0)
+
+    def train(self, mode: bool = True) -> ClipFeatureDistance:
+        """Always stays in eval mode."""
+        return super().train(False)
+
+
+def perceptual_distance(net: str = "alex", pretrained: bool = True,
+                        resize_to: int | Literal["full"] | None = 256) -> nn.Module:
+    """An ``lpips`` term's distance: :class:`LPIPSDistance` for an ImageNet backbone, or
+    :class:`ClipFeatureDistance` for a shipped CLIP (``resize_to`` does not apply there: the
+    CLIP sees its own input size)."""
+    if net in TRAINED_FEATURE_NETS:
+        return ClipFeatureDistance(net, pretrained=pretrained)
+    return LPIPSDistance(net=net, pretrained=pretrained, resize_to=resize_to)

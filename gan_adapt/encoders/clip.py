@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gan_adapt import shipped
 from gan_adapt.encoders.base import EncoderBase, freeze
 from gan_adapt.encoders.weights import (check_clip_model, clip_weights, fetch,
                                         read_state_dict)
@@ -66,7 +67,9 @@ def build_clip(model: str = "ViT-B-32", pretrained: str | None = "openai", *,
         model: an open_clip architecture (``open_clip.list_models()``), or a label when
             ``model_cfg`` is given.
         pretrained: an open_clip pretrained tag (``"openai"``, ``"laion2b_s34b_b79k"``, ...);
-            ``None`` for random weights. With ``checkpoint`` it only selects the preprocessing
+            ``"gan-adapt"`` for a CLIP the project trained and ships (``model`` is then its
+            name, e.g. ``"portraits-clip"``, see :mod:`gan_adapt.shipped`); ``None`` for random
+            weights. With ``checkpoint`` it only selects the preprocessing
             and activation the weights were trained with.
         checkpoint: a local weights file; no download then.
         model_cfg: a custom open_clip architecture dict (``embed_dim``, ``vision_cfg``,
@@ -81,6 +84,10 @@ def build_clip(model: str = "ViT-B-32", pretrained: str | None = "openai", *,
     """
     import open_clip
 
+    label = model
+    if pretrained == shipped.CLIP_TAG:
+        model_cfg, checkpoint = _shipped_clip(model, model_cfg, checkpoint)
+        pretrained = None
     if model_cfg is not None and pretrained is not None and checkpoint is None:
         raise GanAdaptError("A custom model_cfg has no pretrained tag to download; set "
                             "pretrained = none (random weights) or give a checkpoint file.")
@@ -115,9 +122,27 @@ def build_clip(model: str = "ViT-B-32", pretrained: str | None = "openai", *,
         embed_dim=int(cfg["embed_dim"]),
         mean=tuple(tag_cfg.get("mean", _OPENAI_MEAN)), std=tuple(tag_cfg.get("std", _OPENAI_STD)),
         center_crop=tag_cfg.get("resize_mode") != "squash",  # "squash" tags resize without a crop
-        name=f"clip:{model}",
+        name=f"clip:{label}",
     )
     return encoder.to(torch.device(device))
+
+
+def _shipped_clip(model: str, model_cfg: dict | None,
+                  checkpoint: str | Path | None) -> tuple[dict, Path]:
+    """The architecture and weights file of the shipped CLIP ``model`` (sha256 checked)."""
+    import json
+
+    entry = shipped.lookup(model)
+    if entry is None or entry.get("kind") != "clip":
+        known = ", ".join(shipped.names("clip")) or "none"
+        raise GanAdaptError(f"pretrained = '{shipped.CLIP_TAG}' loads a CLIP the project ships, "
+                            f"and {model!r} is not one (shipped CLIP models: {known}).")
+    if model_cfg is not None or checkpoint is not None:
+        raise GanAdaptError(f"The shipped CLIP {model!r} brings its own architecture and "
+                            "weights; remove model_cfg and checkpoint from its parameters.")
+    folder = shipped.path(model)
+    info = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    return info["model_cfg"], folder / "open_clip_model.safetensors"
 
 
 def set_input_size(network: torch.nn.Module, size: int, label: str = "CLIP") -> None:

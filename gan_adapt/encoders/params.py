@@ -17,7 +17,8 @@ class ClipParams(BaseModel):
     model: str = Field("ViT-B-32", description="open_clip architecture (open_clip.list_models()), "
                        "e.g. ViT-B-32, ViT-B-16, ViT-L-14; only a label when model_cfg is given.")
     pretrained: str | None = Field("openai", description="open_clip pretrained tag (openai, "
-                                   "laion2b_s34b_b79k, ...); none for random weights. With "
+                                   "laion2b_s34b_b79k, ...); gan-adapt for a CLIP the project "
+                                   "ships (model = portraits-clip); none for random weights. With "
                                    "checkpoint it only picks the matching preprocessing.")
     checkpoint: str | None = Field(None, description="Local weights file (.safetensors, .pt, "
                                    ".pth, .bin or OpenAI's TorchScript .pt), relative to the "

@@ -32,8 +32,10 @@ def clip(params: ClipParams, ctx: Any):
 def _clip_files(spec: ClipParams) -> list:
     from gan_adapt.encoders.weights import clip_weights
 
-    if spec.checkpoint is not None or spec.pretrained is None:
-        return []
+    from gan_adapt.shipped import CLIP_TAG
+
+    if spec.checkpoint is not None or spec.pretrained in (None, CLIP_TAG):
+        return []  # a local file, random weights, or a model shipped in the package
     return [clip_weights(spec.model, spec.pretrained)]
 
 

@@ -14,6 +14,8 @@ Protocol (every number in ``eval.json`` follows it; the settings are recorded ne
    ``diversity_lpips_source`` is the same for G_s: the ratio shows how much diversity was lost.
 3. **Target similarity**: mean CLIP cosine between each adapted sample and each target image
    (``target_clip_image``) and, for a text target, the target text (``target_clip_text``).
+   The same for the source samples (``target_clip_image_source``, ``target_clip_text_source``):
+   "did it move towards the target" is one comparison.
 4. **Content preservation**: mean LPIPS (``content_lpips``) and CLIP cosine (``content_clip``)
    between G_s(z) and G_t(z), pair by pair.
 5. **FID / KID** against a folder of real target-domain images (``--target-dir``): features of
@@ -23,6 +25,10 @@ Protocol (every number in ``eval.json`` follows it; the settings are recorded ne
 Optionally an ``ideal`` function maps each source batch to the image it *should* have become
 (the quality benchmark's known transform); ``fidelity_lpips`` / ``fidelity_l1`` then measure
 G_t(z) against ideal(G_s(z)).
+
+6. **Attribute preservation** (when the CLIP was trained on the procedural portraits, see
+   :mod:`.attributes`): the fraction of pairs whose content attributes (hair style, expression,
+   eyewear) read the same from G_t(z) as from G_s(z); ``attribute_preservation`` is their mean.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ class Instruments:
     clip: Any  # an ImageEncoder
     info: dict[str, Any] = field(default_factory=dict)
     fid_features: Any = None  # a FeatureExtractor, when FID/KID are asked for
+    attributes: Any = None  # an AttributeClassifier, when the CLIP can read portraits
 
 
 class _Ring:
@@ -117,7 +124,12 @@ def evaluate_generators(source: Any, adapted: Any, target: TargetData, instrumen
     sums: dict[str, float] = {"content_lpips": 0.0, "content_clip": 0.0}
     if ideal is not None:
         sums.update(fidelity_lpips=0.0, fidelity_l1=0.0)
-    adapted_embeddings, fid_features = [], []
+    adapted_embeddings, source_embeddings, fid_features = [], [], []
+    preservation = None
+    if instruments.attributes is not None:
+        from gan_adapt.evaluation.attributes import PreservationCounter
+
+        preservation = PreservationCounter(instruments.attributes)
     for start in range(0, settings.n, settings.batch):
         z = z_all[start:start + settings.batch].to(device)
         x_s, x_t = sample(source, z, settings), sample(adapted, z, settings)
@@ -127,6 +139,9 @@ def evaluate_generators(source: Any, adapted: Any, target: TargetData, instrumen
         e_s, e_t = _embed(instruments.clip, x_s), _embed(instruments.clip, x_t)
         sums["content_clip"] += float((e_s * e_t).sum(dim=1).sum())  # unit vectors: cosines
         adapted_embeddings.append(e_t)
+        source_embeddings.append(e_s)
+        if preservation is not None:
+            preservation.add(x_s, x_t)
         if ideal is not None:
             x_ideal = ideal(x_s)
             sums["fidelity_lpips"] += float(instruments.lpips(x_t, x_ideal).double().sum())
@@ -136,14 +151,18 @@ def evaluate_generators(source: Any, adapted: Any, target: TargetData, instrumen
     metrics = {"diversity_lpips": diversity.mean(),
                "diversity_lpips_source": diversity_source.mean()}
     metrics.update({k: v / settings.n for k, v in sums.items()})
-    embeddings = torch.cat(adapted_embeddings)
+    embeddings, embeddings_source = torch.cat(adapted_embeddings), torch.cat(source_embeddings)
     target_images = target.images if target.images is not None else target.image
     if target_images is not None:
-        metrics["target_clip_image"] = mean_cosine(
-            embeddings, _embed(instruments.clip, target_images.to(device)))
+        target_embeddings = _embed(instruments.clip, target_images.to(device))
+        metrics["target_clip_image"] = mean_cosine(embeddings, target_embeddings)
+        metrics["target_clip_image_source"] = mean_cosine(embeddings_source, target_embeddings)
     if target.text:
-        metrics["target_clip_text"] = mean_cosine(
-            embeddings, instruments.clip.embed_text([target.text]).double().cpu())
+        text_embedding = instruments.clip.embed_text([target.text]).double().cpu()
+        metrics["target_clip_text"] = mean_cosine(embeddings, text_embedding)
+        metrics["target_clip_text_source"] = mean_cosine(embeddings_source, text_embedding)
+    if preservation is not None:
+        metrics.update(preservation.metrics())
     if fid_features:
         fake = torch.cat(fid_features)
         real = _features_in_batches(instruments.fid_features, real_images, settings.batch,
@@ -190,6 +209,14 @@ def evaluate_run(run_dir: str | Path, plugin_set: Any, settings: EvalSettings, *
     clip_model = build_clip(clip, run.validated, plugin_set, run.device)
     instruments = Instruments(lpips_model.model, clip_model.model,
                               {"lpips": lpips_model.info, "clip": clip_model.info})
+    from gan_adapt.evaluation.attributes import AttributeClassifier, can_classify
+
+    if can_classify(clip_model.model):
+        instruments.attributes = AttributeClassifier(clip_model.model)
+        instruments.info["attributes"] = {
+            "weights": "zero-shot with the recipe's trained portraits CLIP: the domain, then "
+                       "hair style, expression and eyewear in that domain's words; preserved = "
+                       "the value read from the source sample", "from": "clip"}
     real = None
     if target_dir is not None:
         from gan_adapt.images import load_image_folder

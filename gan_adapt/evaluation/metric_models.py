@@ -6,8 +6,10 @@ are random-weight stand-ins, so everything works offline; on the paper recipes t
 real LPIPS (alex) and CLIP ViT-B/32. Other choices are given as strings:
 
 * LPIPS: ``recipe`` | ``alex`` | ``vgg`` | ``squeeze`` (pretrained, at 256 px) |
+  ``portraits-clip`` (an LPIPS-style distance on the shipped, trained portraits CLIP; offline) |
   ``random-alex`` (random weights at the generator's resolution; a stand-in for tests);
 * CLIP: ``recipe`` | ``ARCH:TAG`` (an open_clip pretrained pair, e.g. ``ViT-B-32:openai``) |
+  a shipped CLIP's name (``portraits-clip``, trained by gan-adapt, offline) |
   ``tiny`` (gan-adapt's random tiny CLIP).
 
 Random weights are drawn from a fixed seed inside :func:`torch.random.fork_rng`, so they are
@@ -65,7 +67,7 @@ def recipe_lpips_params(validated: ValidatedRecipe | None) -> tuple[dict[str, An
 def build_lpips(choice: str, validated: ValidatedRecipe | None, resolution: int,
                 device: torch.device) -> MetricModel:
     """The LPIPS distance named by ``choice`` (see the module doc)."""
-    from gan_adapt.perceptual import LPIPSDistance
+    from gan_adapt.perceptual import TRAINED_FEATURE_NETS, perceptual_distance
 
     if choice == "recipe":
         found = recipe_lpips_params(validated)
@@ -74,20 +76,28 @@ def build_lpips(choice: str, validated: ValidatedRecipe | None, resolution: int,
                 "default (the recipe has no lpips term)"
         else:
             params, origin = found[0], f"recipe {found[1]}"
-    elif choice in _LPIPS_NETS:
+    elif choice in _LPIPS_NETS or choice in TRAINED_FEATURE_NETS:
         params, origin = {"net": choice, "pretrained": True, "resize_to": 256}, "--lpips"
     elif choice.startswith("random-") and choice[7:] in _LPIPS_NETS:
         params, origin = {"net": choice[7:], "pretrained": False, "resize_to": resolution}, \
             "--lpips"
     else:
-        raise GanAdaptError(f"--lpips {choice!r}: use recipe, alex, vgg, squeeze or "
+        raise GanAdaptError(f"--lpips {choice!r}: use recipe, alex, vgg, squeeze, "
+                            f"{', '.join(TRAINED_FEATURE_NETS)} or "
                             "random-alex/random-vgg/random-squeeze")
     net, pretrained = params.get("net", "alex"), bool(params.get("pretrained", True))
     resize_to = params.get("resize_to", 256)
-    model = _seeded(lambda: LPIPSDistance(net=net, pretrained=pretrained, resize_to=resize_to))
+    model = _seeded(lambda: perceptual_distance(net=net, pretrained=pretrained,
+                                                resize_to=resize_to))
+    if net in TRAINED_FEATURE_NETS:
+        weights = (f"LPIPS-style distance on the vision features of the shipped, trained {net} "
+                   "(uniform channel weights)" if pretrained
+                   else f"random (seed {WEIGHTS_SEED}); a stand-in, not a perceptual distance")
+    else:
+        weights = ("LPIPS v0.1 heads + torchvision ImageNet backbone" if pretrained
+                   else f"random (seed {WEIGHTS_SEED}); a stand-in, not a perceptual distance")
     info = {"net": net, "pretrained": pretrained, "resize_to": resize_to, "from": origin,
-            "weights": "LPIPS v0.1 heads + torchvision ImageNet backbone" if pretrained
-            else f"random (seed {WEIGHTS_SEED}); a stand-in, not a perceptual distance"}
+            "weights": weights}
     return MetricModel(model.to(device), info)
 
 
@@ -130,9 +140,12 @@ def build_clip(choice: str, validated: ValidatedRecipe | None, plugin_set: Any,
             model = _seeded(lambda: component.build(params, ctx))
             dumped = params.model_dump() if hasattr(params, "model_dump") else dict(ref.params)
             random = dumped.get("pretrained") in (None, "none") and not dumped.get("checkpoint")
+            shipped = dumped.get("pretrained") == "gan-adapt"
             info = {"from": f"recipe encoders.{key}", "component": ref.name, "params": dumped,
                     "weights": f"random (seed {WEIGHTS_SEED}); a stand-in, not CLIP's "
-                               "semantics" if random else "pretrained"}
+                               "semantics" if random else
+                               "trained by gan-adapt, shipped (sha256 checked)" if shipped
+                               else "pretrained"}
             return MetricModel(model, info)
     if choice == "tiny":
         from gan_adapt.encoders import tiny_clip
@@ -140,6 +153,10 @@ def build_clip(choice: str, validated: ValidatedRecipe | None, plugin_set: Any,
         return MetricModel(tiny_clip(seed=WEIGHTS_SEED, device=device),
                            {"from": "--clip tiny", "component": "clip", "model": "tiny",
                             "weights": f"random (seed {WEIGHTS_SEED}); a stand-in"})
+    from gan_adapt import shipped
+
+    if choice in shipped.names("clip"):
+        choice = f"{choice}:{shipped.CLIP_TAG}"
     if ":" not in choice:
         raise GanAdaptError(f"--clip {choice!r}: use recipe, tiny, or ARCH:TAG such as "
                             f"{DEFAULT_CLIP}")
@@ -147,6 +164,8 @@ def build_clip(choice: str, validated: ValidatedRecipe | None, plugin_set: Any,
 
     arch, tag = choice.split(":", 1)
     model = build(arch, tag, device=device)
+    weights = ("trained by gan-adapt, shipped (sha256 checked)" if tag == shipped.CLIP_TAG
+               else "pretrained")
     return MetricModel(model, {"from": origin,
                                "component": "clip", "model": arch, "pretrained": tag,
-                               "weights": "pretrained"})
+                               "weights": weights})

@@ -56,15 +56,21 @@ class CheckpointContents:
 
 
 def resolve(path_or_name: str | Path) -> Path:
-    """A local path if it exists, else the cached (downloaded on first use) zoo checkpoint."""
+    """A local path if it exists, else a shipped model (:mod:`gan_adapt.shipped`, sha256
+    checked), else the cached (downloaded on first use) zoo checkpoint."""
+    from gan_adapt import shipped
+
     path = Path(path_or_name).expanduser()
     if path.exists():
         return path
+    if isinstance(path_or_name, str) and shipped.lookup(path_or_name) is not None:
+        return shipped.path(path_or_name)
     if isinstance(path_or_name, str) and zoo.lookup(path_or_name) is not None:
         return zoo.fetch(path_or_name)
     raise CheckpointError(
         f"{path} does not exist, and {str(path_or_name)!r} is not a known checkpoint name. "
-        f"Give the path of a checkpoint file or folder, or one of: {', '.join(zoo.names())}.")
+        f"Give the path of a checkpoint file or folder, or one of: "
+        f"{', '.join(shipped.names('generator') + zoo.names())}.")
 
 
 def sniff(path: Path) -> str:

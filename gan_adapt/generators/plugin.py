@@ -16,11 +16,14 @@ from gan_adapt.parameter_groups import STYLEGAN2_GROUPS
 
 
 def _checkpoint(value: str, ctx: Any) -> str | Path:
-    """A recipe's checkpoint value: a path relative to the recipe, else a model-zoo name."""
+    """A recipe's checkpoint value: a path relative to the recipe, else a shipped model's or a
+    model-zoo name."""
+    from gan_adapt import shipped
     from gan_adapt.generators import zoo
 
     path = ctx.resolve_path(value)
-    if not path.exists() and zoo.lookup(value) is not None:
+    if not path.exists() and (zoo.lookup(value) is not None
+                              or shipped.lookup(value) is not None):
         return value
     return path
 
@@ -30,8 +33,9 @@ class StyleGAN2GeneratorParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    checkpoint: str = Field(description="checkpoint path (relative to the recipe) or model-zoo "
-                                        "name, e.g. 'ffhq-1024'")
+    checkpoint: str = Field(description="checkpoint path (relative to the recipe), shipped "
+                                        "model or model-zoo name, e.g. "
+                                        "'portraits-stylegan2-32' or 'ffhq-1024'")
     which: Literal["g_ema", "g", "G_ema", "G"] = Field(
         "g_ema", description="the EMA generator (g_ema) or the training one (g)")
 
@@ -65,7 +69,8 @@ class StyleGAN2DiscriminatorParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    checkpoint: str = Field(description="checkpoint path (relative to the recipe) or model-zoo "
+    checkpoint: str = Field(description="checkpoint path (relative to the recipe), shipped "
+                                        "model or model-zoo "
                                         "name; it must contain a discriminator")
 
 

@@ -21,7 +21,9 @@ class LPIPSParams(BaseModel):
     """Parameters of ``lpips``."""
 
     model_config = ConfigDict(extra="forbid")
-    net: Literal["alex", "vgg", "squeeze"] = Field("alex", description="LPIPS backbone.")
+    net: Literal["alex", "vgg", "squeeze", "portraits-clip"] = Field(
+        "alex", description="LPIPS backbone; portraits-clip: an LPIPS-style distance on the "
+                            "shipped portraits CLIP's vision features (offline, trained).")
     pretrained: bool = Field(True, description="Use the real LPIPS weights (False: random "
                                                "weights, for tests).")
     resize_to: Annotated[int, Field(ge=16)] | Literal["full"] | None = Field(

@@ -39,14 +39,15 @@ class LPIPS(torch.nn.Module):
         """The ImageNet backbone (the ``lpips`` package ships only the calibrated heads)."""
         from gan_adapt.encoders.weights import LPIPS_BACKBONES
 
-        return [LPIPS_BACKBONES[params.net]] if params.pretrained else []
+        wanted = params.pretrained and params.net in LPIPS_BACKBONES
+        return [LPIPS_BACKBONES[params.net]] if wanted else []
 
     def __init__(self, params: LPIPSParams, ctx: BuildContext) -> None:
         super().__init__()
-        from gan_adapt.perceptual import LPIPSDistance
+        from gan_adapt.perceptual import perceptual_distance
 
-        self.distance = LPIPSDistance(net=params.net, pretrained=params.pretrained,
-                                      resize_to=params.resize_to).to(ctx.device)
+        self.distance = perceptual_distance(net=params.net, pretrained=params.pretrained,
+                                            resize_to=params.resize_to).to(ctx.device)
         #: dtype the LPIPS network runs in under autocast (the engine sets it for a recipe's
         #: ``precision = "bf16"``); None: float32.
         self.mixed_precision: torch.dtype | None = None

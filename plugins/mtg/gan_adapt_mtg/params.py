@@ -38,5 +38,6 @@ class ReferenceL2Params(BaseModel):
 
 
 class ReferenceLPIPSParams(LPIPSParams):
-    net: Literal["alex", "vgg", "squeeze"] = Field("vgg", description="LPIPS backbone "
-                                                                      "(Mind the Gap: vgg).")
+    net: Literal["alex", "vgg", "squeeze", "portraits-clip"] = Field(
+        "vgg", description="LPIPS backbone (Mind the Gap: vgg); portraits-clip: the offline "
+                           "distance on the shipped portraits CLIP's features.")

@@ -79,10 +79,10 @@ class ReferenceLPIPS(torch.nn.Module):
 
     def __init__(self, params: ReferenceLPIPSParams, ctx: BuildContext) -> None:
         super().__init__()
-        from gan_adapt.perceptual import LPIPSDistance
+        from gan_adapt.perceptual import perceptual_distance
 
-        self.distance = LPIPSDistance(net=params.net, pretrained=params.pretrained,
-                                      resize_to=params.resize_to).to(ctx.device)
+        self.distance = perceptual_distance(net=params.net, pretrained=params.pretrained,
+                                            resize_to=params.resize_to).to(ctx.device)
         self.register_buffer("target", _target(ctx, "reference_lpips").clone(), persistent=False)
 
     def forward(self, step: Step) -> torch.Tensor:
