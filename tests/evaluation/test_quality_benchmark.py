@@ -19,6 +19,15 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = ROOT / "benchmarks"
 
 
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    """quality.main sets torch's thread count for the process (its --threads); put it back, or
+    later tests that compare in-process results with subprocess runs see other float sums."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_invert_is_an_involution():
     x = torch.rand(2, 3, 8, 8) * 2 - 1
     assert torch.equal(invert(invert(x)), x)
