@@ -19,7 +19,6 @@ command again continues exactly. ``--quick`` trains a tiny model a few steps (fo
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import random
@@ -36,6 +35,7 @@ from gan_adapt import files
 from gan_adapt.errors import GanAdaptError
 from gan_adapt.training.portraits import (ATTRIBUTES, DOMAINS, attribute_prompts, caption,
                                           domain_prompts, portraits_batch)
+from gan_adapt.training.script_args import parse_training_args
 
 NAME = "portraits-clip"
 STATE_FILE = "training-state.pt"
@@ -301,22 +301,7 @@ def export(model: torch.nn.Module, config: ClipTrainConfig, folder: Path, heldou
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", type=Path, required=True,
-                        help="work folder (training state; resumed when present)")
-    parser.add_argument("--export", type=Path, default=None, help="write the model here")
-    parser.add_argument("--steps", type=int, default=None, help="override the step count")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (keep it the same across resumes)")
-    parser.add_argument("--quick", action="store_true", help="tiny settings, a few steps")
-    parser.add_argument("--ship", action="store_true",
-                        help="also install the export as the shipped model (gan_adapt/assets, "
-                             "sha256 in its manifest) and its figures and log in docs/assets")
-    args = parser.parse_args(argv)
-    if args.ship and (args.export is None or args.quick):
-        parser.error("--ship needs --export and the full settings (not --quick)")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_training_args(__doc__.split("\n\n")[0], argv)
     config = quick_config() if args.quick else ClipTrainConfig()
     if args.steps is not None:
         config.steps = args.steps

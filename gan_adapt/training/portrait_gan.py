@@ -16,7 +16,6 @@ four times as much at 64 px. At 32 px the trainer also reaches a usable generato
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 import torch
 
 from gan_adapt.training.portraits import PortraitStream
+from gan_adapt.training.script_args import parse_training_args
 from gan_adapt.training.trainer import TrainConfig, save_pretrained, train
 
 NAME = "portraits-stylegan2-32"
@@ -66,24 +66,7 @@ def _takes_noise_mode(generator: torch.nn.Module) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", type=Path, required=True,
-                        help="work folder: training state, samples, log (resumed when present)")
-    parser.add_argument("--export", type=Path, default=None,
-                        help="write the finished checkpoint folder here")
-    parser.add_argument("--steps", type=int, default=None, help="override the step count")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (keep it the same across resumes)")
-    parser.add_argument("--quick", action="store_true", help="tiny settings, a few steps")
-    parser.add_argument("--ship", action="store_true",
-                        help="also install the export as the shipped model (gan_adapt/assets, "
-                             "sha256 in its manifest) and its log and samples in docs/assets")
-    args = parser.parse_args(argv)
-    if args.ship and (args.export is None or args.quick):
-        parser.error("--ship needs --export and the full settings (not --quick)")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_training_args(__doc__.split("\n\n")[0], argv)
     config = quick_config() if args.quick else portrait_config()
     if args.steps is not None:
         config.steps = args.steps
