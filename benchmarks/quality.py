@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -490,14 +491,21 @@ def _report_row(row: dict[str, Any]) -> None:
 
 
 def recipe_files(names: list[str] | None) -> list[Path]:
-    """The recipes of ``benchmarks/recipes`` named (all of them when None)."""
+    """The recipes named: a name is a file of ``benchmarks/recipes`` (all of them when None),
+    an argument ending in ``.toml`` is a recipe file anywhere (a sweep's candidate)."""
     if not names:
         return sorted(RECIPES.glob("*.toml"))
-    missing = [n for n in names if not (RECIPES / f"{n}.toml").is_file()]
+    paths = [Path(n) if n.endswith(".toml") else RECIPES / f"{n}.toml" for n in names]
+    missing = [n for n, p in zip(names, paths) if not p.is_file()]
     if missing:
         known = ", ".join(p.stem for p in sorted(RECIPES.glob("*.toml")))
-        raise SystemExit(f"no recipe {', '.join(missing)} in {RECIPES} (there are: {known})")
-    return [RECIPES / f"{name}.toml" for name in names]
+        raise SystemExit(f"no recipe {', '.join(missing)} (the names of {RECIPES}: {known}; "
+                         f"or give a path ending in .toml)")
+    stems = [p.stem for p in paths]
+    twice = sorted({s for s in stems if stems.count(s) > 1})
+    if twice:  # rows and run folders are named after the file's stem
+        raise SystemExit(f"two recipes share the name {', '.join(twice)}")
+    return [p.resolve() if n.endswith(".toml") else p for n, p in zip(names, paths)]
 
 
 def collect_curves(outcomes: list[Outcome]) -> dict[str, dict[str, list[dict[str, float]]]]:
@@ -639,7 +647,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--transforms", nargs="+", choices=TRANSFORM_NAMES, default=None,
                         help="Target transforms (default: all five; --quick: sketch invert).")
     parser.add_argument("--recipes", nargs="+", default=None,
-                        help="Recipe names of benchmarks/recipes (default: all; --quick: "
+                        help="Recipe names of benchmarks/recipes, or recipe files (*.toml) (default: all; --quick: "
                              + " ".join(QUICK_RECIPES) + ").")
     parser.add_argument("--n", type=int, default=256, help="Evaluation latents.")
     parser.add_argument("--seed", type=int, default=0,
@@ -655,9 +663,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads of this process (1 is fastest on a busy "
                              "2-core machine); worker processes of --jobs use 1 each.")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="Recipe runs at once, each in a worker process (default 1: in "
-                             "this process).")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="Recipe runs at once, each in a worker process of one thread "
+                             "(default: one per CPU core, at most 4; --quick: 1, in this "
+                             "process). The results do not depend on it.")
     parser.add_argument("--curve", type=int, default=25, metavar="K",
                         help="Record fidelity every K adaptation steps for --curve-recipes "
                              "(0: no curve; --quick: every step).")
@@ -777,8 +786,18 @@ def print_ranking(scored: dict[str, Any], top: int = 15) -> None:
               f"{json.dumps(entry['setting'])}")
 
 
+def default_jobs(quick: bool) -> int:
+    """One worker per usable core (at most 4: each holds its models, ~1 GB); 1 for --quick."""
+    if quick:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, 4))
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    if args.jobs is None:
+        args.jobs = default_jobs(args.quick)
     torch.set_num_threads(args.threads)
     if args.write_targets:
         from gan_adapt.generators import load

@@ -1,4 +1,4 @@
-"""Sweeps: one base recipe x targets x override grids x seeds, run on an existing engine.
+"""Sweeps: base recipe(s) x targets x override grids x seeds, run on an existing engine.
 
 ``gan-adapt sweep SWEEP.toml`` expands the sweep into runs (:mod:`.spec`), runs them through a
 backend (:mod:`.backends`: ``local`` one after another or one per visible GPU, or ``ray``), each

@@ -40,9 +40,10 @@ def _status(folder: Path) -> str | None:
         return None
 
 
-def run_one(run: RunSpec, folder: str, base: str, plugins_dirs: list[str],
-            threads: int | None, log_dir: str, gpu: str | None = None) -> Outcome:
-    """Start, resume or skip one run, in a child process; never raises for a failed run."""
+def run_one(run: RunSpec, folder: str, plugins_dirs: list[str], threads: int | None,
+            log_dir: str, gpu: str | None = None) -> Outcome:
+    """Start (from the run's own base recipe), resume or skip one run, in a child process;
+    never raises for a failed run."""
     folder_path = Path(folder)
     status = _status(folder_path)
     if status == "done":
@@ -53,7 +54,7 @@ def run_one(run: RunSpec, folder: str, base: str, plugins_dirs: list[str],
         if folder_path.exists() and any(folder_path.iterdir()):
             # a folder without run.json never got past creation: keep it aside, start afresh
             folder_path.rename(folder_path.with_name(f"{folder_path.name}.broken-{int(time.time())}"))
-        args, action = ["run", *run.cli_args(Path(base)), "--out", folder], "started"
+        args, action = ["run", *run.cli_args(), "--out", folder], "started"
     for plugins_dir in plugins_dirs:
         args += ["--plugins-dir", plugins_dir]
     env = dict(os.environ)
@@ -86,14 +87,14 @@ def _visible_gpus() -> list[str]:
         return []
 
 
-def run_local(jobs: list[tuple[RunSpec, str]], *, base: str, plugins_dirs: list[str],
+def run_local(jobs: list[tuple[RunSpec, str]], *, plugins_dirs: list[str],
               threads: int | None, log_dir: str, use_gpus: bool, report: Any) -> list[Outcome]:
     """One run after another; with several visible GPUs, one run per GPU at a time."""
     gpus = _visible_gpus() if use_gpus else []
     if len(gpus) <= 1:
         outcomes = []
         for run, folder in jobs:
-            outcome = run_one(run, folder, base, plugins_dirs, threads, log_dir)
+            outcome = run_one(run, folder, plugins_dirs, threads, log_dir)
             report(outcome)
             outcomes.append(outcome)
         return outcomes
@@ -102,7 +103,7 @@ def run_local(jobs: list[tuple[RunSpec, str]], *, base: str, plugins_dirs: list[
     def on_gpu(job: tuple[RunSpec, str]) -> Outcome:
         gpu = free.pop()
         try:
-            outcome = run_one(job[0], job[1], base, plugins_dirs, threads, log_dir, gpu)
+            outcome = run_one(job[0], job[1], plugins_dirs, threads, log_dir, gpu)
         finally:
             free.append(gpu)
         report(outcome)
@@ -112,7 +113,7 @@ def run_local(jobs: list[tuple[RunSpec, str]], *, base: str, plugins_dirs: list[
         return list(pool.map(on_gpu, jobs))
 
 
-def run_ray(jobs: list[tuple[RunSpec, str]], *, base: str, plugins_dirs: list[str],
+def run_ray(jobs: list[tuple[RunSpec, str]], *, plugins_dirs: list[str],
             threads: int | None, log_dir: str, settings: Any, report: Any) -> list[Outcome]:
     """Each run as a Ray task reserving ``cpus_per_run``/``gpus_per_run``."""
     from gan_adapt.errors import GanAdaptError
@@ -133,7 +134,7 @@ def run_ray(jobs: list[tuple[RunSpec, str]], *, base: str, plugins_dirs: list[st
     try:
         task = ray.remote(num_cpus=settings.cpus_per_run, num_gpus=settings.gpus_per_run,
                           max_retries=0)(run_one)
-        pending = {task.remote(run, folder, base, plugins_dirs, threads, log_dir): i
+        pending = {task.remote(run, folder, plugins_dirs, threads, log_dir): i
                    for i, (run, folder) in enumerate(jobs)}
         outcomes: list[Outcome | None] = [None] * len(jobs)
         while pending:

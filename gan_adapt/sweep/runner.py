@@ -12,7 +12,7 @@ from gan_adapt import files
 from gan_adapt.errors import GanAdaptError
 from gan_adapt.safe_paths import folder_name
 from gan_adapt.sweep import backends, table
-from gan_adapt.sweep.spec import expand, read_sweep
+from gan_adapt.sweep.spec import base_path, expand, read_sweep
 
 
 def run_sweep(sweep_file: str | Path, out: str | Path | None = None,
@@ -28,9 +28,14 @@ def run_sweep(sweep_file: str | Path, out: str | Path | None = None,
     backend = backend or sweep.backend
     folder = sweep_folder(sweep.name, out)
     runs = expand(sweep, sweep_file)
-    plan = {"name": sweep.name, "base": str((sweep_file.parent / sweep.base).resolve()),
-            "runs": [{"id": r.run_id, "target": r.target, "overrides": r.overrides,
-                      "seed": r.seed} for r in runs]}
+    several = sweep.several_bases
+    bases = [base_path(sweep_file, base) for base in sweep.bases]
+    # A single base is recorded as a string, as always, so older sweep folders still resume;
+    # several as a list, and then each run records its own.
+    plan = {"name": sweep.name, "base": bases if several else bases[0],
+            "runs": [{"id": r.run_id, **({"base": r.base} if several else {}),
+                      "target": r.target, "overrides": r.overrides, "seed": r.seed}
+                     for r in runs]}
     claim_folder(folder, plan)
     files.write_json(folder / "sweep.json", plan)
     files.write_bytes(folder / "sweep.toml", sweep_file.read_bytes())
@@ -44,7 +49,7 @@ def run_sweep(sweep_file: str | Path, out: str | Path | None = None,
         echo(f"  {outcome.status:8s} {outcome.run_id} [{outcome.action}, "
              f"{outcome.seconds:.1f}s]{note}")
 
-    common = dict(base=plan["base"], plugins_dirs=plugins_dirs,
+    common = dict(plugins_dirs=plugins_dirs,
                   threads=sweep.threads_per_run, log_dir=log_dir, report=report)
     if backend == "ray":
         outcomes = backends.run_ray(jobs, settings=sweep.ray, **common)
@@ -77,7 +82,7 @@ def sweep_folder(name: str, out: str | Path | None = None) -> Path:
 
 def claim_folder(folder: Path, plan: dict[str, Any]) -> None:
     """Make ``folder`` this sweep's folder, or refuse: an existing folder is accepted only
-    when it is empty or holds this same sweep (same name, base recipe and runs: it resumes).
+    when it is empty or holds this same sweep (same name, base recipe(s) and runs: it resumes).
     Nothing in a folder of other files is overwritten."""
     if folder.exists() and not folder.is_dir():
         raise GanAdaptError(f"sweep folder {folder} exists and is a file; choose another --out")
@@ -136,5 +141,5 @@ def files_json(path: Path) -> dict[str, Any] | None:
               help="Load every .py file of this folder as a plugin in every run (repeatable).")
 def sweep_command(sweep_file: str, out: str | None, backend: str | None,
                   plugins_dirs: tuple[str, ...]) -> None:
-    """Run SWEEP_FILE: a base recipe x targets x override grids x seeds, then compare them."""
+    """Run SWEEP_FILE: base recipe(s) x targets x override grids x seeds, then compare them."""
     run_sweep(sweep_file, out, backend, plugins_dirs=plugins_dirs)

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from gan_adapt.errors import RecipeError
 from gan_adapt.recipe import pydantic_problems, read_toml_file
@@ -40,11 +41,13 @@ class EvalSettings(BaseModel):
 
 
 class Sweep(BaseModel):
-    """A sweep file: a base recipe, targets, override grids and seeds."""
+    """A sweep file: one or several base recipes, targets, override grids and seeds."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="Sweep name; the sweep folder is named after it.")
-    base: str = Field(description="Base recipe, relative to the sweep file.")
+    base: str | list[str] = Field(description="Base recipe, or a list of base recipes (e.g. "
+                                  "different mixes of loss terms), relative to the sweep file; "
+                                  "each base is run with every target, grid point and seed.")
     targets: list[str] = Field(default_factory=list, description="Target images, folders or "
                                "texts (relative paths: to the sweep file); none: the recipe's.")
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="`--set` keys -> "
@@ -59,20 +62,41 @@ class Sweep(BaseModel):
     ray: RaySettings = Field(default_factory=RaySettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)
 
+    @field_validator("base", mode="wrap")
+    @classmethod
+    def _one_or_a_list(cls, value: Any, handler: Any) -> str | list[str]:
+        """One problem line for a wrong ``base`` (not one per member of the union)."""
+        if isinstance(value, str) or (isinstance(value, list)
+                                      and all(isinstance(item, str) for item in value)):
+            return handler(value)
+        raise PydanticCustomError("base_type", "expected a recipe path or a list of recipe paths")
+
+    @property
+    def bases(self) -> list[str]:
+        """The base recipes as written (one for a plain string ``base``)."""
+        return [self.base] if isinstance(self.base, str) else list(self.base)
+
+    @property
+    def several_bases(self) -> bool:
+        """Whether ``base`` is a list: runs then name their base (ids, ``values``, table)."""
+        return not isinstance(self.base, str)
+
 
 @dataclass
 class RunSpec:
-    """One run of a sweep: the base recipe plus its own target, overrides and seed."""
+    """One run of a sweep: its base recipe plus its own target, overrides and seed."""
 
     run_id: str
+    base: str  # the base recipe, resolved
     target: str | None
     overrides: list[str]
     seed: int | None
-    values: dict[str, Any] = field(default_factory=dict)  # the grid point, for the table
+    # the grid point (and, with several bases, the base's stem under "base"), for the table
+    values: dict[str, Any] = field(default_factory=dict)
 
-    def cli_args(self, base: Path) -> list[str]:
+    def cli_args(self) -> list[str]:
         """Arguments of ``gan-adapt run`` that start this run (the folder comes separately)."""
-        args = [str(base)]
+        args = [self.base]
         if self.target is not None:
             args += ["--target", self.target]
         for item in self.overrides:
@@ -110,9 +134,19 @@ def read_sweep(path: str | Path) -> Sweep:
     problems = refused + [f"grid.{key}: give a non-empty list of values" for key, values in
                           sweep.grid.items() if not values]
     problems += name_problems(sweep.name, "name")
-    base = existing_path(path.parent / sweep.base) if sweep.base.strip() else None
-    if base is None or not base.is_file():
-        problems.append(f"base: recipe {sweep.base} does not exist (relative to {path.parent})")
+    if not sweep.bases:
+        problems.append("base: give a recipe or a non-empty list of recipes")
+    stems: dict[str, str] = {}
+    for index, name in enumerate(sweep.bases):
+        where = f"base[{index}]" if sweep.several_bases else "base"
+        base = existing_path(path.parent / name) if name.strip() else None
+        if base is None or not base.is_file():
+            problems.append(f"{where}: recipe {name} does not exist (relative to {path.parent})")
+        stem = Path(name).stem
+        if stem in stems:  # run ids, `values` and the table tell bases apart by their stem
+            problems.append(f"{where}: recipe {name} has the same file name stem {stem!r} as "
+                            f"{stems[stem]}; rename one (runs are labelled by the stem)")
+        stems.setdefault(stem, name)
     if problems:
         raise RecipeError(problems, source=str(path))
     return sweep
@@ -131,8 +165,18 @@ def _slug(text: str, limit: int = 24) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:limit] or "x"
 
 
+def base_path(sweep_file: Path, base: str) -> str:
+    """A base recipe of the sweep file as the absolute path runs receive."""
+    return str((sweep_file.parent / base).resolve())
+
+
 def expand(sweep: Sweep, sweep_file: Path) -> list[RunSpec]:
-    """Every (target, grid point, seed) combination, in a stable order with stable ids."""
+    """Every (base, target, grid point, seed) combination, in a stable order (bases outermost,
+    in the file's order) with stable ids.
+
+    With a single ``base`` string, ids and ``values`` are exactly those of sweeps before bases
+    could be listed, so existing sweep folders still resume.
+    """
     folder = sweep_file.parent
     targets: list[str | None] = []
     for target in sweep.targets or [None]:
@@ -143,18 +187,25 @@ def expand(sweep: Sweep, sweep_file: Path) -> list[RunSpec]:
     keys = list(sweep.grid)
     points = list(itertools.product(*(sweep.grid[k] for k in keys))) or [()]
     seeds: list[int | None] = list(sweep.seeds) or [None]
+    several = sweep.several_bases
     runs = []
-    for index, (target, point, seed) in enumerate(itertools.product(targets, points, seeds)):
-        values = dict(zip(keys, point))
-        overrides = list(sweep.set) + [f"{k}={_toml_literal(v)}" for k, v in values.items()]
+    for index, (base, target, point, seed) in enumerate(
+            itertools.product(sweep.bases, targets, points, seeds)):
+        grid_values = dict(zip(keys, point))
+        overrides = list(sweep.set) + [f"{k}={_toml_literal(v)}" for k, v in grid_values.items()]
+        stem = Path(base).stem
         target_label = ""
         if target is not None:
             target_label = _slug(Path(target).stem if existing_path(target) else target)
         label = "-".join(filter(None, [
+            _slug(stem) if several else "",
             target_label,
-            *(_slug(f"{k.split('.')[-1]}{v}") for k, v in values.items()),
+            *(_slug(f"{k.split('.')[-1]}{v}") for k, v in grid_values.items()),
             f"s{seed}" if seed is not None else ""]))
-        digest = hashlib.sha1(json.dumps([target, overrides, seed]).encode()).hexdigest()[:6]
-        runs.append(RunSpec(f"{index:03d}-{label or 'run'}-{digest}", target, overrides, seed,
-                            values))
+        # with several bases the stem (unique among them, see read_sweep) tells runs apart
+        fingerprint = [stem, target, overrides, seed] if several else [target, overrides, seed]
+        digest = hashlib.sha1(json.dumps(fingerprint).encode()).hexdigest()[:6]
+        values = {"base": stem, **grid_values} if several else grid_values
+        runs.append(RunSpec(f"{index:03d}-{label or 'run'}-{digest}", base_path(sweep_file, base),
+                            target, overrides, seed, values))
     return runs

@@ -48,13 +48,15 @@ def evaluate(folder: Path, settings: EvalSettings, log: Path) -> str:
 
 
 def rows(jobs: list[tuple[RunSpec, str]], outcomes: list[Outcome]) -> list[dict[str, Any]]:
-    """One flat row per run: id, status, target, seed, grid values, train/* and eval/*."""
+    """One flat row per run: id, status, base (the recipe's stem, when the sweep lists several
+    bases), target, seed, grid values, train/* and eval/*."""
     table = []
     for (run, folder), outcome in zip(jobs, outcomes):
         row: dict[str, Any] = {"run_id": run.run_id, "status": outcome.status
-                               if outcome.status != "skipped" else "done",
-                               "target": run.target or "", "seed": "" if run.seed is None
-                               else run.seed}
+                               if outcome.status != "skipped" else "done"}
+        if "base" in run.values:  # a list of bases: which mix of terms the row ran, up front
+            row["base"] = run.values["base"]
+        row.update({"target": run.target or "", "seed": "" if run.seed is None else run.seed})
         row.update({key: value for key, value in run.values.items()})
         row.update({f"train/{k}": v for k, v in
                     _read_json(Path(folder) / "metrics.json").items()})

@@ -1,8 +1,10 @@
-"""Sweeps: a 4-run sweep of the smoke recipe locally and on a local Ray instance, and resume."""
+"""Sweeps: a 4-run sweep of the smoke recipe locally and on a local Ray instance, and resume;
+sweeps over several base recipes (mixes of loss terms)."""
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -68,6 +70,87 @@ def test_expansion_is_a_stable_product(tmp_path):
     assert runs[2].overrides[-1] == "adapt.losses[4].weight=10.0"
     assert [r.run_id for r in runs] == [r.run_id for r in expand(read_sweep(path), path)]
     assert len({r.run_id for r in runs}) == 4
+
+
+def test_a_single_base_keeps_its_run_ids_and_values(tmp_path):
+    # The ids of sweeps written before `base` could be a list: their folders must still resume.
+    path = write_sweep(tmp_path)
+    runs = expand(read_sweep(path), path)
+    assert [r.run_id for r in runs] == ["000-weight1-0-s0-b0e84f", "001-weight1-0-s1-54bec6",
+                                        "002-weight10-0-s0-2d654a", "003-weight10-0-s1-d6f7c8"]
+    assert all(r.values == {"adapt.losses[4].weight": r.values["adapt.losses[4].weight"]}
+               for r in runs)
+    assert {r.base for r in runs} == {str((ROOT / "recipes" / "smoke.toml").resolve())}
+
+
+#: smoke.toml with a different mix of loss terms: only MSE on the reference and L_con.
+LITE = """
+extends = "{smoke}"
+name = "lite"
+
+[[adapt.losses]]
+name = "mse"
+on = ["reference"]
+
+[[adapt.losses]]
+name = "clip_consistency"
+on = ["random"]
+weight = 10.0
+params = {{ encoder = "clip", distance = "l2" }}
+"""
+
+
+def write_bases_sweep(tmp_path: Path, body: str) -> Path:
+    """A sweep over smoke.toml and ``mixes/lite.toml`` (written next to it) plus ``body``."""
+    (tmp_path / "mixes").mkdir(exist_ok=True)
+    (tmp_path / "mixes" / "lite.toml").write_text(
+        LITE.format(smoke=ROOT / "recipes" / "smoke.toml"))
+    path = tmp_path / "bases.toml"
+    path.write_text(f'name = "bases"\nbase = ["{ROOT / "recipes" / "smoke.toml"}", '
+                    f'"mixes/lite.toml"]\n{body}')
+    return path
+
+
+def test_several_bases_expand_base_outermost(tmp_path):
+    path = write_bases_sweep(tmp_path, 'seeds = [0, 1]\n[grid]\n"adapt.lr" = [0.001, 0.002]\n')
+    runs = expand(read_sweep(path), path)
+    assert len(runs) == 2 * 2 * 2
+    smoke, lite = str((ROOT / "recipes" / "smoke.toml").resolve()), \
+        str((tmp_path / "mixes" / "lite.toml").resolve())
+    assert [r.base for r in runs] == [smoke] * 4 + [lite] * 4
+    assert [r.values["base"] for r in runs] == ["smoke"] * 4 + ["lite"] * 4
+    assert [r.values["adapt.lr"] for r in runs] == [0.001, 0.001, 0.002, 0.002] * 2
+    assert [r.seed for r in runs] == [0, 1] * 4
+    assert [r.overrides for r in runs[:4]] == [r.overrides for r in runs[4:]]
+    assert all("base" not in item for r in runs for item in r.overrides)  # not a `--set`
+    assert len({r.run_id for r in runs}) == 8
+    assert runs[0].run_id.startswith("000-smoke-") and runs[4].run_id.startswith("004-lite-")
+    assert [r.run_id for r in runs] == [r.run_id for r in expand(read_sweep(path), path)]
+    assert runs[4].cli_args()[0] == lite
+
+
+def test_missing_and_same_named_bases_are_reported_together(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "mix.toml").write_text(LITE.format(smoke=ROOT / "recipes" /
+                                                                "smoke.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nbase = ["a/mix.toml", "missing.toml", "b/mix.toml"]\n'
+                   '[grid]\n"a.b" = []\n')
+    with pytest.raises(RecipeError) as info:
+        read_sweep(bad)
+    problems = info.value.problems
+    assert any(p.startswith("base[1]: recipe missing.toml does not exist") for p in problems)
+    assert any(p.startswith("base[2]: recipe b/mix.toml has the same file name stem 'mix' as "
+                            "a/mix.toml") for p in problems)
+    assert any(p.startswith("grid.a.b: give a non-empty list") for p in problems)
+    for base, message in (("[]", "base: give a recipe or a non-empty list of recipes"),
+                          ('["a/mix.toml", 3]', "base: expected a recipe path or a list")):
+        bad.write_text(f'name = "x"\nbase = {base}\n')
+        with pytest.raises(RecipeError) as info:
+            read_sweep(bad)
+        assert [p for p in info.value.problems if p.startswith("base")] == [
+            p for p in info.value.problems if p.startswith(message)], info.value.problems
 
 
 def test_bad_sweep_files_are_reported(tmp_path):
@@ -136,3 +219,25 @@ def test_rerun_skips_finished_and_resumes_a_killed_run(local_sweep, tmp_path):
     assert f"done     {second.name} [resumed" in result.stdout
     for run in sorted((out / "runs").iterdir()):
         assert same(run, local_sweep / "runs" / run.name), run.name
+
+
+def test_local_sweep_over_two_bases_runs_each_with_its_own(tmp_path):
+    path = write_bases_sweep(tmp_path, 'set = ["adapt.steps=4", "search.steps=2", '
+                             '"output.checkpoint_every=4", "output.sample_every=4"]\n'
+                             'seeds = [0]\nthreads_per_run = 1\n[eval]\nenabled = false\n')
+    out = tmp_path / "out"
+    result = gan_adapt("sweep", str(path), "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open(out / "results.csv") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    assert reader.fieldnames[:3] == ["run_id", "status", "base"]
+    assert [(r["base"], r["status"]) for r in rows] == [("smoke", "done"), ("lite", "done")]
+    # each run trained its own base's terms: patch_nce is smoke's only
+    assert rows[0]["train/patch_nce"] and not rows[1].get("train/patch_nce")
+    plan = json.loads((out / "sweep.json").read_text())
+    assert plan["base"] == [r["base"] for r in plan["runs"]] == [
+        str((ROOT / "recipes" / "smoke.toml").resolve()),
+        str((tmp_path / "mixes" / "lite.toml").resolve())]
+    again = gan_adapt("sweep", str(path), "--out", str(out))  # its own folder: it resumes
+    assert again.returncode == 0 and again.stdout.count("skipped") == 2, again.stdout
