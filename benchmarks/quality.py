@@ -25,8 +25,9 @@ The paper recipe (``oneshotclip``) also records a fidelity-versus-step curve: ev
 ``--curve`` adaptation steps an observer plugin measures the run's G_ema against T(G_s) on
 ``--curve-n`` fixed latents (``curves`` in results.json, ``curve.md``, ``curve.png``).
 
-    python benchmarks/quality.py                   # the benchmark (every recipe, 5 transforms)
-    python benchmarks/quality.py --jobs 2          # two runs at once (1 thread each)
+    python benchmarks/quality.py                   # the benchmark (every recipe, 5 transforms;
+                                                   # one run per core at once, 1 thread each)
+    python benchmarks/quality.py --recipes oneshotclip best   # the paper recipe vs gan-adapt's
     python benchmarks/quality.py --quick           # under a minute: tests the pipeline only
 """
 

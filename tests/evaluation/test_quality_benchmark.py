@@ -239,3 +239,55 @@ def test_write_targets_only_writes_the_one_shot_and_ten_shot_targets(tmp_path):
     assert quality.main(["--write-targets", str(tmp_path), "--transforms", "hatch"]) == {}
     assert (tmp_path / "hatch.png").is_file()
     assert len(list((tmp_path / "hatch-10").glob("*.png"))) == 10
+
+
+def test_recipes_are_names_of_the_benchmark_or_recipe_files(tmp_path):
+    quality = _load_benchmark()
+    assert quality.recipe_files(["oneshotclip"]) == [BENCHMARKS / "recipes" / "oneshotclip.toml"]
+    base = BENCHMARKS / "sweeps" / "bases"
+    candidate = next(iter(sorted(base.glob("*.toml"))))
+    assert quality.recipe_files([str(candidate)]) == [candidate.resolve()]
+    with pytest.raises(SystemExit, match=r"no recipe nosuch, \S*elsewhere.toml \(the names of "):
+        quality.recipe_files(["nosuch", str(tmp_path / "elsewhere.toml")])
+    twin = tmp_path / "oneshotclip.toml"  # rows and run folders are named after the stem
+    twin.write_text((BENCHMARKS / "recipes" / "oneshotclip.toml").read_text())
+    with pytest.raises(SystemExit, match="share the name oneshotclip"):
+        quality.recipe_files(["oneshotclip", str(twin)])
+
+
+def test_default_jobs_is_one_per_core_at_most_four_and_one_for_quick(monkeypatch):
+    import os
+
+    quality = _load_benchmark()
+    assert quality.default_jobs(quick=True) == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    assert quality.default_jobs(quick=False) == 4
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert quality.default_jobs(quick=False) == 2
+
+
+def test_benchmark_recipes_and_sweep_bases_validate_and_the_sweeps_expand():
+    """Every recipe the benchmark or its sweeps run validates (terms registered, params right),
+    and every sweep file expands into one run per base x transform x grid point."""
+    import subprocess
+
+    from gan_adapt.sweep.spec import expand, read_sweep
+
+    recipes = sorted((BENCHMARKS / "recipes").glob("*.toml"))
+    recipes += sorted((BENCHMARKS / "sweeps" / "bases").glob("*.toml"))
+    assert any(p.name == "best.toml" for p in recipes)
+    result = subprocess.run([sys.executable, "-m", "gan_adapt.cli", "validate", *map(str, recipes)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(": OK") == len(recipes)
+    sweeps = sorted((BENCHMARKS / "sweeps").glob("*.toml"))
+    assert len(sweeps) >= 2
+    for path in sweeps:
+        sweep = read_sweep(path)
+        runs = expand(sweep, path)
+        points = 1
+        for values in sweep.grid.values():
+            points *= len(values)
+        assert len(runs) == len(sweep.bases) * len(sweep.targets) * points, path.name
+        assert {Path(r.target).stem for r in runs} == set(TRANSFORMS), path.name
+        assert all(Path(r.base).is_file() for r in runs)
