@@ -86,7 +86,7 @@ def test_target_kind_follows_each_recipes_target_table():
     assert kinds == {"oneshotclip": "image", "oneshotclip-no-con": "image",
                      "oneshotclip-no-patch": "image", "oneshotclip-kl": "image",
                      "oneshotclip-text": "text", "nada": "text", "mtg": "image",
-                     "cdc-10shot": "images", "naive": "image"}
+                     "cdc-10shot": "images", "naive": "image", "best": "image"}
 
 
 def test_target_arguments_give_text_recipes_the_caption_and_the_source_text(tmp_path):
