@@ -1,0 +1,37 @@
+"""Params models of the tokens plugin's terms (torch-free: validating a recipe imports only
+these)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_LAYERS = ("Token maps compared: 0 is the patch embedding (the tokens before the first "
+           "transformer block), k >= 1 the output of block k; negative numbers count from the "
+           "last block (-1: the last). The default suits the shipped 4-block portraits CLIP "
+           "(the quality benchmark's choice; docs/benchmark.md).")
+
+
+class TokenTermParams(BaseModel):
+    """What every term of the plugin reads: an encoder and some of its token maps."""
+
+    model_config = ConfigDict(extra="forbid")
+    encoder: str = Field("clip", description="Name of a ViT encoder in the recipe's [encoders].")
+    layers: list[int] = Field([0, 2], min_length=1, description=_LAYERS)
+
+    @field_validator("layers")
+    @classmethod
+    def distinct(cls, layers: list[int]) -> list[int]:
+        if len(set(layers)) != len(layers):
+            raise ValueError(f"layers must be distinct, got {layers}")
+        return layers
+
+
+class SelfSimilarityParams(TokenTermParams):
+    pass
+
+
+class AttentiveStyleParams(TokenTermParams):
+    temperature: float = Field(0.1, gt=0, description=(
+        "Softmax temperature of the attention of G_s(w)'s tokens over G_s(w_ref)'s (on cosine "
+        "similarities): small values copy the single most similar reference token, large ones "
+        "blend many."))
