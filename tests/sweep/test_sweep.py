@@ -24,7 +24,7 @@ SWEEP = """
 name = "test-sweep"
 base = "{base}"
 set = ["adapt.steps=6", "search.steps=2", "output.checkpoint_every=2", "output.sample_every=6"]
-seeds = [0, 1]
+seeds = {seeds}
 threads_per_run = 1
 backend = "{backend}"
 
@@ -39,10 +39,16 @@ enabled = false
 """
 
 
-def write_sweep(tmp_path: Path, backend: str = "local") -> Path:
+def write_sweep(tmp_path: Path, backend: str = "local", seeds: str = "[0, 1]") -> Path:
     path = tmp_path / f"sweep-{backend}.toml"
-    path.write_text(SWEEP.format(base=ROOT / "recipes" / "smoke.toml", backend=backend))
+    path.write_text(SWEEP.format(base=ROOT / "recipes" / "smoke.toml", backend=backend,
+                                 seeds=seeds))
     return path
+
+
+#: The sweeps that really run: one seed, so 2 runs (grid weight 1 and 10) - every engine run
+#: is a fresh process (~10 s of imports), and what these tests check needs two runs, not four.
+RUN_SEEDS = "[0]"
 
 
 def gan_adapt(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -170,7 +176,7 @@ def test_bad_sweep_files_are_reported(tmp_path):
 def local_sweep(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("sweep")
     out = tmp / "out"
-    result = gan_adapt("sweep", str(write_sweep(tmp)), "--out", str(out))
+    result = gan_adapt("sweep", str(write_sweep(tmp, seeds=RUN_SEEDS)), "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     return out
 
@@ -178,25 +184,26 @@ def local_sweep(tmp_path_factory) -> Path:
 def test_local_sweep_runs_every_run_and_tabulates(local_sweep):
     with open(local_sweep / "results.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 4 and {r["status"] for r in rows} == {"done"}
-    assert {r["adapt.losses[4].weight"] for r in rows} == {"1.0", "10.0"}
+    assert len(rows) == 2 and {r["status"] for r in rows} == {"done"}
+    assert [r["adapt.losses[4].weight"] for r in rows] == ["1.0", "10.0"]
     assert all(r["train/clip_consistency"] for r in rows)
     runs = sorted((local_sweep / "runs").iterdir())
-    assert len(runs) == 4
-    assert not same(runs[0], runs[1])  # different seeds, different results
+    assert len(runs) == 2
+    assert not same(runs[0], runs[1])  # different L_con weights, different results
 
 
 @pytest.mark.ray
 def test_ray_backend_gives_identical_results(local_sweep, tmp_path):
     out = tmp_path / "ray"
-    result = gan_adapt("sweep", str(write_sweep(tmp_path, "ray")), "--out", str(out))
+    result = gan_adapt("sweep", str(write_sweep(tmp_path, "ray", seeds=RUN_SEEDS)), "--out",
+                       str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     for local_run in sorted((local_sweep / "runs").iterdir()):
         assert same(local_run, out / "runs" / local_run.name), local_run.name
 
 
 def test_rerun_skips_finished_and_resumes_a_killed_run(local_sweep, tmp_path):
-    sweep = write_sweep(tmp_path)
+    sweep = write_sweep(tmp_path, seeds=RUN_SEEDS)
     out = tmp_path / "out"
     process = subprocess.Popen([sys.executable, "-m", "gan_adapt.cli", "sweep", str(sweep),
                                 "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL,
