@@ -43,22 +43,21 @@ class TokenMaps:
             blocks.append(index)
         self.layers = blocks
         self.patchify = _patchify(self.tower, who) if 0 in blocks else None
+        #: 0-based indices of the transformer blocks to read, each once, in order
+        self.block_indices = sorted({layer - 1 for layer in blocks if layer > 0})
 
     def __call__(self, images: Tensor) -> list[Tensor]:
         """The maps of ``images`` (``[N, 3, H, W]`` in ``[-1, 1]``), one per layer, in the
         order given, each ``[N, C, g, g]`` with unit-length tokens (along ``C``)."""
-        pixels = self.encoder.preprocess(images)
-        dtype = next(self.tower.parameters()).dtype
-        pixels = pixels.to(dtype)
-        wanted = [layer - 1 for layer in self.layers if layer > 0]
+        pixels = self.encoder.preprocess(images).to(next(self.tower.parameters()).dtype)
         by_layer: dict[int, Tensor] = {}
         if self.patchify is not None:
             by_layer[0] = self.patchify(pixels)
-        if wanted:
-            out = self.tower.forward_intermediates(pixels, indices=sorted(set(wanted)),
+        if self.block_indices:
+            out = self.tower.forward_intermediates(pixels, indices=self.block_indices,
                                                    intermediates_only=True, output_fmt="NCHW")
             maps = out["image_intermediates"] if isinstance(out, dict) else out
-            by_layer.update(zip((i + 1 for i in sorted(set(wanted))), maps))
+            by_layer.update(zip((i + 1 for i in self.block_indices), maps))
         return [F.normalize(by_layer[layer].float(), dim=1) for layer in self.layers]
 
 
