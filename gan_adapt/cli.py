@@ -111,7 +111,8 @@ class PluginGroup(click.Group):
 
 _plugins_dir = click.option(
     "--plugins-dir", type=click.Path(file_okay=False), multiple=True,
-    help="Also load every .py file of this folder as a plugin (repeatable).")
+    help="Also load every .py file of this folder as a plugin, or, for a folder with a "
+         "pyproject.toml, the plugin package it declares, without installing it (repeatable).")
 _prefer_plugin = click.option(
     "--prefer-plugin", multiple=True, metavar="NAME", expose_value=False,
     callback=_remember_preference,

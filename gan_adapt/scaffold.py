@@ -16,8 +16,13 @@ runs offline on tiny models:
         recipes/assets/                a tiny random StyleGAN2 checkpoint and a target image
         tests/test_NAME.py             tests with gan_adapt.testing (contracts, gradients, recipe)
 
-``pip install -e gan-adapt-NAME`` then ``pytest gan-adapt-NAME/tests`` passes, and
-``gan-adapt run gan-adapt-NAME/recipes/NAME-smoke.toml`` runs.
+``pytest gan-adapt-NAME/tests`` passes and
+``gan-adapt run gan-adapt-NAME/recipes/NAME-smoke.toml --plugins-dir gan-adapt-NAME`` runs,
+installed or not: ``--plugins-dir`` reads a package folder's entry points from its
+``pyproject.toml``, the tests run the recipe in-process with :func:`gan_adapt.testing.run_recipe`,
+and the recipe's ``requires`` names the entry point, which is the plugin's name either way.
+``pip install -e gan-adapt-NAME`` makes it a plugin of every command, without the option.
+The generated code passes ``ruff check`` with the rules its ``pyproject.toml`` sets.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from pathlib import Path
 from gan_adapt.errors import InputError
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+#: Longer names would push the generated code past its 100-character lines.
+MAX_NAME_LENGTH = 24
 
 
 def names(name: str) -> dict[str, str]:
@@ -35,6 +42,9 @@ def names(name: str) -> dict[str, str]:
     if not _NAME.match(name):
         raise InputError(f"new-plugin {name!r}: a plugin name is lower-case letters and digits, "
                          "words joined by '-' or '_', starting with a letter (e.g. 'sketch-loss')")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InputError(f"new-plugin {name!r}: a plugin name is at most {MAX_NAME_LENGTH} "
+                         f"characters (this one has {len(name)})")
     snake = name.replace("-", "_")
     return {"name": name, "snake": snake, "dist": f"gan-adapt-{name.replace('_', '-')}",
             "package": f"gan_adapt_{snake}", "loss": f"{snake}_embedding",
@@ -106,6 +116,14 @@ include = ["@package@*"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
+# The tests import the package from this folder, so they pass before `pip install -e .` too.
+pythonpath = ["."]
+
+[tool.ruff]
+line-length = 100
+
+[tool.ruff.lint]
+select = ["E", "F", "W", "I", "B", "UP"]
 '''
 
 TEMPLATES["README.md"] = '''\
@@ -119,13 +137,17 @@ A gan-adapt plugin, started with `gan-adapt new-plugin @name@`.
 | `@objective@` | search objective | mean absolute pixel difference of G_s(w) and the target, at low resolution |
 | `@encoder@` | encoder | a frozen random conv net, global-pooled and L2-normalised |
 
-    pip install -e .                                   # registers the entry point
-    gan-adapt plugins                                  # lists @snake@ and its components
-    gan-adapt run recipes/@name@-smoke.toml            # tiny offline models, seconds
-    pytest                                             # contract and gradient checks
+    pytest                                             # contracts, gradients, the recipe
+    gan-adapt plugins --plugins-dir .                  # lists @snake@ and its components
+    gan-adapt run recipes/@name@-smoke.toml --plugins-dir .   # tiny offline models, seconds
+    pip install -e .                                   # then every command sees the plugin
+
+`--plugins-dir .` reads the entry point from `pyproject.toml` and imports the package from
+this folder, so nothing needs installing while you work on it.
 
 Tests use the test kit that ships with gan-adapt, `gan_adapt.testing`: tiny models,
-`make_context` / `make_step` and `check_term` / `check_encoder`.
+`make_context` / `make_step`, `check_term` / `check_encoder`, and `run_recipe`, which runs a
+recipe in-process with this plugin for a few steps.
 '''
 
 TEMPLATES["{package}/__init__.py"] = '''\
@@ -155,17 +177,28 @@ from @package@ import params
 
 @hookimpl
 def register_losses(register: Any) -> None:
-    register("@loss@", lazy("@package@.loss:EmbeddingDistance", params.EmbeddingDistanceParams))
+    register(
+        "@loss@",
+        lazy("@package@.loss:EmbeddingDistance",
+             params.EmbeddingDistanceParams),
+    )
 
 
 @hookimpl
 def register_search_objectives(register: Any) -> None:
-    register("@objective@", lazy("@package@.search:PixelDistance", params.PixelDistanceParams))
+    register(
+        "@objective@",
+        lazy("@package@.search:PixelDistance", params.PixelDistanceParams),
+    )
 
 
 @hookimpl
 def register_encoders(register: Any) -> None:
-    register("@encoder@", lazy("@package@.encoder:build_pool_encoder", params.PoolEncoderParams))
+    register(
+        "@encoder@",
+        lazy("@package@.encoder:build_pool_encoder",
+             params.PoolEncoderParams),
+    )
 '''
 
 TEMPLATES["{package}/params.py"] = '''\
@@ -204,12 +237,12 @@ class PoolEncoderParams(BaseModel):
 '''
 
 TEMPLATES["{package}/loss.py"] = '''\
-"""``@loss@``: a loss term on an encoder's embeddings (the pattern of every CLIP-space term)."""
+"""``@loss@``: a loss term on an encoder's embeddings
+(the pattern of every CLIP-space term)."""
 
 from __future__ import annotations
 
 import torch
-
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
 
@@ -223,7 +256,8 @@ class EmbeddingDistance:
 
     def __init__(self, params: EmbeddingDistanceParams, ctx: BuildContext) -> None:
         if ctx.target.image is None:  # a user error: say what to add to the recipe
-            raise GanAdaptError("@loss@ compares with a target image; set target.image")
+            raise GanAdaptError("@loss@ compares with a target image; "
+                                "set target.image")
         self.encoder = ctx.encoder(params.encoder)
         with torch.no_grad():  # a constant, computed once at build time
             self.target = self.encoder.embed_images(ctx.target.image)  # [1, D], unit length
@@ -238,13 +272,13 @@ class EmbeddingDistance:
 '''
 
 TEMPLATES["{package}/search.py"] = '''\
-"""``@objective@``: a search objective (the latent search minimises it over w)."""
+"""``@objective@``: a search objective
+(the latent search minimises it over w)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
 from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
 
@@ -258,7 +292,8 @@ class PixelDistance:
 
     def __init__(self, params: PixelDistanceParams, ctx: BuildContext) -> None:
         if ctx.target.image is None:
-            raise GanAdaptError("@objective@ compares with a target image; set target.image")
+            raise GanAdaptError("@objective@ compares with a target image; "
+                                "set target.image")
         self.size = params.size
         self.target = F.adaptive_avg_pool2d(ctx.target.image, self.size)
 
@@ -269,16 +304,17 @@ class PixelDistance:
 '''
 
 TEMPLATES["{package}/encoder.py"] = '''\
-"""``@encoder@``: an encoder backbone. EncoderBase does the preprocessing (range, crop, resize,
-mean/std), the L2 normalisation, patches, batching and mixed precision; a backbone writes
-``encode(pixels) -> [B, embed_dim]`` only."""
+"""``@encoder@``: an encoder backbone.
+
+EncoderBase does the preprocessing (range, crop, resize, mean/std), the L2 normalisation,
+patches, batching and mixed precision; a backbone writes ``encode(pixels) -> [B, embed_dim]``
+only."""
 
 from __future__ import annotations
 
 import torch
-from torch import nn
-
 from gan_adapt.encoders.base import EncoderBase
+from torch import nn
 
 from @package@.params import PoolEncoderParams
 
@@ -288,7 +324,8 @@ class PoolEncoder(EncoderBase):
 
     def __init__(self, params: PoolEncoderParams) -> None:
         super().__init__(input_size=params.input_size, embed_dim=params.embed_dim,
-                         mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), name="@encoder@")
+                         mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+                         name="@encoder@")
         gen = torch.Generator().manual_seed(params.seed)
         self.net = nn.Sequential(nn.Conv2d(3, 32, 3, stride=2, padding=1), nn.GELU(),
                                  nn.Conv2d(32, params.embed_dim, 3, stride=2, padding=1))
@@ -311,7 +348,7 @@ TEMPLATES["recipes/{name}-smoke.toml"] = '''\
 #   gan-adapt run recipes/@name@-smoke.toml
 name = "@name@-smoke"
 description = "The @snake@ plugin's loss, search objective and encoder on a tiny random StyleGAN2."
-requires = ["@dist@"]
+requires = ["@snake@"]  # the entry point's name: the plugin, installed or --plugins-dir
 device = "cpu"
 
 [generator]
@@ -369,21 +406,27 @@ n_samples = 4
 '''
 
 TEMPLATES["tests/test_{snake}.py"] = '''\
-"""Tests of @dist@ with gan-adapt's test kit (gan_adapt.testing): offline, on tiny models."""
+"""Tests of @dist@
+with gan-adapt's test kit (gan_adapt.testing): offline, on tiny models.
+
+They need no install: pytest imports the package from the folder above (``pythonpath`` in
+pyproject.toml), and ``run_recipe`` loads the plugin from that folder's entry point.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from gan_adapt.testing import check_encoder, check_term, make_context, make_step
+from gan_adapt.testing import check_encoder, check_term, make_context, make_step, run_recipe
 
 from @package@.encoder import PoolEncoder
 from @package@.loss import EmbeddingDistance
-from @package@.params import EmbeddingDistanceParams, PixelDistanceParams, PoolEncoderParams
+from @package@.params import (
+    EmbeddingDistanceParams,
+    PixelDistanceParams,
+    PoolEncoderParams,
+)
 from @package@.search import PixelDistance
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -416,17 +459,17 @@ def test_the_plugin_registers_its_components():
     from @package@ import plugin
 
     registry = load_plugins(entry_points=False, extra=[plugin]).registry
-    for kind, name in [("loss", "@loss@"), ("search_objective", "@objective@"),
+    for kind, name in [("loss", "@loss@"),
+                       ("search_objective", "@objective@"),
                        ("encoder", "@encoder@")]:
         assert registry.get(kind, name) is not None, (kind, name)
 
 
 def test_the_recipe_runs(tmp_path):
-    out = tmp_path / "run"
-    result = subprocess.run(
-        [sys.executable, "-m", "gan_adapt", "run", str(ROOT / "recipes" / "@name@-smoke.toml"),
-         "--out", str(out), "--set", "search.steps=2", "--set", "adapt.steps=2",
-         "--check-plugins"], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    assert (out / "generator").is_dir() and "@loss@" in (out / "metrics.json").read_text()
+    # The plugin as this folder's pyproject.toml declares it (installed or not), 2 steps each
+    # phase, with the engine's plugin contract checks on.
+    recipe = ROOT / "recipes" / "@name@-smoke.toml"
+    result = run_recipe(recipe, plugins=[ROOT], steps=2, out=tmp_path / "run")
+    assert result.status == "done" and result.steps_done == 2
+    assert "@loss@" in (result.folder / "metrics.json").read_text()
 '''
