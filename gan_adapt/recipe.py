@@ -25,6 +25,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_valid
                       model_validator)
 
 from gan_adapt.errors import RecipeError
+from gan_adapt.registry import validate_params
 
 
 class _Strict(BaseModel):
@@ -528,7 +529,7 @@ def validate(data: dict[str, Any], plugin_set: Any, *, base_dir: Path | str = ".
         if getattr(component.factory, "needs_discriminator", False):
             needs_d.append(path)
         try:
-            params[path] = component.params_model.model_validate(ref.params)
+            params[path] = validate_params(component.params_model, ref.params)
         except ValidationError as exc:
             problems += pydantic_problems(exc, component.params_model,
                                           tuple(split_path(path)) + ("params",))

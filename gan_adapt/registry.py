@@ -53,11 +53,42 @@ class Component:
         text = inspect.getdoc(factory) or ""
         return text.strip().splitlines()[0] if text.strip() else ""
 
+    def import_problem(self) -> str:
+        """Why the factory cannot be imported ('' when it can): a lazy target whose module or
+        attribute is misspelt, or whose module fails on import. Imports the target."""
+        if not isinstance(self.factory, LazyFactory):
+            return ""
+        try:
+            self.factory.load()
+        except Exception as exc:  # any import-time failure of the plugin's module
+            return f"{type(exc).__name__}: {exc}"
+        return ""
+
+    def describe_broken(self, problem: str) -> str:
+        """One line naming a component whose factory cannot be imported, and why."""
+        return (f"plugin {self.source!r}: {self.kind} {self.name!r} is "
+                f"{self.factory!r}, which cannot be imported: {problem}")
+
     def build(self, params: BaseModel | dict[str, Any], ctx: Any) -> Any:
         """Construct the component from (validated) params."""
-        if not isinstance(params, self.params_model):
-            params = self.params_model.model_validate(params)
-        return self.factory(params, ctx)
+        return self.factory(validate_params(self.params_model, params), ctx)
+
+
+def validate_params(model: type[BaseModel], data: BaseModel | dict[str, Any]) -> BaseModel:
+    """A component's params from a recipe's ``params = {...}``, validated strictly: an ``int``
+    field refuses ``"8"`` and ``8.0``, a ``bool`` refuses ``1``, a ``str`` refuses ``8``, where
+    pydantic's default would coerce them silently. A ``float`` field still takes an integer (TOML
+    writes ``1`` for one), and arrays still fill tuples: the values are checked as the JSON
+    they are (TOML dates become strings, as JSON has none)."""
+    import json
+
+    if isinstance(data, model):
+        return data
+    try:
+        text = json.dumps(data, default=str)
+    except (TypeError, ValueError):  # not data a recipe can hold: validate it as it is
+        return model.model_validate(data, strict=True)
+    return model.model_validate_json(text, strict=True)
 
 
 @dataclass

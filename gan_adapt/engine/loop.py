@@ -637,9 +637,30 @@ def _record_failure(state: Run, exc: BaseException) -> None:
         exc.add_note(f"The run folder {root} is marked failed and {kept}. A resume keeps the "
                      "recipe, so it helps only if other processes held the memory (gan-adapt "
                      f"run --resume {root}); to use a memory mode, start a new run.")
+    elif _plugin_caused(exc) and _has_plugin_code(state):
+        # Fixing a plugin changes its code, and a plain resume refuses changed plugin code
+        # (gan_adapt.run_plugins.check_resume): name the option that accepts it.
+        exc.add_note(f"The run folder {root} is marked failed and {kept}. Once the plugin is "
+                     f"fixed, continue with: gan-adapt run --resume {root} "
+                     "--allow-changed-plugins (a resume refuses plugin code that changed since "
+                     "the run started, unless this option accepts it)")
     else:
         exc.add_note(f"The run folder {root} is marked failed and {kept}. Once the cause is "
                      f"fixed, continue with: gan-adapt run --resume {root}")
+
+
+def _plugin_caused(exc: GanAdaptError) -> bool:
+    """True for a failure of a component's code: a broken contract or a crash (PluginError),
+    or a component's own error, which the engine notes as "(raised by ...)"."""
+    return isinstance(exc, PluginError) or any(
+        note.startswith("(raised by ") for note in getattr(exc, "__notes__", ()))
+
+
+def _has_plugin_code(state: Run) -> bool:
+    """True when the run loaded plugins other than gan-adapt's own, whose code a resume checks
+    (built-in components change only with gan-adapt itself)."""
+    plugins = getattr(state.plugin_set, "plugins", {})
+    return any(info.origin != "builtin" for info in plugins.values())
 
 
 def _load_latest_checkpoint(state: Run, g_opt: Any, d_opt: Any) -> int:
