@@ -38,6 +38,12 @@ class SelfSimilarity:
             self.target = [self_similarity(m)
                            for m in frozen_maps(self.maps, ctx.target.image)]
 
+    def request_embeddings(self, step: Step) -> None:
+        """Announce the token maps read below: the step computes each image's once."""
+        self.maps.request(step, "fake")
+        if step.phase != "search":
+            self.maps.request(step, "source")
+
     def __call__(self, step: Step) -> torch.Tensor:
         if step.phase == "search":
             if self.target is None:
@@ -45,7 +51,7 @@ class SelfSimilarity:
                                     "(target.image)")
             wanted = self.target
         else:
-            wanted = [self_similarity(m) for m in frozen_maps(self.maps, step.source)]
-        got = [self_similarity(m) for m in self.maps(step.fake)]
+            wanted = [self_similarity(m) for m in self.maps.of(step, "source")]
+        got = [self_similarity(m) for m in self.maps.of(step, "fake")]
         parts = [(g - w).square().mean() for g, w in zip(got, wanted)]  # w broadcasts over N
         return torch.stack(parts).mean()
