@@ -103,3 +103,24 @@ def test_the_search_phase_shares_too(ctx, monkeypatch):
     value = term(step)
     value.backward()
     assert calls == [1] and step.ws.grad.abs().sum() > 0
+
+
+def test_the_step_time_benchmark_compares_shared_and_unshared_maps_on_best(capsys,
+                                                                          monkeypatch):
+    import runpy
+    import sys
+
+    from tests.core.helpers import ROOT
+
+    script = ROOT / "benchmarks" / "step_time.py"
+    monkeypatch.setattr(sys, "argv", [str(script), "--recipe", "best", "--steps", "random",
+                                      "--compare", "unshared_maps", "fp32", "--repeats", "1",
+                                      "--warmup", "0", "--no-flops", "--no-profile"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(script), run_name="__main__")
+    assert exit_info.value.code == 0
+    assert Step.share_feature_maps is True  # the baseline's switch was put back
+    out = capsys.readouterr().out
+    rows = {line.split(" | ")[1] for line in out.splitlines() if line.startswith("| random")}
+    assert rows == {"unshared_maps", "fp32"}
+    assert "random        fp32" in out and "the speed" in out
