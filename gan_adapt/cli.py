@@ -352,9 +352,11 @@ def new_plugin(name: str, out: str) -> None:
 
     root = create(name, out)
     n = names(name)
-    click.echo(f"Wrote {root}\n  pip install -e {root}\n  gan-adapt plugins\n"
-               f"  gan-adapt run {root / 'recipes' / (n['name'] + '-smoke.toml')}\n"
-               f"  pytest {root / 'tests'}")
+    recipe = root / "recipes" / (n["name"] + "-smoke.toml")
+    click.echo(f"Wrote {root}\n  pytest {root / 'tests'}\n"
+               f"  gan-adapt plugins --check --plugins-dir {root}\n"
+               f"  gan-adapt run {recipe} --plugins-dir {root}\n"
+               f"  pip install -e {root}   (then every command sees it, without --plugins-dir)")
 
 
 def resume_command(folder: Any, plugin_set: Any) -> str:

@@ -112,6 +112,8 @@ def test_plugins_dir_loads_a_package_folder_from_its_pyproject_entry_points(tmp_
     assert checked.returncode == 0, checked.stderr
     missing = run_cli("validate", str(recipe))
     assert missing.returncode == 2 and "requires: plugin 'tone_loss'" in missing.stderr
+    imports = run_cli("plugins", "--check", "--plugins-dir", str(root))
+    assert imports.returncode == 0 and "components import." in imports.stdout, imports.stderr
 
 
 def test_a_package_folder_without_gan_adapt_entry_points_is_a_named_failure(tmp_path):
