@@ -310,6 +310,13 @@ class PluginSet:
                 self.failures.append(PluginFailure(
                     name, f"could not import {value}: {type(exc).__name__}: {exc}", origin))
                 continue
+            elsewhere = _imported_elsewhere(module, source)
+            if elsewhere:  # an installed copy, imported first, would hide the folder's code
+                self.failures.append(PluginFailure(
+                    name, f"{value} was already imported from {elsewhere}, not from "
+                    f"{source.resolve()}; uninstall that copy (or leave it out with "
+                    f"{LOAD_ENV}) to load the folder's code", origin))
+                continue
             self.add_module(module, name, _package_version(folder, module), origin)
 
     def failure_of(self, name: str) -> PluginFailure | None:
@@ -415,6 +422,17 @@ def _load_entry_point(value: str) -> Any:
     for part in attribute.strip().split(".") if attribute.strip() else ():
         target = getattr(target, part)
     return target
+
+
+def _imported_elsewhere(plugin: Any, source: Path) -> str:
+    """The file ``plugin``'s module came from when that is outside ``source`` ('' if inside)."""
+    import inspect
+
+    module = plugin if inspect.ismodule(plugin) else inspect.getmodule(type(plugin))
+    path = getattr(module, "__file__", None)
+    if not path or Path(path).resolve().is_relative_to(source.resolve()):
+        return ""
+    return str(Path(path).resolve())
 
 
 def _package_version(folder: Path, module: Any) -> str:

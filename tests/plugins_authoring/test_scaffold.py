@@ -149,3 +149,23 @@ def test_scaffolded_code_passes_ruff(tmp_path):
         assert 'select = ["E", "F", "W", "I", "B", "UP"]' in (root / "pyproject.toml").read_text()
     with pytest.raises(InputError, match="at most 24 characters"):
         names(longest + "a")
+
+
+def test_a_package_folder_shadowed_by_a_copy_imported_first_is_a_named_failure(tmp_path):
+    from gan_adapt.plugins import load_plugins
+
+    first = create("tone-loss", tmp_path / "installed")
+    second = create("tone-loss", tmp_path / "working")
+    try:
+        load_plugins(first, entry_points=False)  # imports gan_adapt_tone_loss from `first`
+        plugin_set = load_plugins(second, entry_points=False)
+    finally:
+        for name in [m for m in sys.modules if m.startswith("gan_adapt_tone_loss")]:
+            del sys.modules[name]
+        for folder in (first, second):
+            if str(folder.resolve()) in sys.path:
+                sys.path.remove(str(folder.resolve()))
+    (failure,) = plugin_set.failures
+    assert failure.name == "tone_loss" and "tone_loss" not in plugin_set.plugins
+    assert f"was already imported from {first.resolve()}" in failure.error
+    assert "uninstall that copy" in failure.error
