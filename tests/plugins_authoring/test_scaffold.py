@@ -135,6 +135,15 @@ def test_load_plugins_without_entry_points_ignores_the_plugins_dir_variable(tmp_
     monkeypatch.setenv("GAN_ADAPT_LOAD_PLUGINS", "")
     loaded = load_plugins()  # with entry points on, the variable still counts
     assert [f.name for f in loaded.failures] == ["stray"]
+    # ... and names a plugin package folder as --plugins-dir does
+    package = create("env-loss", tmp_path / "pkg")
+    monkeypatch.setenv("GAN_ADAPT_PLUGINS_DIR", str(package))
+    try:
+        assert load_plugins().has_plugin("env_loss")
+    finally:
+        for name in [m for m in sys.modules if m.startswith("gan_adapt_env_loss")]:
+            del sys.modules[name]
+        sys.path.remove(str(package.resolve()))
 
 
 def test_scaffolded_code_passes_ruff(tmp_path):
