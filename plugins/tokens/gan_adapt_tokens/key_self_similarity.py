@@ -10,10 +10,14 @@ Appearance Transfer", CVPR 2022; official code omerbt/Splice).
 Splice reads DINO ViT-B/8's last block (the 12th) at 224 px: 28 x 28 patches + the class
 token. Keys of deep blocks encode *where* a part of the object is and what it is, little how it
 is drawn (Splice's finding), so their self-similarity is the image's layout, kept under a change
-of appearance. On the shipped portraits CLIP (4 blocks, 32 px, 8 x 8 patches + the class token) the keys of
-its last block are the analogue: same descriptor, a smaller network trained on another task
-(contrastive text-image, not DINO's self-distillation). Any other encoder and block can be
-chosen (``encoder``, ``layers``); several blocks give the mean of their distances.
+of appearance.
+
+On the shipped portraits CLIP (4 blocks, 32 px, 8 x 8 patches + the class token, 4 heads of
+width 32) the keys of its last block are the analogue of Splice's DINO ViT-B/8 keys at 224 px:
+the same descriptor on a smaller network trained for another task (contrastive image-text, not
+DINO's self-distillation), so Splice's finding that its keys ignore appearance is not
+established for it. Any other encoder and block can be chosen (``encoder``, ``layers``);
+several blocks give the mean of their distances (Splice uses one).
 
 As a search objective it compares G_s(w) with the target image; as a loss G_t(w) with G_s(w)
 (Splice: the output with the structure image). Splice sums its loss over its crops; here the

@@ -14,7 +14,7 @@ read). The distance is the mean over layers of the mean squared difference of th
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
