@@ -8,7 +8,9 @@ from gan_adapt_tokens.token_analogy import TokenAnalogy
 
 
 class AttentiveStyle(TokenAnalogy):
-    """Old name of token_analogy (kept for recipes; not DiFa's loss: see
-    difa_attentive_style)."""
+    """Old name of token_analogy, kept for recipes (not DiFa's attentive style loss).
+
+    DiFa's loss is ``difa_attentive_style``.
+    """
 
     name = "attentive_style"

@@ -36,8 +36,7 @@ from gan_adapt_tokens.token_maps import TokenMaps, frozen_maps
 
 
 class DifaAttentiveStyle:
-    """DiFa's attentive style loss: relaxed earth-mover's distance from G_t(w)'s tokens to the
-    target's."""
+    """DiFa's attentive style loss: relaxed EMD from G_t(w)'s tokens to the target's."""
 
     Params = DifaAttentiveStyleParams
     name = "difa_attentive_style"

@@ -35,7 +35,7 @@ from gan_adapt_tokens.structure import StructureDistance
 
 
 class KeySelfSimilarity(StructureDistance):
-    """Splice's structure distance: the self-similarity of the last block's attention keys."""
+    """Splice's structure distance (self-similarity of the last block's attention keys)."""
 
     Params = KeySelfSimilarityParams
     name = "key_self_similarity"

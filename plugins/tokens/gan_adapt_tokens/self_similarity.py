@@ -33,8 +33,7 @@ from gan_adapt_tokens.token_maps import TokenMaps, self_similarity
 
 
 class TokenSelfSimilarity(StructureDistance):
-    """Structure distance on token maps (patch embedding, residual stream): Splice's idea on
-    other features."""
+    """Structure distance on token maps: Splice's idea, not its key descriptor."""
 
     Params = SelfSimilarityParams
     name = "token_self_similarity"
@@ -48,7 +47,9 @@ class TokenSelfSimilarity(StructureDistance):
 
 
 class SelfSimilarity(TokenSelfSimilarity):
-    """Old name of token_self_similarity (kept for recipes; not Splice's key descriptor: see
-    key_self_similarity)."""
+    """Old name of token_self_similarity, kept for recipes (not Splice's descriptor).
+
+    Splice's key self-similarity is ``key_self_similarity``.
+    """
 
     name = "self_similarity"
