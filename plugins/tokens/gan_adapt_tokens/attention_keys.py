@@ -49,7 +49,7 @@ class AttentionKeys:
         blocks = transformer_blocks(self.tower, who)
         #: 0-based indices of the blocks read, in the order of ``layers``
         self.block_indices = _resolve(layers, len(blocks), encoder, who)
-        self._readers = {i: _key_reader(blocks[i].attn, who) for i in set(self.block_indices)}
+        self._readers = {i: _key_reader(blocks[i].attn, who) for i in self.block_indices}
 
     def __call__(self, images: Tensor) -> list[Tensor]:
         """The keys of ``images`` (``[N, 3, H, W]`` in ``[-1, 1]``), one tensor per layer, in
@@ -111,10 +111,6 @@ def _key_reader(attention: nn.Module, who: str) -> KeyReader:
                 lambda module, args, out: keep(out[..., third:2 * third]))
         return read_qkv
     if getattr(attention, "in_proj_weight", None) is not None:  # open_clip
-        weight, bias = attention.in_proj_weight, attention.in_proj_bias
-        third = weight.shape[0] // 3
-        w_k = weight[third:2 * third]
-        b_k = bias[third:2 * third] if bias is not None else None
         is_mha = isinstance(attention, nn.MultiheadAttention)
         seq_first = is_mha and not attention.batch_first
 
@@ -122,7 +118,10 @@ def _key_reader(attention: nn.Module, who: str) -> KeyReader:
             def hook(module: nn.Module, args: tuple, kwargs: dict) -> None:
                 # nn.MultiheadAttention(query, key, value); open_clip's Attention(x)
                 x = (args[1] if len(args) > 1 else kwargs["key"]) if is_mha else args[0]
-                k = F.linear(x, w_k.to(x.dtype), None if b_k is None else b_k.to(x.dtype))
+                weight, bias = module.in_proj_weight, module.in_proj_bias  # read now: .to()
+                third = weight.shape[0] // 3
+                k = F.linear(x, weight[third:2 * third],
+                             None if bias is None else bias[third:2 * third])
                 keep(k.transpose(0, 1) if seq_first else k)
             return attention.register_forward_pre_hook(hook, with_kwargs=True)
         return read_in_proj
