@@ -64,6 +64,18 @@ def test_one_token_forward_per_image_for_two_terms(ctx, monkeypatch):
     assert calls == [2, 2, 2, 2]
 
 
+def test_difa_style_and_token_structure_share_g_t_s_tokens(ctx, monkeypatch):
+    from gan_adapt_tokens.difa_style import DifaAttentiveStyle
+    from gan_adapt_tokens.self_similarity import TokenSelfSimilarity
+
+    terms = [DifaAttentiveStyle(DifaAttentiveStyle.Params(encoder="clip", layers=[2]), ctx),
+             TokenSelfSimilarity(TokenSelfSimilarity.Params(encoder="clip", layers=[0, 2]),
+                                 ctx)]
+    calls = _count_forwards(ctx.encoder("clip"), monkeypatch)
+    _evaluate(ctx, terms)
+    assert sorted(calls) == [2, 2]  # G_t(w) once for both, G_s(w) once for the structure term
+
+
 def test_a_layer_asked_for_later_costs_one_forward_for_the_missing_layers_only(ctx,
                                                                                monkeypatch):
     terms = _terms(ctx)

@@ -64,7 +64,6 @@ class TokenMaps:
             by_layer.update(zip((i + 1 for i in self.block_indices), maps))
         return [F.normalize(by_layer[layer].float(), dim=1) for layer in self.layers]
 
-
     def of(self, step: Any, image: str) -> list[Tensor]:
         """The maps of the step's ``image`` (``"fake"``, ``"source"``, ...), as ``__call__``
         makes them (without autograd for the constant images), shared with every term of the
@@ -111,12 +110,18 @@ def _patchify(tower: nn.Module, who: str) -> nn.Module:
 
 
 def _depth(tower: nn.Module, who: str) -> int:
+    return len(transformer_blocks(tower, who))
+
+
+def transformer_blocks(tower: nn.Module, who: str) -> Any:
+    """The tower's transformer blocks, in order (open_clip: ``transformer.resblocks``; timm:
+    ``blocks``)."""
     blocks = getattr(getattr(tower, "transformer", None), "resblocks", None)
     if blocks is None:
         blocks = getattr(tower, "blocks", None)
     if blocks is None:
         raise GanAdaptError(f"{who}: cannot find the transformer blocks of the encoder's tower")
-    return len(blocks)
+    return blocks
 
 
 def frozen_maps(maps: TokenMaps, images: Tensor) -> list[Tensor]:
