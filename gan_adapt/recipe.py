@@ -580,6 +580,32 @@ def _cross_checks(recipe: Recipe, params: dict[str, BaseModel], needs_d: list[st
     if uses_reference and recipe.search is None:
         problems.append("adapt.schedule: a step kind uses `latents = \"reference\"` but the "
                         "recipe has no [search] section to find the reference latent")
+    if not problems:  # the kinds are known: every step must have a term to optimise
+        problems += _steps_without_terms(recipe)
+    return problems
+
+
+def _steps_without_terms(recipe: Recipe) -> list[str]:
+    """A step at which no term applies has nothing to optimise: the run would stop there."""
+    from gan_adapt.schedule import first_step_without_terms
+
+    problems = []
+    gap = first_step_without_terms(recipe.adapt.losses, recipe.adapt.schedule,
+                                   recipe.adapt.steps)
+    if gap is not None:
+        index, kind = gap
+        problems.append(
+            f"adapt.losses: no loss term applies at adapt step {index} (a {kind!r} step), so "
+            "that step has nothing to optimise and the run would stop there. Every step needs "
+            f"at least one term: add one that runs on {kind!r} steps (its `on`, `every` and "
+            "`start` decide where a term applies)")
+    if recipe.search is not None:
+        gap = first_step_without_terms(recipe.search.objective, None, recipe.search.steps)
+        if gap is not None:
+            problems.append(
+                f"search.objective: no term applies at search step {gap[0]}, so that step has "
+                "nothing to optimise. Every search step needs at least one term (search steps "
+                "are of kind 'search': a term whose `on` leaves it out never applies there)")
     return problems
 
 
