@@ -18,7 +18,6 @@ Functions that need plugins load them (once per ``plugins_dir``) unless given ``
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -242,17 +241,24 @@ class Run:
     @cached_property
     def metrics(self) -> dict[str, float]:
         """Final term values (``metrics.json``: the mean of each term's last logged values)."""
-        return _read_json_dict(self.folder / "metrics.json")
+        from gan_adapt.engine.run_records import read_mapping
+
+        return read_mapping(self.folder / "metrics.json", numbers=True) or {}
 
     @property
     def evaluation(self) -> dict[str, float]:
         """The metrics of ``eval.json`` (empty until the run is evaluated)."""
-        return _read_json_dict(self.folder / "eval.json").get("metrics", {})
+        from gan_adapt.engine.run_records import read_eval
+
+        return (read_eval(self.folder) or {}).get("metrics", {})
 
     @cached_property
     def paths(self) -> dict[str, Path]:
         """The outputs of ``result.json`` (generator, samples, metrics, ...) as full paths."""
-        outputs = _read_json_dict(self.folder / "result.json").get("outputs", {})
+        from gan_adapt.engine.run_records import read_outputs
+
+        result = self.folder / "result.json"
+        outputs = read_outputs(self.folder) if result.exists() or result.is_symlink() else {}
         return {key: self.folder / relative for key, relative in outputs.items()}
 
     @cached_property
@@ -313,13 +319,23 @@ class Run:
 
     # -- display -----------------------------------------------------------------------------
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.folder)!r}, status={self.status!r})"
+        return f"{type(self).__name__}({str(self.folder)!r}, status={self._shown_status()!r})"
+
+    def _shown_status(self) -> str:
+        """:attr:`status` for display: a damaged run.json shows as "unreadable" (a repr never
+        raises; the damage is reported when the folder is used)."""
+        from gan_adapt.errors import GanAdaptError
+
+        try:
+            return self.status
+        except GanAdaptError:
+            return "unreadable"
 
     def _repr_html_(self) -> str:
         """Target and reference, the newest sample grid, metrics: read from the folder only."""
         from gan_adapt.display import escape, img_tag, values_table
 
-        parts = [f"<b>run {escape(self.name)}</b> ({escape(self.status)}) "
+        parts = [f"<b>run {escape(self.name)}</b> ({escape(self._shown_status())}) "
                  f"<code>{escape(self.folder)}</code><br>"]
         reference = self.folder / "search" / "target_vs_reference.png"
         if reference.is_file():
@@ -332,10 +348,16 @@ class Run:
             step = step_of(grids[-1], ".png")
             parts.append(img_tag(grids[-1].read_bytes(), f"samples at step {step}",
                                  f"step {step}: source (top), adapted (bottom)", scale=2))
-        if self.metrics:
-            parts.append("<p>final term values</p>" + values_table(self.metrics, ("term", "value")))
-        if self.evaluation:
-            parts.append("<p>evaluation (eval.json)</p>" + values_table(self.evaluation))
+        from gan_adapt.errors import GanAdaptError
+
+        try:
+            if self.metrics:
+                parts.append("<p>final term values</p>"
+                             + values_table(self.metrics, ("term", "value")))
+            if self.evaluation:
+                parts.append("<p>evaluation (eval.json)</p>" + values_table(self.evaluation))
+        except GanAdaptError as exc:  # a damaged record is shown as such, not as a traceback
+            parts.append(f"<p>{escape(exc)}</p>")
         return "".join(parts)
 
 
@@ -443,15 +465,6 @@ def evaluate(folder: PathLike, *, n: int = 1000, seed: int = 0, batch: int = 16,
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _read_json_dict(path: Path) -> dict[str, Any]:
-    """A JSON object from the run folder; {} when the file is missing or not an object."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _image_tensor(image: PathLike | Image.Image | torch.Tensor, size: int) -> torch.Tensor:
