@@ -69,11 +69,18 @@ def _override_list(overrides: Overrides | None) -> list[str]:
     if isinstance(overrides, str):
         return [overrides]
     if isinstance(overrides, Mapping):
-        import tomli_w
+        from gan_adapt.errors import RecipeError
+        from gan_adapt.recipe import override_text
 
-        # tomli_w writes `v = <literal>`; the literal is what --set takes.
-        return [f"{key}={tomli_w.dumps({'v': value}).strip()[4:]}"
-                for key, value in overrides.items()]
+        texts, problems = [], []
+        for key, value in overrides.items():
+            try:
+                texts.append(override_text(str(key), value))
+            except ValueError as exc:  # the same refusal as a sweep grid's value
+                problems.append(f"overrides[{str(key)!r}]: {exc}")
+        if problems:
+            raise RecipeError(problems, "overrides")
+        return texts
     return [str(item) for item in overrides]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -336,7 +337,98 @@ def parse_override(text: str) -> tuple[list[str | int], Any]:
         value = raw.strip()
     except RecursionError:
         raise ValueError(f"--set {text[:60]!r}...: the value is nested too deeply") from None
+    dated = _date_or_time(value)
+    if dated is not None:
+        raise ValueError(f"--set {key.strip()}: {_DATE_PROBLEM.format(value=dated)}")
     return path, value
+
+
+#: Why a TOML date or time is refused as an override value (``--set``, sweep grids, the API).
+_DATE_PROBLEM = ("{value} is a TOML date/time, which no setting takes; write it in quotes to "
+                 "pass it as text")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _date_or_time(value: Any) -> Any:
+    """The first TOML date, time or date-time inside ``value`` (None: there is none)."""
+    import datetime
+
+    from gan_adapt.recipe_limits import walk
+
+    return next((v for _, v in walk(value)
+                 if isinstance(v, (datetime.date, datetime.time))), None)
+
+
+def override_literal(value: Any, depth: int = 0) -> str:
+    """The TOML literal that ``--set key=`` takes for the Python ``value`` (strings, booleans,
+    numbers, lists and string-keyed mappings); :func:`parse_override` reads it back as ``value``.
+
+    Raises ValueError, with a sentence saying why, for any other value (a date, None, an
+    object). Sweep grids and the API's mapping overrides both go through it, so that they take
+    exactly what ``--set`` takes.
+    """
+    import datetime
+    import json
+    import math
+    from collections.abc import Mapping
+
+    from gan_adapt.recipe_limits import MAX_DEPTH
+
+    if depth > MAX_DEPTH:
+        raise ValueError(f"the value is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value} is not a finite number")
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(override_literal(v, depth + 1) for v in value) + "]"
+    if isinstance(value, Mapping):
+        if not all(isinstance(k, str) for k in value):
+            raise ValueError("a table's keys must be strings")
+        items = (f"{k if _BARE_KEY.fullmatch(k) else _toml_string(k)} = "
+                 f"{override_literal(v, depth + 1)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, (datetime.date, datetime.time)):
+        raise ValueError(_DATE_PROBLEM.format(value=value))
+    raise ValueError(f"{type(value).__name__} value {str(value)[:40]!r} has no TOML form; "
+                     "--set takes strings, numbers, booleans, arrays and inline tables")
+
+
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n",
+                  "\f": "\\f", "\r": "\\r"}
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string of printable ASCII (what ``json.dumps`` writes for the
+    characters both formats escape alike, so run ids of older sweeps stay the same)."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[ch])
+        elif 0xD800 <= code <= 0xDFFF:
+            raise ValueError(f"{text[:40]!r} holds a lone surrogate, which TOML cannot hold")
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
+
+
+def override_text(key: str, value: Any) -> str:
+    """``key=<literal>`` as ``--set`` takes it, checked to parse back to ``key`` and ``value``
+    (ValueError saying why not)."""
+    literal = override_literal(value)
+    path, parsed = parse_override(f"{key}={literal}")
+    if path != split_path(key.strip()) or override_literal(parsed) != literal:
+        raise ValueError(f"{str(value)[:40]!r} does not read back as the same value")
+    return f"{key}={literal}"
 
 
 def split_path(key: str) -> list[str | int]:
