@@ -20,9 +20,10 @@ from gan_adapt.recipe import ValidatedRecipe, _component_refs, split_path
 def resolved_recipe(validated: ValidatedRecipe) -> dict[str, Any]:
     """The recipe as a plain dict with every default filled in (see the module doc)."""
     data = validated.recipe.model_dump(mode="json", by_alias=True, exclude_none=True)
-    for path, _kind, _ref in _component_refs(validated.recipe):
+    for path, _kind, ref in _component_refs(validated.recipe):
         params = validated.params[path].model_dump(mode="json", by_alias=True,
                                                    exclude_none=True)
+        params.update(_spelled_nones(validated.params[path], ref.params))
         _node(data, path)["params"] = params
     base = validated.base_dir
     for key in ("image", "images"):
@@ -36,9 +37,32 @@ def resolved_recipe(validated: ValidatedRecipe) -> dict[str, Any]:
     return _drop_none(data)
 
 
+def _spelled_nones(params: Any, raw: dict[str, Any]) -> dict[str, Any]:
+    """The values, as the recipe wrote them, of parameters that validated to None although
+    their default is not None (``pretrained = "none"``).
+
+    TOML has no None: left out, such a parameter would take its default when the shown recipe
+    is read back (``"openai"``), so the written value, which validates to None again, is kept.
+    """
+    spelled = {}
+    for name, field in type(params).model_fields.items():
+        key = field.alias or name
+        if getattr(params, name) is None and field.get_default(call_default_factory=True) \
+                is not None and key in raw:
+            spelled[key] = raw[key]
+    return spelled
+
+
+def _one_line(text: str) -> str:
+    """``text`` with every character that is not printable (a newline, a control character,
+    a line separator) escaped, so that it cannot start a new line of the header."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(text))
+
+
 def resolved_toml(validated: ValidatedRecipe) -> str:
     """:func:`resolved_recipe` as TOML text, with a header saying where it came from."""
-    header = (f"# {validated.source}, resolved by `gan-adapt validate --show`: extends merged, "
+    header = (f"# {_one_line(validated.source)}, resolved by `gan-adapt validate --show`: "
+              "extends merged, "
               "--set applied,\n# every default filled in, relative paths made absolute. This "
               "file is itself a recipe.\n")
     return header + tomli_w.dumps(resolved_recipe(validated), multiline_strings=False)
