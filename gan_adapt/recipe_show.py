@@ -13,18 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from pydantic import BaseModel
 
 from gan_adapt.recipe import ValidatedRecipe, _component_refs, split_path
 
 
 def resolved_recipe(validated: ValidatedRecipe) -> dict[str, Any]:
     """The recipe as a plain dict with every default filled in (see the module doc)."""
-    data = validated.recipe.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data = _dump(validated.recipe, validated.raw)
     for path, _kind, ref in _component_refs(validated.recipe):
-        params = validated.params[path].model_dump(mode="json", by_alias=True,
-                                                   exclude_none=True)
-        params.update(_spelled_nones(validated.params[path], ref.params))
-        _node(data, path)["params"] = params
+        _node(data, path)["params"] = _dump(validated.params[path], ref.params)
     base = validated.base_dir
     for key in ("image", "images"):
         if key in data["target"]:
@@ -37,20 +35,33 @@ def resolved_recipe(validated: ValidatedRecipe) -> dict[str, Any]:
     return _drop_none(data)
 
 
-def _spelled_nones(params: Any, raw: dict[str, Any]) -> dict[str, Any]:
-    """The values, as the recipe wrote them, of parameters that validated to None although
-    their default is not None (``pretrained = "none"``).
+def _dump(model: BaseModel, raw: Any) -> dict[str, Any]:
+    """``model`` as plain data, None values left out; ``raw`` is the data it was validated from.
 
-    TOML has no None: left out, such a parameter would take its default when the shown recipe
-    is read back (``"openai"``), so the written value, which validates to None again, is kept.
+    TOML has no None. A field whose default is None gets it back when left out; a field that
+    validated to None although its default is not (``pretrained = "none"``) would take its
+    default instead (``"openai"``), so it keeps the value the recipe wrote, which validates to
+    None again. Nested models (lists and tables of them) are treated alike.
     """
-    spelled = {}
-    for name, field in type(params).model_fields.items():
-        key = field.alias or name
-        if getattr(params, name) is None and field.get_default(call_default_factory=True) \
-                is not None and key in raw:
-            spelled[key] = raw[key]
-    return spelled
+    data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    raw = raw if isinstance(raw, dict) else {}
+    for name, field in type(model).model_fields.items():
+        key, value, written = field.alias or name, getattr(model, name), raw.get(field.alias or name)
+        if value is None:
+            if key in raw and field.get_default(call_default_factory=True) is not None:
+                data[key] = written
+        elif isinstance(value, BaseModel):
+            data[key] = _dump(value, written)
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, BaseModel) for v in value):
+            items = written if isinstance(written, list) else []
+            data[key] = [_dump(v, items[i] if i < len(items) else None)
+                         if isinstance(v, BaseModel) else data[key][i]
+                         for i, v in enumerate(value)]
+        elif isinstance(value, dict) and any(isinstance(v, BaseModel) for v in value.values()):
+            tables = written if isinstance(written, dict) else {}
+            data[key] = {k: _dump(v, tables.get(k)) if isinstance(v, BaseModel) else data[key][k]
+                         for k, v in value.items() if v is not None}
+    return data
 
 
 def _one_line(text: str) -> str:

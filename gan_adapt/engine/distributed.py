@@ -168,10 +168,8 @@ def _env_int(name: str, default: int, maximum: int) -> int:
         return default
     minimum = 1 if name == "WORLD_SIZE" else 0
     shown = raw if len(raw) <= 40 else raw[:40] + "..."
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = None
+    text = raw.strip()
+    value = int(text) if text.isascii() and text.lstrip("+-").isdigit() else None
     if value is None or not minimum <= value <= maximum:
         where = f"a whole number from {minimum} to {maximum}"
         context = (f" (WORLD_SIZE is {os.environ.get('WORLD_SIZE', '1 (unset)')})"
