@@ -42,6 +42,8 @@ Overrides = Union[Sequence[str], Mapping[str, Any]]
 PathLike = Union[str, Path]
 
 _plugin_sets: dict[tuple[str, ...], Any] = {}
+#: :meth:`Run.sample` makes its images this many at a time (memory stays bounded for any n).
+SAMPLE_BATCH = 16
 
 
 def _plugins(plugins: PluginSet | None, plugins_dir: Sequence[PathLike] | PathLike = ()
@@ -280,19 +282,34 @@ class Run:
         """``n`` images ``[n, 3, R, R]`` in ``[-1, 1]`` from the ``"adapted"`` (or ``"source"``)
         generator. The latents come from ``seed`` alone, so the same seed gives the same latents
         through either generator; ``truncation`` defaults to the recipe's ``output.truncation``.
+
+        ``n`` must be a whole number whose images fit in half the device's memory; they are
+        made :data:`SAMPLE_BATCH` at a time. A bad ``n``, ``seed`` or ``truncation`` raises
+        :class:`~gan_adapt.user_numbers.NumberError` (also a ``ValueError``).
         """
         import torch
 
+        from gan_adapt import user_numbers
+
         if generator not in ("adapted", "source"):
             raise ValueError(f"generator must be 'adapted' or 'source', got {generator!r}")
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+        seed = user_numbers.seed(seed)
+        if truncation is not None:
+            truncation = user_numbers.truncation(truncation)
         G = self.adapted if generator == "adapted" else self.source
+        n = user_numbers.sample_count(n, G.img_resolution, "n", self.device)
         psi = self.recipe.recipe.output.truncation if truncation is None else truncation
         z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed))
+        images = None
         with torch.no_grad():
-            ws = G.mapping(z.to(self.device), truncation_psi=psi)
-            return G.synthesis(ws, noise_mode="const").clamp(-1, 1)
+            for first in range(0, n, SAMPLE_BATCH):
+                ws = G.mapping(z[first:first + SAMPLE_BATCH].to(self.device),
+                               truncation_psi=psi)
+                batch = G.synthesis(ws, noise_mode="const").clamp(-1, 1)
+                if images is None:  # one output tensor, filled batch by batch
+                    images = batch.new_empty((n, *batch.shape[1:]))
+                images[first:first + len(batch)] = batch
+        return images
 
     def compare(self, n: int = 8, seed: int = 0, truncation: float | None = None) -> Image.Image:
         """One image: ``n`` source samples (top row) over the same latents adapted (bottom)."""
@@ -313,6 +330,10 @@ class Run:
 
         from gan_adapt.inversion import invert
 
+        from gan_adapt import user_numbers
+
+        steps = user_numbers.whole_number(steps, "steps", 0)
+        lr = user_numbers.finite(lr, "lr", positive=True)
         picture = _image_tensor(image, self.source.img_resolution).to(self.device)
         w = invert(self.source, picture, steps=steps, lr=lr)
         with torch.no_grad():
@@ -461,13 +482,21 @@ def evaluate(folder: PathLike, *, n: int = 1000, seed: int = 0, batch: int = 16,
     ``seed`` in batches of ``batch``; ``lpips`` / ``clip`` name the instruments (``"recipe"``:
     the recipe's own); ``target_dir`` adds FID and KID against real target-domain images.
     """
+    from gan_adapt import user_numbers
     from gan_adapt.engine.build import resolve_device
     from gan_adapt.evaluation.evaluate import EvalSettings, evaluate_run
 
-    settings = EvalSettings(n=n, seed=seed, batch=batch, truncation=truncation)
+    device = resolve_device(device)
+    # Evaluation keeps every sample's latent, embeddings and features (tens of kilobytes) in
+    # memory: n is bounded as sample()'s is for 32x32 images; the batch, by the generator's
+    # resolution (see evaluate_generators).
+    settings = EvalSettings(n=user_numbers.sample_count(n, 32, "n", device, minimum=2),
+                            seed=user_numbers.seed(seed),
+                            batch=user_numbers.whole_number(batch, "batch", 1),
+                            truncation=user_numbers.truncation(truncation))
     return evaluate_run(folder, _plugins(plugins, plugins_dir), settings, target_dir=target_dir,
-                        lpips=lpips, clip=clip, fid_features=fid_features,
-                        device=resolve_device(device), out=out)
+                        lpips=lpips, clip=clip, fid_features=fid_features, device=device,
+                        out=out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -480,15 +509,19 @@ def _image_tensor(image: PathLike | Image.Image | torch.Tensor, size: int) -> to
 
     from gan_adapt.images import load_image, square_resize
 
+    from gan_adapt.user_numbers import NumberError, image_tensor
+
     if isinstance(image, (str, Path)):
         return load_image(image, size)
     if isinstance(image, torch.Tensor):
-        tensor = image.detach().float().cpu()
-        tensor = tensor.unsqueeze(0) if tensor.dim() == 3 else tensor
-        if tensor.dim() != 4 or tensor.shape[:2] != (1, 3):
-            raise ValueError(f"expected a [1, 3, H, W] image tensor, got {list(image.shape)}")
+        tensor = image_tensor(image.detach().cpu())
         return square_resize(tensor.clamp(-1, 1), size)
     import numpy as np
 
+    if not hasattr(image, "convert"):
+        raise NumberError(f"image must be a path, a PIL image or a [1, 3, H, W] tensor, got "
+                          f"{type(image).__name__}")
+    if min(image.size) < 1:
+        raise NumberError(f"image: the image is empty ({image.size[0]}x{image.size[1]} pixels)")
     array = np.asarray(image.convert("RGB"), dtype=np.float32) / 127.5 - 1.0
     return square_resize(torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0), size)
