@@ -99,7 +99,11 @@ def class_index(value: Any, classes: int, what: str = "--class") -> int | None:
     if not classes:
         raise NumberError(f"{what} {value}: this generator is unconditional (it has no "
                           "classes); leave the class out")
-    return whole_number(value, what, 0, classes - 1)
+    label = whole_number(value, what, 0)
+    if label >= classes:
+        raise NumberError(f"{what} {label} is out of range: the generator has {classes} "
+                          f"classes (0..{classes - 1})")
+    return label
 
 
 def image_tensor(image: Any, what: str = "image") -> Any:

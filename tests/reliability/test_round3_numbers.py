@@ -212,7 +212,7 @@ def test_sample_checks_the_class_of_a_conditional_generator(cli, tmp_path):
     out = tmp_path / "grid.png"
     result = cli("sample", checkpoint, "--out", out, "--device", "cpu", "--n", "2",
                  "--class", "3")
-    assert_refused(result, "--class must be from 0 to 2")
+    assert_refused(result, "--class 3 is out of range: the generator has 3 classes (0..2)")
     assert not out.exists()
     result = cli("sample", checkpoint, "--out", out, "--device", "cpu", "--n", "2",
                  "--class", "2")
