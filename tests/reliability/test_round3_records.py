@@ -219,3 +219,30 @@ def test_sweep_summaries_skip_a_damaged_record_instead_of_crashing(case, tmp_pat
     assert _status(tmp_path) is None
     assert files_json(tmp_path / "run.json") is None
     assert _read_json(tmp_path / "run.json") == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# log.jsonl: read line by line, but bounded and never from a FIFO
+
+
+@pytest.mark.parametrize("case", ["fifo", "folder", "huge"])
+def test_the_log_reader_refuses_what_is_not_a_log(case, tmp_path, monkeypatch):
+    from gan_adapt.engine import run_folder
+    from gan_adapt.engine.run_folder import RunFolder
+
+    monkeypatch.setattr(run_folder, "MAX_LOG_BYTES", 1000)
+    folder = RunFolder(tmp_path, writer=False)
+    _damage(folder.log, case)
+    with pytest.raises(DamagedRecordError, match="log.jsonl"):
+        folder.read_log()
+
+
+def test_the_log_reader_stops_at_the_first_line_that_is_not_a_record(tmp_path):
+    from gan_adapt.engine.run_folder import RunFolder
+
+    folder = RunFolder(tmp_path, writer=False)
+    good = [{"phase": "adapt", "step": i, "total": 0.5} for i in range(3)]
+    lines = [json.dumps(r).encode() for r in good]
+    for bad in (b"[" * 100_000, b'{"a": ' + _deep(50) + b"}", b"\xff\xfe{", b'{"cut": '):
+        folder.log.write_bytes(b"\n".join([*lines, bad, lines[0]]) + b"\n")
+        assert folder.read_log() == good
