@@ -674,6 +674,32 @@ def _cross_checks(recipe: Recipe, params: dict[str, BaseModel], needs_d: list[st
                         "recipe has no [search] section to find the reference latent")
     if not problems:  # the kinds are known: every step must have a term to optimise
         problems += _steps_without_terms(recipe)
+        problems += _batches_too_small(recipe, params)
+    return problems
+
+
+def _batches_too_small(recipe: Recipe, params: dict[str, BaseModel]) -> list[str]:
+    """A term whose params model declares ``min_batch()`` (samples it compares with each other)
+    must never apply on a step kind with a smaller batch: the run would stop at that step."""
+    from gan_adapt.schedule import kinds_by_step, term_applies
+
+    problems = []
+    steps = None
+    for i, term in enumerate(recipe.adapt.losses):
+        min_batch = getattr(params.get(f"adapt.losses[{i}]"), "min_batch", None)
+        needed = min_batch() if callable(min_batch) else None
+        if not isinstance(needed, int) or needed <= 1:
+            continue
+        if steps is None:  # replayed like validate's warnings: every pattern of a real recipe
+            steps = list(kinds_by_step(recipe.adapt.schedule, min(recipe.adapt.steps, 200_000)))
+        batch = {kind.name: kind.batch for kind in recipe.adapt.schedule}
+        small = sorted({kind for index, kind in steps
+                        if batch[kind] < needed and term_applies(term, kind, index)})
+        for kind in small:
+            problems.append(f"adapt.losses[{i}] ({term.name!r}) needs a batch of at least "
+                            f"{needed}, but it applies on {kind!r} steps, whose batch is "
+                            f"{batch[kind]}; raise that kind's batch or leave it out of the "
+                            "term's `on`")
     return problems
 
 

@@ -135,6 +135,6 @@ def test_validate_refuses_the_temperature(cli, tmp_path):
         f'extends = "{smoke}"\n'
         '[[adapt.losses]]\nname = "attentive_style"\non = ["random"]\n'
         'params = { encoder = "clip", layers = [0, 1], temperature = 1e-40 }\n')
-    result = cli("validate", recipe, plugins="gan-adapt-tokens")
+    result = cli("validate", recipe, plugins="tokens,oneshotclip")
     assert_refused(result, "temperature", "overflow or underflow float32")
     assert TOY_RECIPE.exists()

@@ -185,3 +185,39 @@ def test_nan_at_the_first_search_step_blames_the_search_term(cli, tmp_path):
     recipe = derived_recipe(tmp_path, extra_search=[fault])
     result = cli(*toy_run_args(tmp_path / "run", recipe))
     assert_refused(result, "search step 0:", "a bug in the term", "--check-plugins")
+
+
+# ---------------------------------------------------------------------------------------------
+# Terms that compare samples with each other declare their least batch (params.min_batch())
+
+SMOKE = TOY_RECIPE.parents[3] / "recipes" / "smoke.toml"
+CDC = TOY_RECIPE.parents[3] / "recipes" / "cdc-10shot-smoke.toml"
+
+
+@pytest.mark.parametrize("recipe, plugins, overrides, needle", [
+    (SMOKE, "oneshotclip", ["adapt.schedule[1].batch=1"],
+     "adapt.losses[4] ('clip_consistency') needs a batch of at least 2, but it applies on "
+     "'random' steps, whose batch is 1"),
+    (SMOKE, "oneshotclip", ['adapt.losses[4].on=["reference", "random"]'],
+     "needs a batch of at least 2, but it applies on 'reference' steps, whose batch is 1"),
+])
+def test_validate_refuses_a_batch_smaller_than_a_term_compares(recipe, plugins, overrides,
+                                                               needle, cli):
+    args = [item for o in overrides for item in ("--set", o)]
+    assert_refused(cli("validate", recipe, *args, plugins=plugins), needle)
+
+
+def test_a_term_that_never_meets_the_small_kind_is_accepted(cli):
+    # clip_consistency every 4 steps from step 1: steps 1, 5, 9... are all 'random' (batch 2),
+    # so the 'reference' kind's batch 1 never meets it
+    result = cli("validate", SMOKE, "--set", 'adapt.losses[4].on=["reference", "random"]',
+                 "--set", "adapt.losses[4].every=4", "--set", "adapt.losses[4].start=1",
+                 plugins="oneshotclip")
+    assert result.code == 0, result.err
+
+
+def test_the_cdc_term_on_its_own_latents_needs_three(fault_plugin_set):
+    from gan_adapt_cdc.params import CrossDomainConsistencyParams
+
+    assert CrossDomainConsistencyParams(batch=4).min_batch() == 1
+    assert CrossDomainConsistencyParams.model_construct(batch=None).min_batch() == 3
