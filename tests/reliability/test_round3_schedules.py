@@ -221,3 +221,36 @@ def test_the_cdc_term_on_its_own_latents_needs_three(fault_plugin_set):
 
     assert CrossDomainConsistencyParams(batch=4).min_batch() == 1
     assert CrossDomainConsistencyParams.model_construct(batch=None).min_batch() == 3
+
+
+@pytest.mark.parametrize("batch", [6, 5])
+def test_a_batch_the_minibatch_stddev_layer_cannot_group_is_refused_before_the_folder(
+        batch, cli, tmp_path):
+    """Only the built D knows its group size: the run refuses before its folder exists."""
+    out = tmp_path / "run"
+    result = cli("run", SMOKE, "--out", out, "--set", "search.steps=1", "--set",
+                 "adapt.steps=2", "--set", f"adapt.schedule[0].batch={batch}",
+                 plugins="oneshotclip")
+    assert_refused(result, "adapt.losses[0] ('adversarial'): the discriminator's minibatch-"
+                           f"stddev layer groups 4 samples, so a batch of {batch}")
+    assert not out.exists()
+
+
+def test_batches_the_minibatch_stddev_layer_groups_pass_the_check():
+    from types import SimpleNamespace
+
+    from gan_adapt.engine.preflight import minibatch_stddev_problems
+    from gan_adapt.recipe import StepKind, Term
+
+    head = SimpleNamespace(mbstd_num_channels=1, mbstd_group_size=4)
+    D = SimpleNamespace(modules=lambda: [head])
+    term = SimpleNamespace(spec=Term(name="adversarial", on=["r"]),
+                           impl=SimpleNamespace(reaches_minibatch_stddev=True))
+    patch = SimpleNamespace(spec=Term(name="patch"), impl=SimpleNamespace())
+    for batch, ok in [(1, True), (3, True), (4, True), (8, True), (12, True), (6, False),
+                      (9, False)]:
+        recipe = SimpleNamespace(adapt=SimpleNamespace(schedule=[
+            StepKind(name="r", batch=batch, every=2), StepKind(name="x", batch=7)]))
+        problems = minibatch_stddev_problems(recipe, SimpleNamespace(discriminator=D,
+                                                                     losses=[term, patch]))
+        assert (problems == []) == ok, (batch, problems)
