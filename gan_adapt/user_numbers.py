@@ -107,7 +107,8 @@ def class_index(value: Any, classes: int, what: str = "--class") -> int | None:
 
 
 def image_tensor(image: Any, what: str = "image") -> Any:
-    """A ``[1, 3, H, W]`` (or ``[3, H, W]``) float image with H, W >= 1 and finite values."""
+    """A ``[1, 3, H, W]`` (or ``[3, H, W]``) float image with H, W >= 1 and finite values
+    (returned as float32)."""
     import torch
 
     if image.dim() == 3:
@@ -118,8 +119,9 @@ def image_tensor(image: Any, what: str = "image") -> Any:
     if image.shape[-1] < 1 or image.shape[-2] < 1:
         raise NumberError(f"{what}: the image is empty ({image.shape[-2]}x{image.shape[-1]} "
                           "pixels)")
-    if image.dtype == torch.bool or image.is_complex():
-        raise NumberError(f"{what}: expected real pixel values, got a {image.dtype} tensor")
+    if not image.is_floating_point():  # uint8 pixels would be read as 255 times too bright
+        raise NumberError(f"{what}: expected a float tensor in [-1, 1], got a {image.dtype} "
+                          "tensor (for 0..255 pixels: image / 127.5 - 1)")
     image = image.detach().float()
     if not bool(torch.isfinite(image).all()):
         raise NumberError(f"{what}: the image holds NaN or infinite pixel values")

@@ -141,6 +141,8 @@ BAD_IMAGES = {
     "nan pixels": lambda: torch.full((1, 3, 8, 8), float("nan")),
     "one inf pixel": lambda: torch.zeros(1, 3, 8, 8).index_fill_(3, torch.tensor([2]), math.inf),
     "bool tensor": lambda: torch.ones(1, 3, 8, 8, dtype=torch.bool),
+    "uint8 tensor": lambda: torch.full((1, 3, 8, 8), 255, dtype=torch.uint8),
+    "complex tensor": lambda: torch.zeros(1, 3, 8, 8, dtype=torch.complex64),
     "grey tensor": lambda: torch.zeros(1, 1, 8, 8),
     "two images": lambda: torch.zeros(2, 3, 8, 8),
     "empty PIL": lambda: _empty_pil(0, 0),
