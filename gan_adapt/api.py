@@ -328,9 +328,8 @@ class Run:
         synthesise that latent with G_t."""
         import torch
 
-        from gan_adapt.inversion import invert
-
         from gan_adapt import user_numbers
+        from gan_adapt.inversion import invert
 
         steps = user_numbers.whole_number(steps, "steps", 0)
         lr = user_numbers.finite(lr, "lr", positive=True)

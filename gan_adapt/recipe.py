@@ -370,6 +370,7 @@ def override_literal(value: Any, depth: int = 0) -> str:
     import datetime
     import json
     import math
+    import numbers
     from collections.abc import Mapping
 
     from gan_adapt.recipe_limits import MAX_DEPTH
@@ -380,12 +381,12 @@ def override_literal(value: Any, depth: int = 0) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return _toml_string(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
+    if isinstance(value, numbers.Integral):  # numpy integers too
+        return str(int(value))
+    if isinstance(value, numbers.Real):
         if not math.isfinite(value):
             raise ValueError(f"{value} is not a finite number")
-        return json.dumps(value)
+        return json.dumps(float(value))
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(override_literal(v, depth + 1) for v in value) + "]"
     if isinstance(value, Mapping):

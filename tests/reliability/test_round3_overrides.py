@@ -171,3 +171,13 @@ def test_api_mapping_overrides_take_tables_and_tuples():
         overrides={"adapt.generator_optimizer": {"lr": 0.001, "betas": (0.0, 0.9)}})
     assert recipe.settings.adapt.generator_optimizer.betas == (0.0, 0.9)
     assert recipe.settings.adapt.generator_optimizer.lr == 0.001
+
+
+def test_api_mapping_overrides_take_numpy_numbers():
+    import numpy as np
+
+    recipe = gan_adapt.load_recipe(ROOT / "recipes" / "smoke.toml",
+                                   overrides={"adapt.steps": np.int64(7), "seed": np.uint32(5),
+                                              "adapt.ema_decay": np.float32(0.5)})
+    assert (recipe.settings.adapt.steps, recipe.settings.seed) == (7, 5)
+    assert recipe.settings.adapt.ema_decay == 0.5
