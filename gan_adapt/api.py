@@ -44,6 +44,8 @@ PathLike = Union[str, Path]
 _plugin_sets: dict[tuple[str, ...], Any] = {}
 #: :meth:`Run.sample` makes its images this many at a time (memory stays bounded for any n).
 SAMPLE_BATCH = 16
+#: :meth:`Run.translate` converges in hundreds of steps; far more is a typo, not a wish to wait.
+MAX_TRANSLATE_STEPS = 100_000
 
 
 def _plugins(plugins: PluginSet | None, plugins_dir: Sequence[PathLike] | PathLike = ()
@@ -331,7 +333,7 @@ class Run:
         from gan_adapt import user_numbers
         from gan_adapt.inversion import invert
 
-        steps = user_numbers.whole_number(steps, "steps", 0)
+        steps = user_numbers.whole_number(steps, "steps", 0, MAX_TRANSLATE_STEPS)
         lr = user_numbers.finite(lr, "lr", positive=True)
         picture = _image_tensor(image, self.source.img_resolution).to(self.device)
         w = invert(self.source, picture, steps=steps, lr=lr)

@@ -158,6 +158,7 @@ def test_translate_refuses_an_unusable_image(case, toy_run):
 
 
 @pytest.mark.parametrize("setting", [{"steps": -1}, {"steps": 2.5}, {"steps": True},
+                                     {"steps": 10 ** 12},
                                      {"lr": float("nan")}, {"lr": 0}, {"lr": -0.1},
                                      {"lr": float("inf")}, {"lr": "0.1"}])
 def test_translate_refuses_bad_settings(setting, toy_run):
