@@ -46,7 +46,8 @@ def _dump(model: BaseModel, raw: Any) -> dict[str, Any]:
     data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
     raw = raw if isinstance(raw, dict) else {}
     for name, field in type(model).model_fields.items():
-        key, value, written = field.alias or name, getattr(model, name), raw.get(field.alias or name)
+        key, value = field.alias or name, getattr(model, name)
+        written = raw.get(key)
         if value is None:
             if key in raw and field.get_default(call_default_factory=True) is not None:
                 data[key] = written
