@@ -34,7 +34,7 @@ def kinds_by_step(schedule: Sequence[Any], steps: int) -> Iterator[tuple[int, st
 def applied_before(term: Any, schedule: Sequence[Any] | None, index: int) -> bool:
     """Whether ``term`` applied at any step before ``index`` (``schedule`` None: the search,
     whose every step is of kind ``"search"``)."""
-    for earlier in range(index):
+    for earlier in range(term.start, index, term.every):  # the only steps it can apply at
         kind = "search" if schedule is None else step_kind(schedule, earlier).name
         if term_applies(term, kind, earlier):
             return True

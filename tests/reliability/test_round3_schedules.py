@@ -254,3 +254,20 @@ def test_batches_the_minibatch_stddev_layer_groups_pass_the_check():
         problems = minibatch_stddev_problems(recipe, SimpleNamespace(discriminator=D,
                                                                      losses=[term, patch]))
         assert (problems == []) == ok, (batch, problems)
+
+
+def test_applied_before_agrees_with_a_replay():
+    from gan_adapt.recipe import StepKind, Term
+    from gan_adapt.schedule import applied_before
+
+    rng = random.Random(9)
+    for _ in range(300):
+        schedule, losses = _random_schedule(rng, 12)
+        kinds = [StepKind(**k) for k in schedule]
+        for term in (Term(**t) for t in losses):
+            for index in range(12):
+                expected = any(term_applies(term, kind, i)
+                               for i, kind in kinds_by_step(kinds, index))
+                assert applied_before(term, kinds, index) == expected
+                assert applied_before(term, None, index) == any(
+                    term_applies(term, "search", i) for i in range(index))
