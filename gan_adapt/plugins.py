@@ -264,19 +264,30 @@ class PluginSet:
                                            self._label(name)))
         return False
 
-    def load_plugins_dir(self, folder: str | Path) -> None:
+    def load_plugins_dir(self, folder: str | Path, given_by: str = "--plugins-dir") -> None:
         """Load every ``*.py`` file of ``folder`` as a plugin named after the file; a folder
-        with a ``pyproject.toml`` is a plugin package instead (:meth:`load_package`)."""
+        with a ``pyproject.toml`` is a plugin package instead (:meth:`load_package`).
+
+        ``given_by`` names where the folder came from in messages (the option, or the
+        environment variable ``GAN_ADAPT_PLUGINS_DIR``).
+        """
         folder = Path(folder)
-        if not folder.is_dir():
-            raise PluginError(f"--plugins-dir {folder} is not a folder")
-        if folder.resolve() in self.folders:
+        try:
+            if not folder.is_dir():
+                raise PluginError(f"{given_by} {str(folder)[:200]!r}: not a folder")
+            resolved = folder.resolve()
+            sources = sorted(folder.glob("*.py"))
+        except (OSError, ValueError, RuntimeError) as exc:  # too long, a loop, no permission
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise PluginError(f"{given_by} {str(folder)[:200]!r}: cannot be used as a folder "
+                              f"({reason})") from None
+        if resolved in self.folders:
             return  # named twice (given and remembered by a run): loaded once
-        self.folders.append(folder.resolve())
+        self.folders.append(resolved)
         if (folder / "pyproject.toml").is_file():
             self.load_package(folder)
             return
-        for path in sorted(folder.glob("*.py")):
+        for path in sources:
             name = path.stem
             try:
                 module = _import_file(path)
@@ -493,8 +504,11 @@ def load_plugins(plugins_dir: str | Path | Iterable[str | Path] | None = None, *
         plugin_set.add_module(obj, name, getattr(obj, "__version__", "-"), "explicit")
     if plugins_dir is None or isinstance(plugins_dir, (str, Path)):
         plugins_dir = [plugins_dir] if plugins_dir else []
-    env_dirs = ([d for d in os.environ.get(PLUGINS_DIR_ENV, "").split(os.pathsep) if d]
-                if entry_points else [])
-    for folder in [*plugins_dir, *env_dirs]:
+    for folder in plugins_dir:
         plugin_set.load_plugins_dir(folder)
+    env_dirs = ([d for d in os.environ.get(PLUGINS_DIR_ENV, "").split(os.pathsep) if d.strip()]
+                if entry_points else [])
+    for folder in env_dirs:
+        plugin_set.load_plugins_dir(folder, f"the environment variable {PLUGINS_DIR_ENV} "
+                                            f"(folders separated by {os.pathsep!r}) names")
     return plugin_set

@@ -27,24 +27,28 @@ The generated code passes ``ruff check`` with the rules its ``pyproject.toml`` s
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 from gan_adapt.errors import InputError
 
-_NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+#: The whole name must match (``fullmatch``: a ``$`` would let a trailing newline through).
+_NAME = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
 #: Longer names would push the generated code past its 100-character lines.
 MAX_NAME_LENGTH = 24
 
 
 def names(name: str) -> dict[str, str]:
     """The names a plugin called ``name`` uses (see docs/plugins.md, naming conventions)."""
-    if not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
         raise InputError(f"new-plugin {name!r}: a plugin name is lower-case letters and digits, "
-                         "words joined by '-' or '_', starting with a letter (e.g. 'sketch-loss')")
-    if len(name) > MAX_NAME_LENGTH:
-        raise InputError(f"new-plugin {name!r}: a plugin name is at most {MAX_NAME_LENGTH} "
-                         f"characters (this one has {len(name)})")
+                         "words joined by '-' or '_', starting with a letter, at most "
+                         f"{MAX_NAME_LENGTH} characters (longer names would push the generated "
+                         "code past its 100-character lines), no spaces or control characters "
+                         "(e.g. 'sketch-loss')")
     snake = name.replace("-", "_")
     return {"name": name, "snake": snake, "dist": f"gan-adapt-{name.replace('_', '-')}",
             "package": f"gan_adapt_{snake}", "loss": f"{snake}_embedding",
@@ -57,19 +61,62 @@ def create(name: str, out: str | Path = ".") -> Path:
     from gan_adapt import __version__
 
     n = names(name)
-    root = Path(out) / n["dist"]
-    if root.exists():
+    out = Path(out)
+    root = out / n["dist"]
+    if root.exists() or root.is_symlink():
         raise InputError(f"{root} already exists; choose another name or --out folder")
     files = {path.format(**n): _fill(text, n, __version__) for path, text in TEMPLATES.items()}
+    # Built in a temporary folder beside the destination, then renamed into place (one atomic
+    # step on one file system): a failure half-way leaves nothing behind.
+    created = _first_missing(out)
+    staging = None
     try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{n['dist']}.", suffix=".partial", dir=out))
         for relative, text in files.items():
-            target = root / relative
+            target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-        _write_assets(root / "recipes" / "assets")
-    except OSError as exc:
-        raise InputError(f"cannot write {root}: {exc.strerror or exc}") from None
+        _write_assets(staging / "recipes" / "assets")
+        from gan_adapt.files import _umask
+
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes a private folder
+        if root.exists() or root.is_symlink():  # appeared meanwhile: never replace it
+            raise FileExistsError(17, "it appeared while the package was being written")
+        os.rename(staging, root)
+    except BaseException as exc:
+        _remove_partial(staging, out, created)
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write {root}: {exc.strerror or exc}. Nothing was left "
+                             "behind.") from None
+        raise
     return root
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost folder of ``folder``'s path that does not exist yet (None: it exists)."""
+    missing = None
+    for candidate in [folder, *folder.parents]:
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
+
+
+def _remove_partial(staging: Path | None, out: Path, created: Path | None) -> None:
+    """Delete the staging folder, and the folders ``create`` made to hold it."""
+    if staging is not None:
+        shutil.rmtree(staging, ignore_errors=True)
+    if created is None:
+        return
+    for folder in [out, *out.parents]:
+        try:
+            folder.rmdir()  # only while empty: nothing of anyone else's is removed
+        except OSError:
+            return
+        if folder == created:
+            return
+
 
 
 def _fill(text: str, n: dict[str, str], version: str) -> str:

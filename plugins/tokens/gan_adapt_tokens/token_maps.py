@@ -44,6 +44,10 @@ class TokenMaps:
                 raise GanAdaptError(f"{who}: layer {layer} does not exist; {encoder.name!r} has "
                                     f"the patch embedding (0) and {depth} blocks "
                                     f"(1..{depth}, or -1..-{depth})")
+            if index in blocks:  # e.g. 4 and -1 of a 4-block tower: one map counted twice
+                raise GanAdaptError(f"{who}: layers {layers} name map {index} twice ("
+                                    f"{encoder.name!r} has {depth} blocks, so negative layers "
+                                    f"count back from {depth}); list each map once")
             blocks.append(index)
         self.layers = blocks
         self.patchify = _patchify(self.tower, who) if 0 in blocks else None
