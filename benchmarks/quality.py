@@ -500,16 +500,18 @@ def plan_jobs(args: argparse.Namespace, recipes: list[Path], table: dict[str, qt
 
 
 def transform_table(plugin_set: Any = None) -> dict[str, qt.BenchTransform]:
-    """Every transform the benchmark knows: the built-in splits, then plugins' (held out)."""
-    table = qt.builtin_transforms()
-    registry = getattr(plugin_set, "registry", None)
-    if registry is not None and "transform" in getattr(registry, "_by_kind", {}):
-        for component in registry.components("transform"):
-            if component.name not in table:
-                info = component.factory
-                table[component.name] = qt.BenchTransform(
-                    component.name, info, info.caption, info.split or qt.HELD_OUT)
-    return table
+    """Every transform the registry knows (``register_transforms``): the built-in tune and test
+    splits (registered by gan_adapt.evaluation.plugin), then plugins' (held out)."""
+    from gan_adapt.plugins import load_plugins
+
+    plugin_set = plugin_set if plugin_set is not None else load_plugins()
+    from gan_adapt.evaluation.plugin import TEST_CAPTIONS, TUNE_CAPTIONS
+
+    table = qt.registered_transforms(plugin_set.registry)
+    splits = {split: index for index, split in enumerate((qt.TUNE, qt.TEST, qt.HELD_OUT))}
+    builtin = {name: index for index, name in enumerate([*TUNE_CAPTIONS, *TEST_CAPTIONS])}
+    return dict(sorted(table.items(), key=lambda item: (
+        splits[item[1].split], builtin.get(item[0], len(builtin)), item[0])))
 
 
 def choose_transforms(args: argparse.Namespace, table: dict[str, qt.BenchTransform]) -> list[str]:
@@ -518,7 +520,7 @@ def choose_transforms(args: argparse.Namespace, table: dict[str, qt.BenchTransfo
         unknown = [t for t in args.transforms if t not in table]
         if unknown:
             raise SystemExit(f"unknown transform {', '.join(unknown)} (known: "
-                             f"{', '.join(table)}; a plugin's need --plugins-dir)")
+                             f"{', '.join(table)}; a plugin's transform needs --plugins-dir)")
         return list(dict.fromkeys(args.transforms))
     if args.quick:
         return list(QUICK_TRANSFORMS)
@@ -714,7 +716,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
     out = Path(args.out)
     recipes = recipe_files(args.recipes)
-    plugin_set = load_plugins(args.plugins_dir) if args.plugins_dir else load_plugins()
+    plugin_set = load_plugins(args.plugins_dir)
     table = transform_table(plugin_set)
     args.transforms = choose_transforms(args, table)
     for recipe in recipes:  # before anything is written
@@ -777,7 +779,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         from gan_adapt.generators import load
         from gan_adapt.plugins import load_plugins
 
-        table = transform_table(load_plugins(args.plugins_dir) if args.plugins_dir else None)
+        table = transform_table(load_plugins(args.plugins_dir))
         names = choose_transforms(args, table)
         G_s = load(SOURCE).eval().requires_grad_(False)
         folder = Path(args.write_targets)

@@ -56,16 +56,45 @@ class BenchTransform:
     split: str  # TUNE, TEST, or HELD_OUT (registered by a plugin, in neither split)
 
 
-def builtin_transforms() -> dict[str, BenchTransform]:
-    """The tune split (known_transforms) and the test split (test_split_transforms)."""
-    from gan_adapt.evaluation.known_transforms import TRANSFORMS
-    from gan_adapt.evaluation.test_split_transforms import TEST_CAPTIONS, TEST_TRANSFORMS
-    from gan_adapt.training.portraits import DOMAINS
+class TransformFailed(SystemExit):
+    """A transform returned something that is not an image batch of its input's shape."""
 
-    table = {name: BenchTransform(name, fn, f"{DOMAINS[name]} of a face", TUNE)
-             for name, fn in TRANSFORMS.items()}
-    table.update({name: BenchTransform(name, fn, f"{TEST_CAPTIONS[name]} of a face", TEST)
-                  for name, fn in TEST_TRANSFORMS.items()})
+
+def checked(name: str, source: str, fn: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    """``fn``, with its output checked: same shape as the input, finite, within [-1, 1] (to
+    1e-4). A violation stops the benchmark with one line naming the transform and plugin."""
+
+    def apply(images: Tensor) -> Tensor:
+        where = f"transform {name!r} (plugin {source!r})"
+        try:
+            out = fn(images)
+        except Exception as exc:  # noqa: BLE001 - a plugin's error, named
+            raise TransformFailed(f"{where} failed: {type(exc).__name__}: {exc}") from None
+        if not isinstance(out, Tensor) or out.shape != images.shape:
+            got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+            raise TransformFailed(f"{where} returned {got} for images of shape "
+                                  f"{tuple(images.shape)}; a transform keeps the shape")
+        if not torch.isfinite(out).all():
+            raise TransformFailed(f"{where} returned NaN or infinite values")
+        if out.min() < -1 - 1e-4 or out.max() > 1 + 1e-4:
+            raise TransformFailed(f"{where} returned values in [{float(out.min()):.3f}, "
+                                  f"{float(out.max()):.3f}]; images are in [-1, 1]")
+        return out.clamp(-1, 1)
+
+    apply.__doc__ = getattr(fn, "__doc__", None)
+    return apply
+
+
+def registered_transforms(registry: Any) -> dict[str, BenchTransform]:
+    """The transforms of the registry (kind ``transform``), each output-checked; a plugin's
+    transform without a split is held out, without a caption captioned by its name."""
+    table = {}
+    for component in registry.components("transform"):
+        info = component.factory
+        caption = info.caption or f"a {component.name.replace('_', ' ')} picture of a face"
+        table[component.name] = BenchTransform(component.name,
+                                               checked(component.name, component.source, info.fn),
+                                               caption, info.split or HELD_OUT)
     return table
 
 
