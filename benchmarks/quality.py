@@ -53,6 +53,7 @@ Options:
   --quick                    2 steps, 2 transforms, 2 targets, 3 recipes, 8 latents: pipeline test
   --score-sweep SWEEP        score a `gan-adapt sweep`'s finished runs (tune split only)
   --write-targets DIR        only write the targets (for sweep files)
+  --table RESULTS_JSON       only print a results.json's Markdown tables (for docs)
 
     python benchmarks/quality.py --split test --recipes oneshotclip best --out runs/q-test
     python benchmarks/quality.py --quick                  # under a minute: the pipeline only
@@ -99,6 +100,7 @@ QUICK_RECIPES = ("oneshotclip", "nada", "cdc-10shot")
 QUICK_TRANSFORMS = ("sketch", "grade")
 QUICK_TARGETS = ("gan-0", "render-5001")
 QUICK_STEPS = 2
+QUICK_REFERENCE_FACES = 64  # --quick: the targets' distance percentiles among 64 faces
 #: A curve point is "as good as the best" within this relative margin.
 PLATEAU_TOLERANCE = 0.02
 #: The file that marks a folder as this benchmark's output (and what it was started with).
@@ -538,7 +540,8 @@ def choose_targets(args: argparse.Namespace, G_s: Any,
     cache = folder / "targets.json"
     known = json.loads(cache.read_text()) if cache.is_file() else {}
     distance = build_lpips("portraits-clip", None, G_s.img_resolution, torch.device("cpu")).model
-    reference = qt.reference_distances(G_s, distance)
+    faces = QUICK_REFERENCE_FACES if args.quick else qt.REFERENCE_FACES
+    reference = qt.reference_distances(G_s, distance, faces)
     if args.target_seeds:
         specs = qt.parse_target_seeds(args.target_seeds, sources)
     elif args.quick:
@@ -547,6 +550,7 @@ def choose_targets(args: argparse.Namespace, G_s: Any,
     else:
         gan = known.get("default_gan_seeds") or qt.far_gan_seeds(G_s, distance,
                                                                  reference=reference)
+        # (the default gan seeds of the shipped G_s are 102 and 104)
         known["default_gan_seeds"] = gan
         specs = [qt.TargetSpec("gan", s) for s in gan if "gan" in sources]
         specs += [qt.TargetSpec("render", s) for s in qt.RENDER_SEEDS if "render" in sources]
@@ -559,7 +563,7 @@ def choose_targets(args: argparse.Namespace, G_s: Any,
         info[spec.id] = {"source": spec.source, "seed": spec.seed, "in_range": spec.in_range,
                          "clip_lpips_from_mean_face": round(value, 4),
                          "clip_lpips_percentile": round(qt.percentile_of(value, reference), 1)}
-    known["reference"] = {"faces": qt.REFERENCE_FACES, "seed": qt.REFERENCE_SEED,
+    known["reference"] = {"faces": faces, "seed": qt.REFERENCE_SEED,
                           "percentile": qt.FAR_PERCENTILE,
                           "threshold": round(float(torch.quantile(reference,
                                                                   qt.FAR_PERCENTILE / 100)), 4),
@@ -670,6 +674,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "settings (use --seed 1: not the benchmark's latents).")
     parser.add_argument("--sweep-out", default=None,
                         help="The sweep's folder if not the default sweeps/<name>.")
+    parser.add_argument("--table", metavar="RESULTS_JSON", default=None,
+                        help="Only print the Markdown tables (targets, ratios with intervals per "
+                             "group, means per group) of a results.json; with --transforms-rows "
+                             "also the per-transform ratios.")
+    parser.add_argument("--transforms-rows", action="store_true",
+                        help="--table: add the per-transform groups to the ratio table.")
     parser.add_argument("--write-targets", metavar="DIR", default=None,
                         help="Only write the transforms' targets (and the 10-shot folders) "
                              "into DIR, e.g. for a sweep file.")
@@ -775,6 +785,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.jobs = default_jobs(args.quick)
     args.evaluator_names = evaluator_names(args.evaluator)
     torch.set_num_threads(args.threads)
+    if args.table:
+        import quality_scoring
+
+        text = quality_scoring.docs_tables(Path(args.table), args.transforms_rows)
+        print(text)
+        return {"markdown": text}
     if args.write_targets:
         from gan_adapt.generators import load
         from gan_adapt.plugins import load_plugins

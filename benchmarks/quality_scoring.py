@@ -436,7 +436,7 @@ def _interval_cell(entry: dict[str, Any] | None) -> str:
     if entry is None:
         return "–"
     mark = {"better": " ✓", "worse": " ✗"}.get(entry["verdict"], "")
-    return f"{entry['mean']:.2f}x [{entry['low']:.2f}, {entry['high']:.2f}]{mark}"
+    return f"{entry['mean']:.3f}x [{entry['low']:.3f}, {entry['high']:.3f}]{mark}"
 
 
 def claims_markdown(record: dict[str, Any], per_transform: bool = False) -> str:
@@ -545,6 +545,28 @@ def write_results(record: dict[str, Any], out: Path, json_file: str | None) -> l
         plot = quality.plot_curves(record["curves"], out / "curve.png")
         written += [plot] if plot else []
     return written
+
+
+def docs_tables(path: Path, per_transform: bool = False) -> str:
+    """The Markdown docs/benchmark.md shows for a results.json: settings, targets, the ratios
+    with intervals per group (and per transform), the means per group."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        settings = record["settings"]
+        record["rows"], record["groups"]  # noqa: B018 - a scored record, not --runs-only
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(f"--table {path}: not a scored results.json of this benchmark "
+                         f"({type(exc).__name__}: {exc})") from None
+    seeds = ", ".join(map(str, settings["recipe_seeds"]))
+    evaluator = record["instruments"]["evaluator"]
+    head = (f"Transforms: {', '.join(f'{t} ({s})' for t, s in settings['transforms'].items())}; "
+            f"targets: {', '.join(settings['targets'])}; recipe seeds: {seeds}; n = "
+            f"{settings['n']} latents of seed {settings['seed']}; {settings['resamples']} "
+            f"bootstrap resamples; evaluator {evaluator['name']} (sha256 "
+            f"{str(evaluator['sha256'])[:16]}...)" + ("; QUICK (numbers mean nothing)"
+                                                       if settings["quick"] else "") + ".")
+    return "\n".join([head, "", targets_markdown(record), claims_markdown(record, per_transform),
+                      means_markdown(record)])
 
 
 def print_summary(record: dict[str, Any]) -> None:

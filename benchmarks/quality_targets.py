@@ -180,13 +180,14 @@ def portrait(G: Any, spec: TargetSpec) -> Tensor:
 
 
 @torch.no_grad()
-def reference_distances(G: Any, distance: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
-    """The distance of :data:`REFERENCE_FACES` random faces (truncation 1) from G(w_avg)."""
+def reference_distances(G: Any, distance: Callable[[Tensor, Tensor], Tensor],
+                        faces: int = REFERENCE_FACES) -> Tensor:
+    """The distance of ``faces`` random faces (truncation 1) from G(w_avg)."""
     start = mean_face(G)
     values = []
-    for offset in range(0, REFERENCE_FACES, 64):
-        count = min(64, REFERENCE_FACES - offset)
-        z = torch.randn(REFERENCE_FACES, G.z_dim,
+    for offset in range(0, faces, 64):
+        count = min(64, faces - offset)
+        z = torch.randn(faces, G.z_dim,
                         generator=torch.Generator().manual_seed(REFERENCE_SEED))[offset:offset
                                                                                   + count]
         faces = G.synthesis(G.mapping(z), noise_mode="const").clamp(-1, 1)
