@@ -166,14 +166,19 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+#: Recipe keys that configure no term (what the target is, where outputs go, prose).
+NOT_TERMS = ("target", "output", "name", "description", "extends")
+
+
 def instrument_use(recipe: Path, overrides: list[str], names: list[str]) -> list[str]:
-    """Which of ``names`` (instrument names or folders) the recipe's merged terms, or the
-    overrides, mention: a recipe that trains against a scoring instrument games it."""
+    """Which of ``names`` (instrument names or folders) the recipe (``extends`` merged, the
+    overrides applied) mentions outside its target, outputs and prose: a recipe that trains
+    against a scoring instrument games it."""
     from gan_adapt.recipe import apply_overrides, read_toml
 
     data, _ = apply_overrides(read_toml(recipe), overrides)
-    terms = {key: data.get(key) for key in ("search", "adapt", "encoders", "losses")}
-    text = [s.lower() for s in _strings(terms)]
+    text = [s.lower() for key, value in data.items() if key not in NOT_TERMS
+            for s in _strings(value)]
     return [name for name in names if any(name.lower() in s for s in text)]
 
 

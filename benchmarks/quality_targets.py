@@ -184,14 +184,11 @@ def reference_distances(G: Any, distance: Callable[[Tensor, Tensor], Tensor],
                         faces: int = REFERENCE_FACES) -> Tensor:
     """The distance of ``faces`` random faces (truncation 1) from G(w_avg)."""
     start = mean_face(G)
+    z_all = torch.randn(faces, G.z_dim, generator=torch.Generator().manual_seed(REFERENCE_SEED))
     values = []
-    for offset in range(0, faces, 64):
-        count = min(64, faces - offset)
-        z = torch.randn(faces, G.z_dim,
-                        generator=torch.Generator().manual_seed(REFERENCE_SEED))[offset:offset
-                                                                                  + count]
-        faces = G.synthesis(G.mapping(z), noise_mode="const").clamp(-1, 1)
-        values.append(distance(faces, start.expand_as(faces)).double())
+    for z in z_all.split(64):
+        images = G.synthesis(G.mapping(z), noise_mode="const").clamp(-1, 1)
+        values.append(distance(images, start.expand_as(images)).double())
     return torch.cat(values)
 
 

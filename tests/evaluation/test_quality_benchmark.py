@@ -320,6 +320,69 @@ def test_write_targets_writes_each_targets_transform_and_the_ten_shot_folder(tmp
     assert 0 <= info["gan-3"]["clip_lpips_percentile"] <= 100
 
 
+def _scoring():
+    _load_benchmark()
+    return importlib.import_module("quality_scoring")
+
+
+def test_verdicts_follow_each_metrics_direction():
+    from gan_adapt.evaluation.intervals import Interval
+
+    scoring = _scoring()
+    below, around, above = Interval(0.8, 0.7, 0.9, 3), Interval(1.0, 0.9, 1.1, 3), \
+        Interval(1.2, 1.1, 1.3, 3)
+    assert scoring.verdict(below, lower_is_better=True) == "better"  # fidelity 0.8x
+    assert scoring.verdict(below, lower_is_better=False) == "worse"  # diversity 0.8x
+    assert scoring.verdict(above, lower_is_better=True) == "worse"
+    assert scoring.verdict(around, lower_is_better=True) == "no claim"
+
+
+def test_claims_average_seeds_then_take_per_case_ratios_per_group():
+    scoring = _scoring()
+    rows, per_latent = [], {}
+    # Two cases; the baseline `b` ran seeds 0 and 1, the recipe `r` seeds 0 and 1.
+    values = {("sketch", "gan-1"): {("b", 0): [2.0, 2.0], ("b", 1): [4.0, 4.0],
+                                   ("r", 0): [1.0, 1.0], ("r", 1): [2.0, 2.0]},
+              ("grade", "render-2"): {("b", 0): [1.0, 3.0], ("b", 1): [1.0, 3.0],
+                                      ("r", 0): [1.0, 1.0], ("r", 1): [1.0, 1.0]}}
+    for (transform, target), by_run in values.items():
+        split = "tune" if transform == "sketch" else "test"
+        for (method, seed), latents in by_run.items():
+            rows.append({"transform": transform, "target": target, "split": split,
+                         "target_source": target.split("-")[0], "method": method, "seed": seed})
+            per_latent[transform, target, method, seed] = {"fidelity": latents}
+    found = scoring.claims(per_latent, rows, "b", resamples=200)
+    groups = found["methods"]["r"]["groups"]
+    # sketch: (1.5) / (3) = 0.5 (seeds averaged first); grade: 1 / 2 = 0.5 -> 0.5 everywhere
+    assert groups["all"]["fidelity"]["mean"] == pytest.approx(0.5)
+    assert groups["all"]["fidelity"]["cases"] == 2
+    assert groups["tune-gan"]["fidelity"]["cases"] == 1
+    assert groups["tune-gan"]["fidelity"]["verdict"] == "better"  # constant latents: 0.5 exactly
+    assert groups["tune-gan"]["fidelity"]["low"] == groups["tune-gan"]["fidelity"]["high"] == 0.5
+    # grade's baseline latents differ (1 and 3): a resample of both latents at 1 gives ratio 1,
+    # both at 3 gives 1/3, so the interval reaches 1 and no claim stands on that case alone.
+    grade = groups["test-render"]["fidelity"]
+    assert (grade["low"], grade["high"]) == pytest.approx((1 / 3, 1.0))
+    assert grade["verdict"] == "no claim"
+    assert set(groups) == {"all", "tune", "test", "tune-gan", "test-render", "transform:sketch",
+                           "transform:grade"}
+    assert "diversity" not in groups["all"]  # a metric nobody measured is not claimed
+    noise = scoring.seed_noise(per_latent, rows, "b", resamples=200)
+    # seed 1 over seed 0: sketch 4 / 2 = 2, grade 2 / 2 = 1 -> mean 1.5
+    assert noise["seeds"] == [0, 1]
+    assert noise["groups"]["all"]["fidelity"]["mean"] == pytest.approx(1.5)
+    assert noise["groups"]["all"]["fidelity"]["low"] <= 1.0  # one case at 1: no claim
+    assert noise["groups"]["all"]["fidelity"]["verdict"] == "no claim"
+
+
+def test_sweep_runs_name_their_transform_by_file_or_folder():
+    scoring = _scoring()
+    table = _load_benchmark().transform_table()
+    assert scoring.sweep_transform("targets/sketch.png", table) == "sketch"
+    assert scoring.sweep_transform("t/grade/render-5001.png", table) == "grade"
+    assert scoring.sweep_transform("t/other/x.png", table) is None
+
+
 @pytest.fixture(scope="module")
 def quick_evaluator(tmp_path_factory):
     """A quickly trained evaluator export (the tests do not depend on the shipped weights)."""
