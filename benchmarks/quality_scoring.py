@@ -198,6 +198,8 @@ def score_benchmark(args: argparse.Namespace, record: dict[str, Any], G_s: Any,
         face = qt.portrait(G_s, spec)
         info["evaluator_from_mean_face"] = round(float(inst.evaluator.distance(face,
                                                                                start_face)), 4)
+    if args.jobs > 1:
+        score_in_workers(args, outcomes, out, tag)
     for name in args.transforms:
         entry = table[name]
         generators: list[tuple[str, int | None, str, Callable[[], Any], Path]] = [
@@ -243,6 +245,73 @@ def score_benchmark(args: argparse.Namespace, record: dict[str, Any], G_s: Any,
     record["claims"] = claims(per_latent, rows, args.baseline, args.resamples)
     record["seed_noise"] = seed_noise(per_latent, rows, args.baseline, args.resamples)
     return record
+
+
+@dataclass(frozen=True)
+class ScoreTask:
+    """One generator to score in a worker process (picklable): a run's generator folder, or
+    None for the ``source`` / ``ideal`` row of the transform."""
+
+    transform: str
+    which: str  # "run", "source" or "ideal"
+    generator: str | None
+    cache: str
+    n: int
+    seed: int
+    instruments: tuple[str, str, str]  # --evaluator, --lpips, --clip
+    plugins_dirs: tuple[str, ...]
+
+
+_SCORER: Any = None  # a worker process builds G_s, the instruments and the transforms once
+
+
+def _score_task(task: ScoreTask) -> str:
+    """Entry point of a scoring worker: one thread; writes the task's cache file."""
+    global _SCORER
+    import quality
+    from gan_adapt.evaluation.known_transforms import TransformedGenerator
+    from gan_adapt.generators import load
+    from gan_adapt.plugins import load_plugins
+
+    torch.set_num_threads(1)
+    if _SCORER is None:
+        G_s = load(quality.SOURCE).eval().requires_grad_(False)
+        _SCORER = (G_s, build_instruments(*task.instruments, G_s.img_resolution),
+                   quality.transform_table(load_plugins(list(task.plugins_dirs))))
+    G_s, inst, table = _SCORER
+    fn = table[task.transform].fn
+    G_t = {"source": lambda: G_s, "ideal": lambda: TransformedGenerator(G_s, fn),
+           "run": lambda: load(task.generator).eval()}[task.which]()
+    cached_scores(Path(task.cache), lambda: score_generator(G_s, G_t, fn, inst, task.n,
+                                                            task.seed))
+    return task.cache
+
+
+def score_in_workers(args: argparse.Namespace, outcomes: list[Any], out: Path, tag: str) -> None:
+    """Score every generator without a cache in ``--jobs`` worker processes (the rows are then
+    read from the caches; the numbers do not depend on it)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    common = dict(n=args.n, seed=args.seed, instruments=(args.evaluator, args.lpips, args.clip),
+                  plugins_dirs=tuple(args.plugins_dir))
+    tasks = []
+    for name in args.transforms:
+        for which in ("ideal", "source"):
+            tasks.append(ScoreTask(name, which, None,
+                                   str(out / "scores" / name / f"{which}-{tag}.json"), **common))
+        tasks += [ScoreTask(name, "run", o.generator,
+                            str(Path(o.job.folder) / f"scores-{tag}.json"), **common)
+                  for o in outcomes if o.job.transform == name]
+    missing = [task for task in tasks if not Path(task.cache).is_file()]
+    if len(missing) < 2:
+        return
+    print(f"scoring {len(missing)} generators in {args.jobs} worker processes", flush=True)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+        for done, _ in enumerate(pool.map(_score_task, missing), 1):
+            if done % 10 == 0 or done == len(missing):
+                print(f"  scored {done}/{len(missing)}", flush=True)
 
 
 def recipe_flags(recipe: Path, args: argparse.Namespace) -> list[str]:
