@@ -739,6 +739,10 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"recipe {recipe.stem} uses the evaluator "
                              f"({', '.join(args.evaluator_names)}) in its terms: it could "
                              "train against the instrument that scores it")
+    if not args.runs_only:  # a missing evaluator is found now, not after hours of runs
+        import quality_scoring
+
+        quality_scoring.load_scoring_evaluator(args.evaluator)
     open_out(out, args)
     G_s = load(SOURCE).eval().requires_grad_(False)
     specs, targets = choose_targets(args, G_s, out / "targets")
