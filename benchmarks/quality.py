@@ -541,38 +541,46 @@ def choose_targets(args: argparse.Namespace, G_s: Any,
     faces. The default gan seeds are chosen by that distance (quality_targets)."""
     from gan_adapt.evaluation.metric_models import build_lpips
 
+    from gan_adapt.evaluation import benchmark_targets as bt
+
     sources = list(qt.SOURCES) if args.targets == "both" else [args.targets]
     cache = folder / "targets.json"
     known = json.loads(cache.read_text()) if cache.is_file() else {}
     distance = build_lpips("portraits-clip", None, G_s.img_resolution, torch.device("cpu")).model
-    faces = QUICK_REFERENCE_FACES if args.quick else qt.REFERENCE_FACES
-    reference = qt.reference_distances(G_s, distance, faces)
     if args.target_seeds:
         specs = qt.parse_target_seeds(args.target_seeds, sources)
     elif args.quick:
         specs = [s for s in qt.parse_target_seeds(list(QUICK_TARGETS), sources)
                  if s.source in sources]
     else:
-        gan = known.get("default_gan_seeds") or qt.far_gan_seeds(G_s, distance,
-                                                                 reference=reference)
-        # (the default gan seeds of the shipped G_s are 102 and 104)
-        known["default_gan_seeds"] = gan
-        specs = [qt.TargetSpec("gan", s) for s in gan if "gan" in sources]
+        if "gan" in sources and "default_gan_seeds" not in known:
+            seeds, threshold = bt.far_seeds(G_s, distance, qt.GAN_TARGETS)
+            known["default_gan_seeds"], known["far_threshold"] = seeds, round(threshold, 4)
+        specs = [qt.TargetSpec("gan", s) for s in known.get("default_gan_seeds", [])
+                 if "gan" in sources]
         specs += [qt.TargetSpec("render", s) for s in qt.RENDER_SEEDS if "render" in sources]
+    faces = QUICK_REFERENCE_FACES if args.quick else qt.REFERENCE_FACES
+    reference = known.get("reference_distances")
+    if reference is None or len(reference) != faces:
+        reference = [round(float(v), 6) for v in qt.reference_distances(G_s, distance, faces)]
+        known["reference_distances"] = reference
+    reference_tensor = torch.tensor(reference, dtype=torch.float64)
     start = qt.mean_face(G_s)
     info = known.setdefault("targets", {})
     portraits = {}
     for spec in specs:
         portraits[spec.id] = qt.portrait(G_s, spec)
-        value = float(distance(portraits[spec.id], start))
+        value = float(distance(start, portraits[spec.id]))
         info[spec.id] = {"source": spec.source, "seed": spec.seed, "in_range": spec.in_range,
                          "clip_lpips_from_mean_face": round(value, 4),
-                         "clip_lpips_percentile": round(qt.percentile_of(value, reference), 1)}
-    known["reference"] = {"faces": faces, "seed": qt.REFERENCE_SEED,
+                         "clip_lpips_percentile": round(qt.percentile_of(value,
+                                                                         reference_tensor), 1)}
+    known["reference"] = {"faces": faces, "seeds": f"{bt.REFERENCE_SEEDS.start}-"
+                          f"{bt.REFERENCE_SEEDS.start + faces - 1}",
                           "percentile": qt.FAR_PERCENTILE,
-                          "threshold": round(float(torch.quantile(reference,
+                          "threshold": round(float(torch.quantile(reference_tensor,
                                                                   qt.FAR_PERCENTILE / 100)), 4),
-                          "median": round(float(reference.median()), 4)}
+                          "median": round(float(reference_tensor.median()), 4)}
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(known, indent=2) + "\n")
     return specs, {"portraits": portraits, "info": known}

@@ -1,16 +1,14 @@
-"""The quality benchmark's transforms and one-shot targets (see ``quality.py``'s docstring).
+"""The quality benchmark's transforms, one-shot targets and their files (see ``quality.py``).
 
 A target is the portrait a user would bring, before the transform: T(target) is what a
-one-shot recipe is given. Two sources, reported apart:
+one-shot recipe is given. The targets and the rule that picks the in-range seeds are
+:mod:`gan_adapt.evaluation.benchmark_targets`'s (docs/benchmark.md, "Protocol"):
 
-* ``gan-<seed>`` (in range): G_s(z_seed) at truncation 1.0. The default seeds are the first
-  :data:`GAN_TARGETS` seeds from :data:`GAN_FIRST_SEED` on whose portraits-CLIP LPIPS from
-  G_s(w_avg) (where every latent search starts) is above the :data:`FAR_PERCENTILE` th
-  percentile of :data:`REFERENCE_FACES` random faces: a target next to the search's start
-  would reward staying put.
-* ``render-<seed>`` (out of range): ``portraits_batch(1, R, Generator().manual_seed(seed))``,
-  a portrait of the procedural renderer that G_s never drew (G_s was trained on data seed 0's
-  stream, so these seeds are not its training images).
+* ``gan-<seed>`` (in range): G_s(z_seed) at truncation 1.0; by default the first two seeds from
+  100 on whose portraits-CLIP LPIPS from G_s(w_avg) (where every latent search starts) lies
+  above the 75th percentile of 512 random faces (seeds 10000-10511): 102 and 104;
+* ``render-<seed>`` (out of range): the procedural renderer's portrait (5001, 5002 by default),
+  which G_s never drew.
 
 Few-shot (folder) recipes get ten in-range images T(G_s(z_i)) of fixed latents, the same for
 every target; text recipes get the transform's caption.
@@ -25,14 +23,14 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from gan_adapt.evaluation import benchmark_targets as bt
+
 TUNE, TEST, HELD_OUT = "tune", "test", "held-out"
-SOURCES = ("gan", "render")
-GAN_FIRST_SEED = 100
+SOURCES = bt.SOURCES
 GAN_TARGETS = 2
-RENDER_SEEDS = (5001, 5002)
-REFERENCE_FACES = 512
-REFERENCE_SEED = 99
-FAR_PERCENTILE = 75.0
+RENDER_SEEDS = bt.DEFAULT_RENDER_SEEDS
+REFERENCE_FACES = len(bt.REFERENCE_SEEDS)
+FAR_PERCENTILE = bt.FAR_QUANTILE * 100
 #: The few-shot targets (``[target] images`` recipes): T(G_s(z_i)) for these seeded z_i.
 FEW_SHOT = 10
 FEW_SHOT_SEED = 1000
@@ -144,74 +142,32 @@ def parse_target_seeds(values: list[str], sources: list[str]) -> list[TargetSpec
 
 
 @torch.no_grad()
-def gan_portraits(G: Any, seeds: list[int], truncation: float = 1.0) -> Tensor:
-    """G(z_seed) for each seed (z from ``manual_seed(seed)``), constant noise, ``[n, 3, R, R]``."""
-    z = torch.cat([torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(s))
-                   for s in seeds])
-    return G.synthesis(G.mapping(z, truncation_psi=truncation), noise_mode="const").clamp(-1, 1)
-
-
-@torch.no_grad()
 def seeded_samples(G: Any, seed: int, n: int, truncation: float) -> Tensor:
     """``n`` samples of G from one seeded stream of latents, ``[n, 3, R, R]``."""
     z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed))
     return G.synthesis(G.mapping(z, truncation_psi=truncation), noise_mode="const").clamp(-1, 1)
 
 
-@torch.no_grad()
 def mean_face(G: Any) -> Tensor:
     """G(w_avg): where every latent search starts, ``[1, 3, R, R]``."""
-    z = torch.zeros(1, G.z_dim)
-    return G.synthesis(G.mapping(z, truncation_psi=0.0), noise_mode="const").clamp(-1, 1)
-
-
-def render_portrait(seed: int, resolution: int) -> Tensor:
-    """The procedural renderer's portrait of ``seed``, ``[1, 3, R, R]`` in [-1, 1]."""
-    from gan_adapt.training.portraits import portraits_batch
-
-    return portraits_batch(1, resolution, torch.Generator().manual_seed(seed)).images
+    return bt.average_face(G)
 
 
 def portrait(G: Any, spec: TargetSpec) -> Tensor:
     """The untransformed portrait of a target, ``[1, 3, R, R]``."""
     if spec.source == "gan":
-        return gan_portraits(G, [spec.seed])
-    return render_portrait(spec.seed, G.img_resolution)
+        return bt.gan_image(G, spec.seed)
+    return bt.render_image(spec.seed, G.img_resolution)
 
 
 @torch.no_grad()
 def reference_distances(G: Any, distance: Callable[[Tensor, Tensor], Tensor],
                         faces: int = REFERENCE_FACES) -> Tensor:
-    """The distance of ``faces`` random faces (truncation 1) from G(w_avg)."""
-    start = mean_face(G)
-    z_all = torch.randn(faces, G.z_dim, generator=torch.Generator().manual_seed(REFERENCE_SEED))
-    values = []
-    for z in z_all.split(64):
-        images = G.synthesis(G.mapping(z), noise_mode="const").clamp(-1, 1)
-        values.append(distance(images, start.expand_as(images)).double())
-    return torch.cat(values)
-
-
-@torch.no_grad()
-def far_gan_seeds(G: Any, distance: Callable[[Tensor, Tensor], Tensor],
-                  count: int = GAN_TARGETS, first: int = GAN_FIRST_SEED,
-                  reference: Tensor | None = None) -> list[int]:
-    """The first ``count`` seeds from ``first`` on whose G(z_seed) lies farther from G(w_avg)
-    than the :data:`FAR_PERCENTILE` th percentile of the reference faces."""
-    reference = reference_distances(G, distance) if reference is None else reference
-    threshold = float(torch.quantile(reference, FAR_PERCENTILE / 100))
-    start = mean_face(G)
-    found: list[int] = []
-    seed = first
-    while len(found) < count:
-        seeds = list(range(seed, seed + 32))
-        faces = gan_portraits(G, seeds)
-        far = distance(faces, start.expand_as(faces)).double()
-        found += [s for s, d in zip(seeds, far.tolist()) if d > threshold][:count - len(found)]
-        seed += 32
-        if seed > first + 10_000:
-            raise SystemExit("no seed far enough from G_s(w_avg) among 10000")
-    return found
+    """The distance from G(w_avg) of the first ``faces`` reference faces of the protocol's
+    rule (seeds 10000 on), for the targets' percentiles."""
+    measure = bt.start_distance(G, distance)
+    return torch.cat([measure(bt.gan_image(G, s)).double()
+                      for s in list(bt.REFERENCE_SEEDS)[:faces]])
 
 
 def percentile_of(value: float, reference: Tensor) -> float:

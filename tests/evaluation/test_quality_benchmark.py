@@ -139,31 +139,20 @@ def test_target_seeds_are_ids_or_seeds_for_every_source():
         qt.parse_target_seeds(["gan-x"], ["gan"])
 
 
-def test_far_gan_seeds_lie_beyond_the_percentile_of_random_faces():
+def test_targets_are_the_protocols_and_their_percentiles_use_its_reference_faces():
+    from gan_adapt.evaluation import benchmark_targets as bt
     from gan_adapt.generators import tiny
 
     qt = _load_benchmark().qt
     G, _ = tiny(resolution=16)
+    assert torch.equal(qt.portrait(G, qt.TargetSpec("gan", 7)), bt.gan_image(G, 7))
+    assert torch.equal(qt.portrait(G, qt.TargetSpec("render", 5001)), bt.render_image(5001, 16))
     l1 = lambda x, y: (x - y).abs().flatten(1).mean(dim=1)  # noqa: E731
-    reference = qt.reference_distances(G, l1)
-    assert reference.shape == (qt.REFERENCE_FACES,)
-    threshold = float(torch.quantile(reference, qt.FAR_PERCENTILE / 100))
-    seeds = qt.far_gan_seeds(G, l1, count=2, first=100, reference=reference)
-    start = qt.mean_face(G)
-    for seed in range(100, seeds[-1] + 1):  # the FIRST two seeds beyond the threshold
-        far = float(l1(qt.gan_portraits(G, [seed]), start)) > threshold
-        assert far == (seed in seeds)
-    assert len(seeds) == 2 and qt.percentile_of(threshold + 1e9, reference) == 100.0
-
-
-def test_render_targets_are_the_renderers_portraits_not_the_generators():
-    from gan_adapt.training.portraits import portraits_batch
-
-    qt = _load_benchmark().qt
-    image = qt.render_portrait(5001, 32)
-    again = portraits_batch(1, 32, torch.Generator().manual_seed(5001)).images
-    assert image.shape == (1, 3, 32, 32) and torch.equal(image, again)
-    assert not torch.equal(image, qt.render_portrait(5002, 32))
+    reference = qt.reference_distances(G, l1, faces=8)
+    by_hand = [float(l1(bt.gan_image(G, s), bt.average_face(G))) for s in range(10000, 10008)]
+    assert reference.tolist() == pytest.approx(by_hand)
+    assert qt.percentile_of(max(by_hand) + 1, reference) == 100.0
+    assert qt.percentile_of(sorted(by_hand)[2], reference) == 25.0  # 2 of 8 lie below
 
 
 def test_quick_overrides_leave_a_missing_search_absent():
