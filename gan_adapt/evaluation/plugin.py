@@ -1,6 +1,7 @@
-"""The default plugin that adds the ``eval``, ``compare`` and ``report`` commands.
+"""The default plugin that adds the ``eval``, ``compare`` and ``report`` commands, and the
+quality benchmark's built-in transforms (kind ``transform``) with their splits.
 
-Importing it is cheap (click only); the commands import torch when they run.
+Importing it is cheap (click only); the commands and transforms import torch when they run.
 """
 
 from __future__ import annotations
@@ -16,3 +17,39 @@ def register_commands(cli: Any) -> None:
 
     for command in COMMANDS:
         cli.add_command(command)
+
+
+@hookimpl
+def register_transforms(register: Any) -> None:
+    """The tune split (:mod:`.known_transforms`) and the test split
+    (:mod:`.test_split_transforms`), captioned as the benchmark gives them to text recipes."""
+    for name, caption in TUNE_CAPTIONS.items():
+        register(name, _Lazy("gan_adapt.evaluation.known_transforms", name, "tune"),
+                 f"{caption} of a face", split="tune")
+    for name, caption in TEST_CAPTIONS.items():
+        register(name, _Lazy("gan_adapt.evaluation.test_split_transforms", name, "test"),
+                 f"{caption} of a face", split="test")
+
+
+#: The tune transforms' domain phrases (as gan_adapt.training.portraits.DOMAINS words them;
+#: repeated here so that loading the plugin imports no torch; a test checks they agree).
+TUNE_CAPTIONS = {"sketch": "a pencil sketch", "posterise": "a posterised print",
+                 "invert": "a colour negative", "watercolour": "a watercolour painting",
+                 "hatch": "a hatched ink drawing"}
+#: The test transforms' phrases (test_split_transforms.TEST_CAPTIONS; a test checks).
+TEST_CAPTIONS = {"grade": "a colour-graded film still", "pixelart": "a pixel-art sprite",
+                 "relief": "an embossed bronze relief", "lineart": "a clean line drawing",
+                 "canvas": "an oil painting on canvas"}
+
+
+class _Lazy:
+    """A transform function imported on first call (the module imports torch)."""
+
+    def __init__(self, module: str, name: str, split: str) -> None:
+        self.module, self.name = module, name
+        self.__doc__ = f"{split} split: {module}.{name}"
+
+    def __call__(self, images: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self.module), self.name)(images)
