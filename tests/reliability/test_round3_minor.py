@@ -32,7 +32,7 @@ def test_new_plugin_refuses_names_that_are_not_plain_identifiers(name, tmp_path,
 
 
 def test_the_longest_allowed_name_is_accepted():
-    assert scaffold.names("x" * scaffold.MAX_NAME_LENGTH)["snake"] == "x" * 64
+    assert scaffold.names("x" * scaffold.MAX_NAME_LENGTH)["snake"] == "x" * scaffold.MAX_NAME_LENGTH
 
 
 @pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "No space left on device"),
