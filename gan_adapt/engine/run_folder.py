@@ -245,10 +245,12 @@ class RunFolder:
 
         from gan_adapt.errors import CheckpointError, UnsafeFileError
         from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+        from gan_adapt.script_archive import refuse_script_archive
 
         kind = special_file_kind(path)
         if kind:
             raise CheckpointError(not_a_file_message(path, kind, "checkpoint"))
+        refuse_script_archive(path, str(path))
         try:
             return torch.load(path, map_location=device, weights_only=True)
         except pickle.UnpicklingError as exc:
