@@ -252,8 +252,14 @@ class Run:
     @cached_property
     def paths(self) -> dict[str, Path]:
         """The outputs of ``result.json`` (generator, samples, metrics, ...) as full paths."""
+        from gan_adapt.safe_paths import record_path
+
         outputs = _read_json_dict(self.folder / "result.json").get("outputs", {})
-        return {key: self.folder / relative for key, relative in outputs.items()}
+        if not isinstance(outputs, dict):
+            return {}
+        # an absolute, escaping or linked-out path in the record is not the run's: left out
+        paths = {key: record_path(self.folder, relative) for key, relative in outputs.items()}
+        return {key: path for key, path in paths.items() if path is not None}
 
     @cached_property
     def w_ref(self) -> torch.Tensor | None:
@@ -321,16 +327,19 @@ class Run:
 
         parts = [f"<b>run {escape(self.name)}</b> ({escape(self.status)}) "
                  f"<code>{escape(self.folder)}</code><br>"]
-        reference = self.folder / "search" / "target_vs_reference.png"
-        if reference.is_file():
-            parts.append(img_tag(reference.read_bytes(), "target and reference",
-                                 "target | reference G_s(w_ref)", scale=3))
         from gan_adapt.engine.run_folder import step_files, step_of
+        from gan_adapt.safe_paths import read_inside
 
+        # read_inside: a link out of the folder or a FIFO is shown as missing, never read
+        reference = read_inside(self.folder, self.folder / "search" / "target_vs_reference.png")
+        if reference is not None:
+            parts.append(img_tag(reference, "target and reference",
+                                 "target | reference G_s(w_ref)", scale=3))
         grids = step_files(self.folder / "samples", ".png")  # only the grids the run wrote
-        if grids:
+        newest = read_inside(self.folder, grids[-1]) if grids else None
+        if newest is not None:
             step = step_of(grids[-1], ".png")
-            parts.append(img_tag(grids[-1].read_bytes(), f"samples at step {step}",
+            parts.append(img_tag(newest, f"samples at step {step}",
                                  f"step {step}: source (top), adapted (bottom)", scale=2))
         if self.metrics:
             parts.append("<p>final term values</p>" + values_table(self.metrics, ("term", "value")))
@@ -446,10 +455,14 @@ def evaluate(folder: PathLike, *, n: int = 1000, seed: int = 0, batch: int = 16,
 
 
 def _read_json_dict(path: Path) -> dict[str, Any]:
-    """A JSON object from the run folder; {} when the file is missing or not an object."""
+    """A JSON object from the run folder; {} when the file is missing or not an object (or
+    not a regular file of the folder: a link out of it, a FIFO)."""
+    from gan_adapt.safe_paths import read_inside
+
+    raw = read_inside(path.parent, path)
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        value = json.loads(raw.decode("utf-8")) if raw is not None else {}
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
 

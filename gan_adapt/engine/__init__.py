@@ -110,6 +110,9 @@ def start_new(validated: ValidatedRecipe, plugin_set: Any, *, out: str | Path | 
         if dist.is_main:  # creates the folder and takes its lock
             folder.create(validated.raw, meta | {"processes": dist.world},
                           plugins_record(plugin_set), environment_record(torch_device))
+            from gan_adapt.engine.run_target import keep_target
+
+            keep_target(folder.root, validated.recipe.target, validated.base_dir)
             from gan_adapt.run_plugins import trust_run
 
             trust_run(folder.root)  # this user made it here: its plugins may be loaded again

@@ -44,11 +44,17 @@ def step_of(path: Path, suffix: str) -> int | None:
 
 
 def step_files(folder: Path, suffix: str) -> list[Path]:
-    """The ``step-NNNNNN<suffix>`` files of ``folder`` by step (numerically), oldest first."""
+    """The ``step-NNNNNN<suffix>`` files of ``folder`` by step (numerically), oldest first.
+
+    Only regular files inside the run folder (``folder``'s parent) count: a link to a file
+    elsewhere or a planted FIFO is not the run's, and is never read."""
+    from gan_adapt.safe_paths import regular_inside
+
     if not folder.is_dir():
         return []
     found = [(step_of(p, suffix), p) for p in folder.iterdir()]
-    return [p for step, p in sorted((s, p) for s, p in found if s is not None) if p.is_file()]
+    return [p for step, p in sorted((s, p) for s, p in found if s is not None)
+            if regular_inside(folder.parent, p)]
 
 
 class RunFolder:
@@ -197,11 +203,18 @@ class RunFolder:
             raise files.WriteError(self.log, exc) from exc
 
     def read_log(self) -> list[dict[str, Any]]:
-        """Every complete line of the log."""
-        if not self.log.exists():
+        """Every complete line of the log (none when it is not a regular file of the folder)."""
+        from gan_adapt.safe_paths import open_regular, regular_inside
+
+        if not regular_inside(self.root, self.log):
+            return []
+        try:
+            with open_regular(self.log) as handle:
+                text = handle.read().decode("utf-8", errors="replace")
+        except OSError:
             return []
         records = []
-        for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines():
+        for line in text.splitlines():
             try:
                 record = json.loads(line)
             except (json.JSONDecodeError, RecursionError):
@@ -244,12 +257,15 @@ class RunFolder:
         import torch
 
         from gan_adapt.errors import CheckpointError, UnsafeFileError
-        from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+        from gan_adapt.safe_paths import is_within, not_a_file_message, special_file_kind
         from gan_adapt.script_archive import refuse_script_archive
 
         kind = special_file_kind(path)
         if kind:
             raise CheckpointError(not_a_file_message(path, kind, "checkpoint"))
+        if not is_within(self.root, path):
+            raise CheckpointError(f"{path} leads outside the run folder {self.root} (a link); "
+                                  "it is not read")
         refuse_script_archive(path, str(path))
         try:
             return torch.load(path, map_location=device, weights_only=True)

@@ -60,6 +60,8 @@ def damaged(path: Path, what: str) -> InputError:
 
 def read_json(path: str | Path, *, required: bool = True) -> Any:
     """The JSON value in ``path``, read with bounded memory; None when absent and optional."""
+    from gan_adapt.safe_paths import is_within
+
     path = Path(path)
     try:
         info = path.stat()
@@ -69,6 +71,8 @@ def read_json(path: str | Path, *, required: bool = True) -> Any:
         return None
     except OSError as exc:
         raise damaged(path, exc.strerror or str(exc)) from None
+    if not is_within(path.parent, path):  # a link out of the folder: another person's file
+        raise InputError(f"{path} is a link that leads outside its folder; it is not read")
     if not stat.S_ISREG(info.st_mode):  # a FIFO would block the reader forever
         from gan_adapt.safe_paths import not_a_file_message, special_file_kind
 
@@ -78,7 +82,10 @@ def read_json(path: str | Path, *, required: bool = True) -> Any:
     if info.st_size > MAX_RECORD_BYTES:
         raise damaged(path, f"{info.st_size:,} bytes, far more than a record of a run holds")
     try:
-        text = path.read_bytes().decode("utf-8")
+        from gan_adapt.safe_paths import open_regular
+
+        with open_regular(path) as handle:  # checked on the open file: no FIFO swapped in
+            text = handle.read(MAX_RECORD_BYTES + 1).decode("utf-8")
         return json.loads(text)
     except OSError as exc:
         raise damaged(path, exc.strerror or str(exc)) from None
