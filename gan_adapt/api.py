@@ -324,8 +324,13 @@ class Run:
     def _repr_html_(self) -> str:
         """Target and reference, the newest sample grid, metrics: read from the folder only."""
         from gan_adapt.display import escape, img_tag, values_table
+        from gan_adapt.errors import GanAdaptError
 
-        parts = [f"<b>run {escape(self.name)}</b> ({escape(self.status)}) "
+        try:
+            status = self.status
+        except GanAdaptError as exc:  # a damaged run.json: shown, not raised
+            status = f"run.json unreadable: {exc}"
+        parts = [f"<b>run {escape(self.name)}</b> ({escape(status)}) "
                  f"<code>{escape(self.folder)}</code><br>"]
         from gan_adapt.engine.run_folder import step_files, step_of
         from gan_adapt.safe_paths import read_inside
