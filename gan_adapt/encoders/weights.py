@@ -125,9 +125,11 @@ def check_clip_model(model: str) -> None:
     """Raise GanAdaptError (with close matches) when open_clip has no architecture ``model``."""
     import open_clip
 
-    if open_clip.get_model_config(model) is not None:
-        return
     names = open_clip.list_models()
+    # Only open_clip's own table: its `local-dir:` / `hf-hub:` names would make it read a
+    # local folder or download, bypassing gan-adapt's checked weights.
+    if model in names and open_clip.get_model_config(model) is not None:
+        return
     close = difflib.get_close_matches(model, names, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise GanAdaptError(f"open_clip has no architecture named '{model}'.{hint} "

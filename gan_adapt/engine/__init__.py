@@ -105,7 +105,8 @@ def start_new(validated: ValidatedRecipe, plugin_set: Any, *, out: str | Path | 
     meta = {"status": "created", "recipe_source": str(Path(validated.source).resolve()),
             "base_dir": str(validated.base_dir.resolve()), "device": str(torch_device),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "overrides": list(overrides),
-            "target_override": target, "identity": folder.identity}
+            "target_override": target, "identity": folder.identity,
+            "checkpoint_sources": checkpoint_sources(validated)}
     try:
         if dist.is_main:  # creates the folder and takes its lock
             folder.create(validated.raw, meta | {"processes": dist.world},
@@ -120,6 +121,21 @@ def start_new(validated: ValidatedRecipe, plugin_set: Any, *, out: str | Path | 
         return run(validated, plugin_set, folder, components, progress_live=progress_live)
     finally:
         folder.unlock()
+
+
+def checkpoint_sources(validated: ValidatedRecipe) -> dict[str, str]:
+    """Where each network checkpoint of the recipe is read from (``shipped:NAME``,
+    ``zoo:NAME`` or ``path:/abs``), by recipe path: the resolution rule's answer, recorded in
+    run.json so that a bare shipped name is never mistaken for a local folder later."""
+    from gan_adapt.generators.checkpoints import describe_source
+
+    sources = {}
+    for section in ("generator", "discriminator"):
+        params = (validated.raw.get(section) or {}).get("params") or {}
+        value = params.get("checkpoint") if isinstance(params, dict) else None
+        if isinstance(value, str) and value:
+            sources[f"{section}.params.checkpoint"] = describe_source(value, validated.base_dir)
+    return sources
 
 
 def _resume(folder: RunFolder, plugin_set: Any, dist: Any, device: str | None,
