@@ -7,6 +7,9 @@
 * A recipe's or a sweep's ``name`` becomes a folder name under ``runs/`` or ``sweeps/``.
   :func:`folder_name` turns any string into one path component, so ``"../../x"`` or ``"/abs"``
   cannot place a folder anywhere else.
+* A run folder may come from someone else. :func:`read_inside`, :func:`record_path` and
+  :func:`regular_inside` keep every reader of it inside it: no link leading out, no absolute
+  or ``..`` path from a record, no FIFO (:func:`open_regular` never blocks).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@
     plugins.json         loaded plugins, versions, and what each registered
     environment.json     python, torch, device
     log.jsonl            one JSON object per logged step: every term's value
+    target/              a copy of the target image(s): what readers of the folder show
     search/              w_ref.pt (the searched latent + RNG state), target_vs_reference.png
     samples/             step-NNNNNN.png: the same latents through G_s (top) and G_t (bottom)
     checkpoints/         step-NNNNNN.pt: everything a resume needs (atomic writes)
