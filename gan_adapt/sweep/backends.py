@@ -34,10 +34,14 @@ class Outcome:
 
 
 def _status(folder: Path) -> str | None:
+    from gan_adapt.safe_paths import read_inside
+
+    raw = read_inside(folder, folder / "run.json")  # no link out of the folder, no FIFO
     try:
-        return json.loads((folder / "run.json").read_text()).get("status")
-    except (OSError, json.JSONDecodeError):
+        record = json.loads(raw) if raw is not None else None
+    except (ValueError, RecursionError):
         return None
+    return record.get("status") if isinstance(record, dict) else None
 
 
 def run_one(run: RunSpec, folder: str, plugins_dirs: list[str], threads: int | None,

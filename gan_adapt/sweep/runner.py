@@ -124,9 +124,12 @@ def files_json(path: Path) -> dict[str, Any] | None:
     """A JSON object file's content; None if it is unreadable or not an object."""
     import json
 
+    from gan_adapt.safe_paths import read_inside
+
+    raw = read_inside(path.parent, path)  # no link out of its folder, no FIFO
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(raw) if raw is not None else None
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 

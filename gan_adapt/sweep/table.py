@@ -16,10 +16,16 @@ from gan_adapt.sweep.spec import EvalSettings, RunSpec
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    """A run's JSON record for the table; {} when it is missing, damaged, or not a regular
+    file of the run's folder (a link out of it, a FIFO)."""
+    from gan_adapt.safe_paths import read_inside
+
+    raw = read_inside(path.parent, path)
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        data = json.loads(raw) if raw is not None else {}
+    except (ValueError, RecursionError):
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def has_command(name: str) -> bool:
@@ -62,6 +68,7 @@ def rows(jobs: list[tuple[RunSpec, str]], outcomes: list[Outcome]) -> list[dict[
                     _read_json(Path(folder) / "metrics.json").items()})
         evaluation = _read_json(Path(folder) / "eval.json")
         metrics = evaluation.get("metrics", evaluation)
+        metrics = metrics if isinstance(metrics, dict) else {}
         row.update({f"eval/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})
         row["error"] = outcome.error
         table.append(row)

@@ -294,3 +294,23 @@ def test_read_inside_helpers(tmp_path):
     assert record_path(root, "sub/ok.png") == root / "sub" / "ok.png"
     assert record_path(root, "link") is None and record_path(root, "/abs") is None
     assert not is_within(root, tmp_path) and is_within(root, root)
+
+
+def test_sweep_tables_read_only_the_runs_own_records(run_copy, outside):
+    """results.csv is something gan-adapt shows: a record linked out, or a FIFO, is missing."""
+    from gan_adapt.sweep.backends import Outcome, _status
+    from gan_adapt.sweep.spec import RunSpec
+    from gan_adapt.sweep.table import rows
+
+    (outside / "metrics.json").write_text('{"SECRET-0f3a9": 1.0}')
+    (run_copy / "metrics.json").unlink()
+    (run_copy / "metrics.json").symlink_to(outside / "metrics.json")
+    os.mkfifo(run_copy / "eval.json")
+    spec = RunSpec(run_id="r0", base="b.toml", target=None, overrides=[], seed=0)
+    with no_hang():
+        table = rows([(spec, str(run_copy))], [Outcome("r0", str(run_copy), "done", "none", 1.0)])
+        assert _status(run_copy) == "done"
+    assert not any("SECRET" in key for key in table[0])
+    (run_copy / "run.json").unlink()
+    (run_copy / "run.json").symlink_to(outside / "metrics.json")
+    assert _status(run_copy) is None
