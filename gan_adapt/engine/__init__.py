@@ -157,6 +157,12 @@ def _resume(folder: RunFolder, plugin_set: Any, dist: Any, device: str | None,
     folder.identity = current if meta.get("identity") is not None else None
     if dist.is_main:
         folder.remove_partial_writes()  # what a killed run was writing when it died
+        from gan_adapt.engine.run_target import TARGET_DIR, keep_target
+
+        kept = folder.root / TARGET_DIR
+        if not kept.exists() and not kept.is_symlink():
+            # a run started before runs kept their target: keep it now (checked just above)
+            keep_target(folder.root, validated.recipe.target, validated.base_dir)
     dist.barrier()
     torch_device = resolve_device(device or meta.get("device", "auto"))
     components = prepare(validated, plugin_set, torch_device)

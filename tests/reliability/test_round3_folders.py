@@ -314,3 +314,32 @@ def test_sweep_tables_read_only_the_runs_own_records(run_copy, outside):
     (run_copy / "run.json").unlink()
     (run_copy / "run.json").symlink_to(outside / "metrics.json")
     assert _status(run_copy) is None
+
+
+def _interrupted(folder: Path) -> None:
+    import json
+
+    meta = json.loads((folder / "run.json").read_text())
+    (folder / "run.json").write_text(json.dumps({**meta, "status": "interrupted"}))
+
+
+def test_a_resume_keeps_the_target_of_an_older_run_and_never_writes_through_a_link(
+        run_copy, outside, cli, uninterrupted):
+    from .conftest import FAULT_PLUGINS, FIXTURES
+
+    orange = (run_copy / "target" / "image.png").read_bytes()
+    shutil.rmtree(run_copy / "target")  # a run from before runs kept their target
+    _interrupted(run_copy)
+    result = cli("run", "--resume", run_copy, "--plugins-dir", FIXTURES,
+                 "--plugins-dir", FAULT_PLUGINS)
+    assert result.code == 0, result.err
+    assert (run_copy / "target" / "image.png").read_bytes() == orange
+
+    shutil.rmtree(run_copy / "target")
+    (run_copy / "target").symlink_to(outside)
+    _interrupted(run_copy)
+    before = sorted(p.name for p in outside.iterdir())
+    result = cli("run", "--resume", run_copy, "--plugins-dir", FIXTURES,
+                 "--plugins-dir", FAULT_PLUGINS)
+    assert result.code == 0, result.err
+    assert sorted(p.name for p in outside.iterdir()) == before
