@@ -119,7 +119,7 @@ def _discriminator(path: Path) -> None:
 def _run_folder_checkpoint(path: Path) -> None:
     from gan_adapt.engine.run_folder import RunFolder
 
-    RunFolder.__new__(RunFolder).load_state(path)
+    RunFolder(path.parent).load_state(path)
 
 
 ENTRY_POINTS = {"clip": _clip, "dino": _dino, "lpips": _lpips, "generator": _generator,
