@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import collections
+import io
 import pickle
 import re
 import sys
@@ -42,6 +43,8 @@ _STORAGE_DTYPES = {
 
 #: Largest code file read for its parameter lists (genuine ones are a few KB).
 _MAX_CODE_BYTES = 4 << 20
+#: Largest data.pkl read (OpenAI's ViT-L/14 archive has one of well under 1 MB).
+_MAX_PICKLE_BYTES = 64 << 20
 
 _LIST_LINE = re.compile(r"^\s+(__parameters__|__buffers__)\s*=\s*(\[.*?\])\s*$", re.M)
 _CLASS_LINE = re.compile(r"^class\s+(\w+)\s*\(", re.M)
@@ -127,10 +130,15 @@ class _ScriptUnpickler(pickle.Unpickler):
     def _storage(self, dtype: torch.dtype, key: str, numel: int) -> Any:
         entry = f"{self.prefix}data/{key}"
         try:
-            size = self.archive.getinfo(entry).file_size
+            info = self.archive.getinfo(entry)
         except KeyError:
             raise CheckpointError(f"{self.source}: the archive lacks the tensor data "
                                   f"{entry!r}") from None
+        # torch stores tensor data uncompressed; a compressed entry could inflate without bound
+        if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+            raise CheckpointError(f"{self.source}: the tensor data {entry!r} is compressed, "
+                                  "which torch never writes; the archive is crafted")
+        size = info.file_size
         item = torch.empty((), dtype=dtype).element_size()
         if numel < 0 or numel * item != size:
             raise CheckpointError(f"{self.source}: the storage {entry!r} declares {numel:,} "
@@ -190,8 +198,11 @@ def read_script_tensors(path: str | Path) -> dict[str, torch.Tensor]:
             raise CheckpointError(f"{source} stores {byteorder}-endian tensors; this machine is "
                                   f"{sys.byteorder}-endian")
         declared = _declared_tensors(archive, prefix)
-        with archive.open(f"{prefix}data.pkl") as handle:
-            root = _ScriptUnpickler(handle, archive, prefix, source).load()
+        if archive.getinfo(f"{prefix}data.pkl").file_size > _MAX_PICKLE_BYTES:
+            raise CheckpointError(f"{source}: its data.pkl is far larger than a network's")
+        # read whole (and bounded) first: the unpickler then cannot ask for more than is there
+        handle = io.BytesIO(archive.read(f"{prefix}data.pkl")[:_MAX_PICKLE_BYTES])
+        root = _ScriptUnpickler(handle, archive, prefix, source).load()
     if not isinstance(root, ScriptObject):
         raise CheckpointError(f"{source}: the archive's data.pkl does not hold a module")
     return _walk(root, declared, source)

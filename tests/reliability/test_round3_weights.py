@@ -217,3 +217,53 @@ def test_no_source_calls_a_loader_that_runs_code():
                 found.append(f"{source.relative_to(ROOT)}:{number}: numpy.load without "
                              f"allow_pickle=False: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def _plain_archive(tmp_path: Path) -> Path:
+    module = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scripted = torch.jit.trace(module, torch.zeros(1, 3))
+    path = tmp_path / "plain.pt"
+    scripted.save(str(path))
+    return path
+
+
+def test_a_compressed_storage_is_refused_before_it_inflates(tmp_path):
+    from gan_adapt.encoders.weights import read_state_dict
+
+    plain = _plain_archive(tmp_path)
+    squeezed = tmp_path / "squeezed.pt"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(squeezed, "w",
+                                                         zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+    with pytest.raises(CheckpointError, match="compressed"):
+        read_state_dict(squeezed)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1,
+                      max_size=6), cut=st.none() | st.integers(0, 10**6))
+def test_fuzzed_script_archives_fail_only_with_our_errors(edits, cut, tmp_path_factory):
+    """Byte edits of a real TorchScript archive: tensors or a gan-adapt error, never another
+    exception (and never code: nothing here is ever compiled)."""
+    from gan_adapt.encoders.weights import read_state_dict
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    data = bytearray(_plain_archive(folder).read_bytes())
+    for offset, value in edits:
+        data[offset % len(data)] = value
+    if cut is not None:
+        data = data[:cut % len(data)]
+    path = folder / "fuzzed.pt"
+    path.write_bytes(bytes(data))
+    try:
+        read_state_dict(path)
+    except CheckpointError:
+        pass
