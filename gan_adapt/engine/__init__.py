@@ -16,7 +16,7 @@ from gan_adapt.engine.identity import check_resume, run_identity
 from gan_adapt.engine.loop import RunResult
 from gan_adapt.engine.run_folder import (RunFolder, default_run_dir, environment_record,
                                          require_run_folder)
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.errors import GanAdaptError, InputError
 from gan_adapt.recipe import ValidatedRecipe, read_toml, validate
 from gan_adapt.targets import target_override
 
@@ -148,6 +148,11 @@ def _resume(folder: RunFolder, plugin_set: Any, dist: Any, device: str | None,
     meta = folder.read_meta()
     if meta.get("status") == "done":
         raise GanAdaptError(f"{folder.root} is already finished; nothing to resume")
+    from gan_adapt.safe_paths import is_within
+
+    if not is_within(folder.root, folder.recipe):
+        raise InputError(f"{folder.recipe} is a link that leads outside the run folder; it is "
+                         "not read")
     validated = validate(read_toml(folder.recipe), plugin_set,
                          base_dir=Path(meta.get("base_dir") or folder.root),
                          source=str(folder.recipe))

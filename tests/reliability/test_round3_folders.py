@@ -343,3 +343,15 @@ def test_a_resume_keeps_the_target_of_an_older_run_and_never_writes_through_a_li
                  "--plugins-dir", FAULT_PLUGINS)
     assert result.code == 0, result.err
     assert sorted(p.name for p in outside.iterdir()) == before
+
+
+def test_a_resume_never_reads_a_recipe_linked_out(run_copy, outside, cli):
+    from .conftest import FAULT_PLUGINS, FIXTURES
+
+    (outside / "recipe.toml").write_text((run_copy / "recipe.toml").read_text())
+    (run_copy / "recipe.toml").unlink()
+    (run_copy / "recipe.toml").symlink_to(outside / "recipe.toml")
+    _interrupted(run_copy)
+    result = cli("run", "--resume", run_copy, "--plugins-dir", FIXTURES,
+                 "--plugins-dir", FAULT_PLUGINS)
+    assert_refused(result, "leads outside the run folder")
