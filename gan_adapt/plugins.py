@@ -372,6 +372,14 @@ def read_sources(folder: Path) -> dict[Path, bytes | OSError]:
     return sources
 
 
+class PluginChanged(PluginError):
+    """A trusted run's plugin folder differs from its record; ``changes`` lists each file."""
+
+    def __init__(self, message: str, changes: list[str]) -> None:
+        super().__init__(message)
+        self.changes = changes
+
+
 def check_pinned(folder: Path, sources: Mapping[Path, bytes | OSError],
                  pinned: Mapping[str, str]) -> None:
     """Refuse ``folder`` unless its files are exactly ``pinned`` (name -> SHA-256)."""
@@ -392,14 +400,6 @@ def check_pinned(folder: Path, sources: Mapping[Path, bytes | OSError],
         + ". None of its code was imported. Restore the folder, or, if you trust its code as "
         "it is now, continue anyway with --allow-changed-plugins (run --resume) or name the "
         f"folder yourself with --plugins-dir {folder}.", changes=parts)
-
-
-class PluginChanged(PluginError):
-    """A trusted run's plugin folder differs from its record; ``changes`` lists each file."""
-
-    def __init__(self, message: str, changes: list[str]) -> None:
-        super().__init__(message)
-        self.changes = changes
 
 
 def _import_file(path: Path, source: bytes) -> Any:

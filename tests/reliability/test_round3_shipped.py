@@ -132,3 +132,16 @@ def test_describe_source():
     assert describe_source(NAME) == f"shipped:{NAME}"
     assert describe_source("cifar10-32") == "zoo:cifar10-32"
     assert describe_source("a/b.pt", Path("/base")) == f"path:{Path('/base/a/b.pt').resolve()}"
+
+
+def test_extends_never_turns_a_shipped_name_into_a_local_path(impostor, fault_plugin_set):
+    """A base recipe beside a folder named like the model: the name stays a name."""
+    from gan_adapt.engine import checkpoint_sources, read_recipe
+
+    base = _recipe_beside_impostor(impostor, NAME)
+    child = impostor.parent / "child" / "recipe.toml"
+    child.parent.mkdir()
+    child.write_text(f'extends = "{base}"\n')
+    validated = read_recipe(child, fault_plugin_set)
+    assert validated.raw["generator"]["params"]["checkpoint"] == NAME
+    assert checkpoint_sources(validated) == {"generator.params.checkpoint": f"shipped:{NAME}"}
