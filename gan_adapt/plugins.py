@@ -398,8 +398,8 @@ def check_pinned(folder: Path, sources: Mapping[Path, bytes | OSError],
     raise PluginChanged(
         f"the plugin folder {folder} is not as the run recorded it: " + "; ".join(parts)
         + ". None of its code was imported. Restore the folder, or, if you trust its code as "
-        "it is now, continue anyway with --allow-changed-plugins (run --resume) or name the "
-        f"folder yourself with --plugins-dir {folder}.", changes=parts)
+        "it is now, continue anyway with --allow-changed-plugins (or name the folder yourself "
+        f"with --plugins-dir {folder}).", changes=parts)
 
 
 def _import_file(path: Path, source: bytes) -> Any:
