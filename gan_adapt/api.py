@@ -267,10 +267,13 @@ class Run:
     def paths(self) -> dict[str, Path]:
         """The outputs of ``result.json`` (generator, samples, metrics, ...) as full paths."""
         from gan_adapt.engine.run_records import read_outputs
+        from gan_adapt.safe_paths import record_path
 
         result = self.folder / "result.json"
         outputs = read_outputs(self.folder) if result.exists() or result.is_symlink() else {}
-        return {key: self.folder / relative for key, relative in outputs.items()}
+        # an absolute, escaping or linked-out path in the record is not the run's: left out
+        paths = {key: record_path(self.folder, relative) for key, relative in outputs.items()}
+        return {key: path for key, path in paths.items() if path is not None}
 
     @cached_property
     def w_ref(self) -> torch.Tensor | None:
@@ -363,19 +366,23 @@ class Run:
     def _repr_html_(self) -> str:
         """Target and reference, the newest sample grid, metrics: read from the folder only."""
         from gan_adapt.display import escape, img_tag, values_table
+        from gan_adapt.errors import GanAdaptError
 
         parts = [f"<b>run {escape(self.name)}</b> ({escape(self._shown_status())}) "
                  f"<code>{escape(self.folder)}</code><br>"]
-        reference = self.folder / "search" / "target_vs_reference.png"
-        if reference.is_file():
-            parts.append(img_tag(reference.read_bytes(), "target and reference",
-                                 "target | reference G_s(w_ref)", scale=3))
         from gan_adapt.engine.run_folder import step_files, step_of
+        from gan_adapt.safe_paths import read_inside
 
+        # read_inside: a link out of the folder or a FIFO is shown as missing, never read
+        reference = read_inside(self.folder, self.folder / "search" / "target_vs_reference.png")
+        if reference is not None:
+            parts.append(img_tag(reference, "target and reference",
+                                 "target | reference G_s(w_ref)", scale=3))
         grids = step_files(self.folder / "samples", ".png")  # only the grids the run wrote
-        if grids:
+        newest = read_inside(self.folder, grids[-1]) if grids else None
+        if newest is not None:
             step = step_of(grids[-1], ".png")
-            parts.append(img_tag(grids[-1].read_bytes(), f"samples at step {step}",
+            parts.append(img_tag(newest, f"samples at step {step}",
                                  f"step {step}: source (top), adapted (bottom)", scale=2))
         from gan_adapt.errors import GanAdaptError
 

@@ -27,7 +27,7 @@ _plugin_cache: dict[Any, Any] = {}
 
 
 def get_plugins(plugins_dir: tuple[str, ...] | str | None = None, *,
-                collect: bool = True) -> Any:
+                collect: bool = True, pinned: dict[str, dict[str, str]] | None = None) -> Any:
     """Load (once per plugins folder) the plugin set; warn about plugins that failed.
 
     ``collect`` runs the registration hooks now (commands that use the registry need them);
@@ -38,9 +38,10 @@ def get_plugins(plugins_dir: tuple[str, ...] | str | None = None, *,
 
     folders = [plugins_dir] if isinstance(plugins_dir, str) else list(plugins_dir or ())
     prefer = tuple(_current_meta().get(PREFER_KEY, ()))
-    key = (tuple(str(Path(f).resolve()) for f in folders), prefer)
+    pins = tuple(sorted((f, tuple(sorted(p.items()))) for f, p in (pinned or {}).items()))
+    key = (tuple(str(Path(f).resolve()) for f in folders), prefer, pins)
     if key not in _plugin_cache:
-        _plugin_cache[key] = (load_plugins(folders, prefer=prefer), set())
+        _plugin_cache[key] = (load_plugins(folders, prefer=prefer, pinned=pinned), set())
     plugin_set, warned = _plugin_cache[key]
     if collect:
         plugin_set.collect()
@@ -55,18 +56,35 @@ def get_plugins(plugins_dir: tuple[str, ...] | str | None = None, *,
 
 
 def get_run_plugins(run_dirs: str | Path | tuple[str, ...] | list[str],
-                    plugins_dir: tuple[str, ...] = (), *, collect: bool = True) -> Any:
+                    plugins_dir: tuple[str, ...] = (), *, collect: bool = True,
+                    resume: bool = False, allow_changed: bool = False) -> Any:
     """:func:`get_plugins` for a command on existing run folder(s): also the ``--plugins-dir``
     folders each run was made with, if this user made it here (see
-    :mod:`gan_adapt.run_plugins`); otherwise a note names the options to add."""
-    from gan_adapt.run_plugins import remembered_plugin_dirs
+    :mod:`gan_adapt.run_plugins`); otherwise a note names the options to add.
+
+    The remembered folders are pinned to the files the run recorded: an added, changed or
+    removed file is refused before anything is imported. On ``resume`` the folders given
+    again are pinned too (the resume must run the recorded code); ``allow_changed`` lifts the
+    pins, with a warning naming each difference."""
+    from gan_adapt.plugins import PluginChanged, check_pinned, read_sources
+    from gan_adapt.run_plugins import pinned_files, remembered_plugin_dirs
 
     folders = list(plugins_dir)
+    pinned: dict[str, dict[str, str]] = {}
     for run_dir in [run_dirs] if isinstance(run_dirs, (str, Path)) else run_dirs:
         remembered, note = remembered_plugin_dirs(run_dir, tuple(folders))
         if note:
             click.echo(f"note: {note}", err=True)
+        pinned.update(pinned_files(run_dir, remembered + (folders if resume else [])))
         folders += remembered
+    if not allow_changed:
+        return get_plugins(tuple(folders), collect=collect, pinned=pinned)
+    for folder, pins in pinned.items():  # say what differs, before importing anything
+        try:
+            check_pinned(Path(folder), read_sources(Path(folder)), pins)
+        except PluginChanged as exc:
+            for change in exc.changes:
+                click.echo(f"warning: loading changed plugin code: {change}", err=True)
     return get_plugins(tuple(folders), collect=collect)
 
 
@@ -169,7 +187,8 @@ def run(recipe: str | None, out: str | None, target: str | None, overrides: tupl
     if resume is not None and Path(resume, "plugins.json").is_file():
         from gan_adapt.run_plugins import check_resume
 
-        plugin_set = get_run_plugins(resume, plugins_dir)
+        plugin_set = get_run_plugins(resume, plugins_dir, resume=True,
+                                     allow_changed=allow_changed_plugins)
         for change in check_resume(resume, plugin_set, allow_changed_plugins):
             click.echo(f"warning: resuming with changed plugin code: {change}", err=True)
     else:

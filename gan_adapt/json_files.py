@@ -62,8 +62,10 @@ def read_json(path: str | Path, *, required: bool = True, expect: type | None = 
         raise error(not_a_file_message(path, kind, what))
     if info.st_size > max_bytes:
         raise damaged(path, f"{info.st_size:,} bytes, far more than a {what} holds", error)
+    from gan_adapt.safe_paths import open_regular
+
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:  # non-blocking, checked on the open file
             data = handle.read(max_bytes + 1)  # the file may have grown since stat()
         if len(data) > max_bytes:
             raise damaged(path, f"more than {max_bytes:,} bytes, far more than a {what} holds",

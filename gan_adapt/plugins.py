@@ -34,7 +34,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import pluggy
 
@@ -264,10 +264,15 @@ class PluginSet:
                                            self._label(name)))
         return False
 
-    def load_plugins_dir(self, folder: str | Path, given_by: str = "--plugins-dir") -> None:
+    def load_plugins_dir(self, folder: str | Path, pinned: Mapping[str, str] | None = None,
+                         given_by: str = "--plugins-dir") -> None:
         """Load every ``*.py`` file of ``folder`` as a plugin named after the file; a folder
         with a ``pyproject.toml`` is a plugin package instead (:meth:`load_package`).
 
+        Each file is read once and its module is compiled from exactly those bytes: never from
+        a ``__pycache__`` file, which nothing checks. With ``pinned`` (file name -> SHA-256, what
+        a trusted run recorded) every file is checked first, and a folder with an added, changed
+        or removed file is refused with their names before any of its code is imported.
         ``given_by`` names where the folder came from in messages (the option, or the
         environment variable ``GAN_ADAPT_PLUGINS_DIR``).
         """
@@ -283,14 +288,22 @@ class PluginSet:
                               f"({reason})") from None
         if resolved in self.folders:
             return  # named twice (given and remembered by a run): loaded once
-        self.folders.append(resolved)
-        if (folder / "pyproject.toml").is_file():
+        if (folder / "pyproject.toml").is_file() and pinned is None:
+            self.folders.append(resolved)
             self.load_package(folder)
             return
-        for path in sources:
+        sources = read_sources(folder)
+        if pinned is not None:
+            check_pinned(folder, sources, pinned)
+        self.folders.append(resolved)
+        for path, source in sources.items():
             name = path.stem
+            if isinstance(source, Exception):
+                self.failures.append(PluginFailure(name, f"could not read {path}: {source}",
+                                                   str(path)))
+                continue
             try:
-                module = _import_file(path)
+                module = _import_file(path, source)
             except Exception as exc:
                 self.failures.append(PluginFailure(name, f"could not import {path}: "
                                                          f"{type(exc).__name__}: {exc}",
@@ -393,15 +406,64 @@ def _allowed_names() -> set[str] | None:
     return {_normalise(n) for n in value.split(",") if n.strip()}
 
 
-def _import_file(path: Path) -> Any:
+def read_sources(folder: Path) -> dict[Path, bytes | OSError]:
+    """The bytes of every ``*.py`` file of ``folder`` (by name), each read once; an OSError in
+    place of a file that cannot be read (a FIFO never blocks: see :mod:`gan_adapt.safe_paths`)."""
+    from gan_adapt.safe_paths import open_regular
+
+    sources: dict[Path, bytes | OSError] = {}
+    for path in sorted(folder.glob("*.py")):
+        try:
+            with open_regular(path) as handle:
+                sources[path] = handle.read()
+        except OSError as exc:
+            sources[path] = exc
+    return sources
+
+
+class PluginChanged(PluginError):
+    """A trusted run's plugin folder differs from its record; ``changes`` lists each file."""
+
+    def __init__(self, message: str, changes: list[str]) -> None:
+        super().__init__(message)
+        self.changes = changes
+
+
+def check_pinned(folder: Path, sources: Mapping[Path, bytes | OSError],
+                 pinned: Mapping[str, str]) -> None:
+    """Refuse ``folder`` unless its files are exactly ``pinned`` (name -> SHA-256)."""
+    import hashlib
+
+    now = {path.name: hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else None
+           for path, data in sources.items()}
+    added = sorted(set(now) - set(pinned))
+    removed = sorted(set(pinned) - set(now))
+    changed = sorted(name for name in set(now) & set(pinned) if now[name] != pinned[name])
+    if not (added or removed or changed):
+        return
+    parts = ([f"plugin {Path(n).stem!r}: the code in {folder / n} changed" for n in changed]
+             + [f"{folder / n} was added" for n in added]
+             + [f"{folder / n} was removed" for n in removed])
+    raise PluginChanged(
+        f"the plugin folder {folder} is not as the run recorded it: " + "; ".join(parts)
+        + ". None of its code was imported. Restore the folder, or, if you trust its code as "
+        "it is now, continue anyway with --allow-changed-plugins (or name the folder yourself "
+        f"with --plugins-dir {folder}).", changes=parts)
+
+
+def _import_file(path: Path, source: bytes) -> Any:
+    """Import ``source`` (the bytes read from ``path``) as a module.
+
+    The code is compiled from those bytes, so what runs is what was read (and, for a trusted
+    run, checked); no bytecode cache is read or written."""
     module_name = f"gan_adapt_local_plugins.{path.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
+    spec = importlib.util.spec_from_loader(module_name, loader=None, origin=str(path))
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    module.__file__ = str(path)
+    code = compile(source, str(path), "exec", dont_inherit=True)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
+        exec(code, module.__dict__)  # noqa: S102 - a plugin the user named, checked if pinned
     except BaseException:
         sys.modules.pop(module_name, None)
         raise
@@ -466,14 +528,17 @@ def _entry_points() -> Iterable[metadata.EntryPoint]:
 
 def load_plugins(plugins_dir: str | Path | Iterable[str | Path] | None = None, *,
                  entry_points: bool = True, extra: Iterable[Any] = (),
-                 prefer: Iterable[str] | None = None) -> PluginSet:
+                 prefer: Iterable[str] | None = None,
+                 pinned: Mapping[str, Mapping[str, str]] | None = None) -> PluginSet:
     """Build a :class:`PluginSet` from the default plugins, entry points and a plugins folder.
 
     ``extra`` are plugin objects (modules or instances) registered as well; tests use it to add
     fixture plugins with entry points turned off. ``entry_points=False`` also ignores
     ``$GAN_ADAPT_PLUGINS_DIR`` (only what the caller names loads). ``prefer`` (plus
-    ``$GAN_ADAPT_PREFER_PLUGINS``) names the plugins that win a conflict.
+    ``$GAN_ADAPT_PREFER_PLUGINS``) names the plugins that win a conflict. ``pinned`` maps a
+    folder's resolved path to the files it must hold (see :meth:`PluginSet.load_plugins_dir`).
     """
+    pinned = pinned or {}
     manager = pluggy.PluginManager("gan_adapt")
     manager.add_hookspecs(hookspecs)
     plugin_set = PluginSet(manager, prefer=_preferences(prefer))
@@ -504,11 +569,18 @@ def load_plugins(plugins_dir: str | Path | Iterable[str | Path] | None = None, *
         plugin_set.add_module(obj, name, getattr(obj, "__version__", "-"), "explicit")
     if plugins_dir is None or isinstance(plugins_dir, (str, Path)):
         plugins_dir = [plugins_dir] if plugins_dir else []
+    def pins(folder: str) -> Mapping[str, str] | None:
+        try:
+            return pinned.get(str(Path(folder).resolve()))
+        except (OSError, RuntimeError, ValueError):  # load_plugins_dir says what is wrong
+            return None
+
     for folder in plugins_dir:
-        plugin_set.load_plugins_dir(folder)
+        plugin_set.load_plugins_dir(folder, pins(folder))
     env_dirs = ([d for d in os.environ.get(PLUGINS_DIR_ENV, "").split(os.pathsep) if d.strip()]
                 if entry_points else [])
     for folder in env_dirs:
-        plugin_set.load_plugins_dir(folder, f"the environment variable {PLUGINS_DIR_ENV} "
-                                            f"(folders separated by {os.pathsep!r}) names")
+        plugin_set.load_plugins_dir(folder, pins(folder),
+                                    f"the environment variable {PLUGINS_DIR_ENV} "
+                                    f"(folders separated by {os.pathsep!r}) names")
     return plugin_set

@@ -268,10 +268,15 @@ def _rebase_paths(data: Any, written_in: Path, used_from: Path, key: str = "") -
 
 
 def _is_relative_file(value: str, folder: Path, always: bool = False) -> bool:
+    from gan_adapt import shipped
+    from gan_adapt.generators import zoo
+
     try:
         path = Path(value)
         if not value or path.is_absolute() or value.startswith("~"):
             return False
+        if not always and (shipped.lookup(value) is not None or zoo.lookup(value) is not None):
+            return False  # a model's name, even beside a same-named folder (see resolve())
         return always or (folder / path).exists()
     except (OSError, ValueError):
         return False

@@ -12,8 +12,12 @@ created, like Jupyter's trusted notebooks). For such a run, ``run --resume``, ``
 ``compare`` and ``translate`` load those plugin folders without being told again; for any other
 folder they load nothing extra and print the exact ``--plugins-dir`` options to add.
 
-A resume whose plugin code changed since the run started (a different hash) is refused, unless
-``--allow-changed-plugins`` says to go on.
+Trust pins *content*, not folders: a trusted run's folders are loaded only if every ``*.py``
+file in them is exactly one that ``plugins.json`` recorded (:func:`pinned_files`). Each file is
+read once, checked, and compiled from those very bytes (no ``__pycache__`` file stands in for
+it), so an added, changed or removed file is refused by name before any code of the folder is
+imported. A resume whose plugin code changed since the run started (a different hash) is
+refused, unless ``--allow-changed-plugins`` says to go on.
 """
 
 from __future__ import annotations
@@ -169,6 +173,26 @@ def remembered_plugin_dirs(run_dir: str | Path, given: tuple[str, ...] = ()
     options = " ".join(f"--plugins-dir {_quote(d)}" for d in wanted)
     return [], (f"{Path(run_dir)} was not made by you on this machine (or its plugins.json "
                 f"changed), so its plugin code is not loaded. If you trust it, add: {options}")
+
+
+def pinned_files(run_dir: str | Path, folders: list[str] | tuple[str, ...]
+                 ) -> dict[str, dict[str, str]]:
+    """For a trusted run: each of ``folders`` that its ``plugins.json`` records, by resolved
+    path, with the files (name -> SHA-256) it must hold. {} for any other run, whose record
+    is not this user's word about anything."""
+    if not is_trusted(run_dir):
+        return {}
+    record = read_record(run_dir)
+    dirs = record.get("plugins_dirs", [])
+    recorded: dict[str, dict[str, str]] = {}
+    for entry in dirs if isinstance(dirs, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+            files_ = entry.get("files")
+            files_ = files_ if isinstance(files_, dict) else {}
+            recorded[str(Path(entry["path"]).resolve())] = {
+                str(k): str(v) for k, v in files_.items()}
+    wanted = {str(Path(f).resolve()) for f in folders}
+    return {folder: pins for folder, pins in recorded.items() if folder in wanted}
 
 
 def _quote(path: str) -> str:

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import difflib
 import pickle
-import warnings
-import zipfile
 from pathlib import Path
 from typing import Any
 
 from gan_adapt.errors import CheckpointError, GanAdaptError, UnsafeFileError
 from gan_adapt.hub import KnownWeights, ensure
+from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+from gan_adapt.script_archive import is_script_archive, read_script_tensors
 
 _HF = "https://huggingface.co"
 
@@ -125,9 +125,11 @@ def check_clip_model(model: str) -> None:
     """Raise GanAdaptError (with close matches) when open_clip has no architecture ``model``."""
     import open_clip
 
-    if open_clip.get_model_config(model) is not None:
-        return
     names = open_clip.list_models()
+    # Only open_clip's own table: its `local-dir:` / `hf-hub:` names would make it read a
+    # local folder or download, bypassing gan-adapt's checked weights.
+    if model in names and open_clip.get_model_config(model) is not None:
+        return
     close = difflib.get_close_matches(model, names, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise GanAdaptError(f"open_clip has no architecture named '{model}'.{hint} "
@@ -238,12 +240,16 @@ def read_state_dict(path: Path | str, what: str = "checkpoint") -> dict[str, Any
 
     Accepts ``.safetensors``, plain ``torch.save`` state dicts (also wrapped in ``state_dict`` /
     ``model``, or with DataParallel's ``module.`` prefix) read with ``weights_only=True``, and
-    TorchScript archives (OpenAI's original CLIP release), whose tensors are read with
-    ``torch.jit.load``. Raises CheckpointError (UnsafeFileError for a pickle asking to run code).
+    TorchScript archives (OpenAI's original CLIP release), whose tensors are read by
+    :mod:`gan_adapt.script_archive` without compiling or running their code (never
+    ``torch.jit.load``). Raises CheckpointError (UnsafeFileError for a file asking to run code).
     """
     import torch
 
     path = Path(path)
+    kind = special_file_kind(path)
+    if kind is not None:
+        raise CheckpointError(not_a_file_message(path, kind, what))
     if not path.is_file():
         raise CheckpointError(f"The {what} file {path} does not exist.")
     try:
@@ -251,10 +257,8 @@ def read_state_dict(path: Path | str, what: str = "checkpoint") -> dict[str, Any
             from safetensors.torch import load_file
 
             state = load_file(str(path), device="cpu")
-        elif _is_torchscript(path):
-            with warnings.catch_warnings():  # torch.jit is deprecated, yet OpenAI's format
-                warnings.simplefilter("ignore", FutureWarning)
-                state = torch.jit.load(str(path), map_location="cpu").state_dict()
+        elif is_script_archive(path):
+            state = read_script_tensors(path)
             for key in ("input_resolution", "context_length", "vocab_size"):
                 state.pop(key, None)  # OpenAI's archives keep these ints next to the weights
         else:
@@ -262,6 +266,8 @@ def read_state_dict(path: Path | str, what: str = "checkpoint") -> dict[str, Any
     except pickle.UnpicklingError as exc:
         raise UnsafeFileError(f"The {what} file {path} is a pickle that asks to run code; it was "
                               f"not loaded ({str(exc).splitlines()[0]}).") from None
+    except CheckpointError:
+        raise  # already one line naming the file (a refusal, a damaged archive)
     except Exception as exc:  # noqa: BLE001 - any reader failure means an unusable file
         detail = str(exc).splitlines()[0] if str(exc) else "corrupt file"
         raise CheckpointError(f"The {what} file {path} cannot be read: "
@@ -276,10 +282,3 @@ def read_state_dict(path: Path | str, what: str = "checkpoint") -> dict[str, Any
     if all(k.startswith("module.") for k in state):
         state = {k.removeprefix("module."): v for k, v in state.items()}
     return state
-
-
-def _is_torchscript(path: Path) -> bool:
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        return any(name.endswith("/constants.pkl") for name in archive.namelist())

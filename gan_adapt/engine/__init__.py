@@ -16,7 +16,7 @@ from gan_adapt.engine.identity import check_resume, run_identity
 from gan_adapt.engine.loop import RunResult
 from gan_adapt.engine.run_folder import (RunFolder, default_run_dir, environment_record,
                                          require_run_folder)
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.errors import GanAdaptError, InputError
 from gan_adapt.recipe import ValidatedRecipe, read_toml, validate
 from gan_adapt.targets import target_override
 
@@ -105,11 +105,15 @@ def start_new(validated: ValidatedRecipe, plugin_set: Any, *, out: str | Path | 
     meta = {"status": "created", "recipe_source": str(Path(validated.source).resolve()),
             "base_dir": str(validated.base_dir.resolve()), "device": str(torch_device),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "overrides": list(overrides),
-            "target_override": target, "identity": folder.identity}
+            "target_override": target, "identity": folder.identity,
+            "checkpoint_sources": checkpoint_sources(validated)}
     try:
         if dist.is_main:  # creates the folder and takes its lock
             folder.create(validated.raw, meta | {"processes": dist.world},
                           plugins_record(plugin_set), environment_record(torch_device))
+            from gan_adapt.engine.run_target import keep_target
+
+            keep_target(folder.root, validated.recipe.target, validated.base_dir)
             from gan_adapt.run_plugins import trust_run
 
             trust_run(folder.root)  # this user made it here: its plugins may be loaded again
@@ -117,6 +121,21 @@ def start_new(validated: ValidatedRecipe, plugin_set: Any, *, out: str | Path | 
         return run(validated, plugin_set, folder, components, progress_live=progress_live)
     finally:
         folder.unlock()
+
+
+def checkpoint_sources(validated: ValidatedRecipe) -> dict[str, str]:
+    """Where each network checkpoint of the recipe is read from (``shipped:NAME``,
+    ``zoo:NAME`` or ``path:/abs``), by recipe path: the resolution rule's answer, recorded in
+    run.json so that a bare shipped name is never mistaken for a local folder later."""
+    from gan_adapt.generators.checkpoints import describe_source
+
+    sources = {}
+    for section in ("generator", "discriminator"):
+        params = (validated.raw.get(section) or {}).get("params") or {}
+        value = params.get("checkpoint") if isinstance(params, dict) else None
+        if isinstance(value, str) and value:
+            sources[f"{section}.params.checkpoint"] = describe_source(value, validated.base_dir)
+    return sources
 
 
 def _resume(folder: RunFolder, plugin_set: Any, dist: Any, device: str | None,
@@ -129,6 +148,11 @@ def _resume(folder: RunFolder, plugin_set: Any, dist: Any, device: str | None,
     meta = folder.read_meta()
     if meta.get("status") == "done":
         raise GanAdaptError(f"{folder.root} is already finished; nothing to resume")
+    from gan_adapt.safe_paths import is_within
+
+    if not is_within(folder.root, folder.recipe):
+        raise InputError(f"{folder.recipe} is a link that leads outside the run folder; it is "
+                         "not read")
     validated = validate(read_toml(folder.recipe), plugin_set,
                          base_dir=Path(meta.get("base_dir") or folder.root),
                          source=str(folder.recipe))
@@ -138,6 +162,12 @@ def _resume(folder: RunFolder, plugin_set: Any, dist: Any, device: str | None,
     folder.identity = current if meta.get("identity") is not None else None
     if dist.is_main:
         folder.remove_partial_writes()  # what a killed run was writing when it died
+        from gan_adapt.engine.run_target import TARGET_DIR, keep_target
+
+        kept = folder.root / TARGET_DIR
+        if not kept.exists() and not kept.is_symlink():
+            # a run started before runs kept their target: keep it now (checked just above)
+            keep_target(folder.root, validated.recipe.target, validated.base_dir)
     dist.barrier()
     torch_device = resolve_device(device or meta.get("device", "auto"))
     components = prepare(validated, plugin_set, torch_device)

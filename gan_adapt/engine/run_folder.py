@@ -5,6 +5,7 @@
     plugins.json         loaded plugins, versions, and what each registered
     environment.json     python, torch, device
     log.jsonl            one JSON object per logged step: every term's value
+    target/              a copy of the target image(s): what readers of the folder show
     search/              w_ref.pt (the searched latent + RNG state), target_vs_reference.png
     samples/             step-NNNNNN.png: the same latents through G_s (top) and G_t (bottom)
     checkpoints/         step-NNNNNN.pt: everything a resume needs (atomic writes)
@@ -48,11 +49,17 @@ def step_of(path: Path, suffix: str) -> int | None:
 
 
 def step_files(folder: Path, suffix: str) -> list[Path]:
-    """The ``step-NNNNNN<suffix>`` files of ``folder`` by step (numerically), oldest first."""
+    """The ``step-NNNNNN<suffix>`` files of ``folder`` by step (numerically), oldest first.
+
+    Only regular files inside the run folder (``folder``'s parent) count: a link to a file
+    elsewhere or a planted FIFO is not the run's, and is never read."""
+    from gan_adapt.safe_paths import regular_inside
+
     if not folder.is_dir():
         return []
     found = [(step_of(p, suffix), p) for p in folder.iterdir()]
-    return [p for step, p in sorted((s, p) for s, p in found if s is not None) if p.is_file()]
+    return [p for step, p in sorted((s, p) for s, p in found if s is not None)
+            if regular_inside(folder.parent, p)]
 
 
 class RunFolder:
@@ -202,13 +209,17 @@ class RunFolder:
 
     def read_log(self) -> list[dict[str, Any]]:
         """Every complete line of the log (read line by line, bounded like every record: see
-        :mod:`gan_adapt.json_files`; a FIFO or a huge file is refused, never read)."""
+        :mod:`gan_adapt.json_files`; a FIFO or a huge file is refused, never read; a link that
+        leads out of the run folder reads as no log)."""
         import stat
 
         from gan_adapt.errors import DamagedRecordError
         from gan_adapt.json_files import damaged, depth
-        from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+        from gan_adapt.safe_paths import (is_within, not_a_file_message, open_regular,
+                                          special_file_kind)
 
+        if self.log.is_symlink() and not is_within(self.root, self.log):
+            return []
         try:
             info = self.log.stat()
         except FileNotFoundError:
@@ -221,7 +232,11 @@ class RunFolder:
         if info.st_size > MAX_LOG_BYTES:
             raise damaged(self.log, f"{info.st_size:,} bytes, far more than a run's log holds")
         records = []
-        with open(self.log, "rb") as handle:
+        try:
+            handle = open_regular(self.log)  # checked on the open file: no FIFO swapped in
+        except OSError as exc:
+            raise damaged(self.log, str(exc)) from None
+        with handle:
             for raw in handle:
                 try:
                     record = json.loads(raw.decode("utf-8", errors="replace"))
@@ -265,11 +280,16 @@ class RunFolder:
         import torch
 
         from gan_adapt.errors import CheckpointError, UnsafeFileError
-        from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+        from gan_adapt.safe_paths import is_within, not_a_file_message, special_file_kind
+        from gan_adapt.script_archive import refuse_script_archive
 
         kind = special_file_kind(path)
         if kind:
             raise CheckpointError(not_a_file_message(path, kind, "checkpoint"))
+        if not is_within(self.root, path):
+            raise CheckpointError(f"{path} leads outside the run folder {self.root} (a link); "
+                                  "it is not read")
+        refuse_script_archive(path, str(path))
         try:
             return torch.load(path, map_location=device, weights_only=True)
         except pickle.UnpicklingError as exc:

@@ -60,9 +60,14 @@ def damaged(path: Path, what: str) -> InputError:
 
 def read_json(path: str | Path, *, required: bool = True, expect: type | None = None) -> Any:
     """The JSON value in ``path`` (of type ``expect``), read by the one bounded reader (see
-    :mod:`gan_adapt.json_files`); None when absent and optional."""
+    :mod:`gan_adapt.json_files`: regular files only, opened without blocking); None when absent
+    and optional. A link that leads out of the record's folder is refused, never read."""
     from gan_adapt.json_files import read_json as read_bounded
+    from gan_adapt.safe_paths import is_within
 
+    path = Path(path)
+    if path.is_symlink() and not is_within(path.parent, path):
+        raise InputError(f"{path} is a link that leads outside its folder; it is not read")
     return read_bounded(path, required=required, expect=expect, what="record of a run",
                         max_bytes=MAX_RECORD_BYTES)
 

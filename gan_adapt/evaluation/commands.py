@@ -56,6 +56,10 @@ def _instrument_lines(record: dict[str, Any]) -> list[str]:
 plugins_dir_option = click.option(
     "--plugins-dir", type=click.Path(file_okay=False), multiple=True,
     help="Also load every .py file of this folder as a plugin (repeatable).")
+allow_changed_plugins_option = click.option(
+    "--allow-changed-plugins", is_flag=True,
+    help="Load the run's plugin folders even though their files changed since the run "
+         "(otherwise refused, before any of their code runs).")
 device_option = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
                              default="auto", show_default=True, help="Where to run.")
 
@@ -84,9 +88,10 @@ device_option = click.option("--device", type=click.Choice(["auto", "cpu", "cuda
               help="Where to write the JSON (default RUN_DIR/eval.json).")
 @device_option
 @plugins_dir_option
+@allow_changed_plugins_option
 def eval_command(run_dir: str, target_dir: str | None, n: int, seed: int, batch: int,
                  truncation: float, lpips: str, clip: str, fid_features: str, out: str | None,
-                 device: str, plugins_dir: tuple[str, ...]) -> None:
+                 device: str, plugins_dir: tuple[str, ...], allow_changed_plugins: bool) -> None:
     """Measure a finished run: diversity, target similarity, content preservation (and
     FID/KID with --target-dir); writes eval.json and prints a table."""
     from rich.console import Console
@@ -97,7 +102,8 @@ def eval_command(run_dir: str, target_dir: str | None, n: int, seed: int, batch:
     record = api.evaluate(run_dir, n=n, seed=seed, batch=batch, truncation=truncation,
                           target_dir=target_dir, lpips=lpips, clip=clip,
                           fid_features=fid_features, device=device, out=out,
-                          plugins=get_run_plugins(run_dir, plugins_dir))
+                          plugins=get_run_plugins(run_dir, plugins_dir,
+                                                  allow_changed=allow_changed_plugins))
     console = Console()
     console.print(metrics_table(record, f"{record['recipe']}: {n} samples, seed {seed}"))
     for line in _instrument_lines(record):
@@ -120,16 +126,18 @@ def eval_command(run_dir: str, target_dir: str | None, n: int, seed: int, batch:
 @click.option("--gif", is_flag=True, help="With --interpolation, also write an animated GIF.")
 @device_option
 @plugins_dir_option
+@allow_changed_plugins_option
 def compare_command(run_dirs: tuple[str, ...], n: int, seed: int, truncation: float, out: str,
                     interpolation: int, gif: bool, device: str,
-                    plugins_dir: tuple[str, ...]) -> None:
+                    plugins_dir: tuple[str, ...], allow_changed_plugins: bool) -> None:
     """One sheet: the same latents through the source and every run's adapted generator,
     labelled with each run's eval.json numbers."""
     from gan_adapt.cli import get_run_plugins
     from gan_adapt.engine.build import resolve_device
     from gan_adapt.evaluation.compare import compare_runs
 
-    written = compare_runs(list(run_dirs), get_run_plugins(run_dirs, plugins_dir), out=out, n=n, seed=seed,
+    plugin_set = get_run_plugins(run_dirs, plugins_dir, allow_changed=allow_changed_plugins)
+    written = compare_runs(list(run_dirs), plugin_set, out=out, n=n, seed=seed,
                            truncation=truncation, interpolation=interpolation, gif=gif,
                            device=resolve_device(device))
     for path in written:

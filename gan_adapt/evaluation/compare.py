@@ -40,9 +40,9 @@ def _source_key(validated: Any) -> tuple[str, str]:
     recipe = validated.recipe
     params = dict(recipe.generator.params)
     if isinstance(params.get("checkpoint"), str):
-        path = (validated.base_dir / Path(params["checkpoint"]).expanduser())
-        if path.exists():
-            params["checkpoint"] = str(path.resolve())
+        from gan_adapt.generators.checkpoints import describe_source
+
+        params["checkpoint"] = describe_source(params["checkpoint"], validated.base_dir)
     return recipe.generator.name, json.dumps(params, sort_keys=True)
 
 

@@ -13,6 +13,7 @@ Both take images ``[N, 3, H, W]`` in ``[-1, 1]`` and return float64 features ``[
 
 from __future__ import annotations
 
+import io
 from typing import Any, Protocol
 
 import torch
@@ -58,11 +59,14 @@ class InceptionFeatures:
         from gan_adapt.encoders.weights import fetch, read_state_dict
 
         path = fetch(INCEPTION_WEIGHTS)  # offline and absent: WeightsUnavailableError
-        # torch-fidelity reads the file with weights_only=False; reading it first with our
-        # safe reader (weights_only=True) refuses any file that would run code when unpickled.
-        read_state_dict(path, what="FID Inception-v3")
+        # torch-fidelity unpickles its weights file with weights_only=False (and would hand a
+        # TorchScript archive to torch.jit.load), so it never sees the file: it gets the
+        # tensors our safe reader took from it, saved again in memory by us.
+        buffer = io.BytesIO()
+        torch.save(read_state_dict(path, what="FID Inception-v3"), buffer)
+        buffer.seek(0)
         self.model = FeatureExtractorInceptionV3(
-            "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path)
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path=buffer
         ).to(device)
         self.device, self.batch = torch.device(device), batch
 

@@ -1,6 +1,7 @@
 """``gan-adapt report``: one self-contained HTML page about a run.
 
-Everything the page shows is read from the run folder (no model is built): the target, the
+Everything the page shows is read from the run folder (no model is built): the target (the
+run's own copy in ``target/``), the
 reference image the latent search found, sample grids over training, the loss curves, the
 ``eval.json`` numbers, the final term values, the recipe and the environment. Images are
 embedded as ``data:`` URIs and the style sheet is inline, so the single file can be mailed or
@@ -9,6 +10,8 @@ archived.
 Every string on the page that comes from a file (the recipe, run.json, result.json, eval.json,
 metrics, plugins.json, file names) goes through :func:`_text`, which HTML-escapes it whatever
 its type: a run folder may come from someone else, and its strings are data, never markup.
+Likewise every file it embeds is read with :func:`gan_adapt.safe_paths.read_inside`: a link
+leading out of the folder, or a FIFO, is shown as missing and never read.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from typing import Any
 from gan_adapt.engine.run_folder import RunFolder, step_of
 from gan_adapt.engine.run_records import read_json_object
 from gan_adapt.errors import InputError
+from gan_adapt.safe_paths import read_inside
+
+#: A run's recipe.toml is a few KB; anything near this is not one.
+MAX_RECIPE_BYTES = 16 << 20
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222;
@@ -94,26 +101,29 @@ def _evenly(items: list[Any], k: int) -> list[Any]:
     return [items[i] for i in picks]
 
 
-def _target_section(recipe: dict[str, Any], base_dir: Path) -> str:
+def _target_section(recipe: dict[str, Any], root: Path) -> str:
+    """The target, from the run's own copy (``RUN/target/``): the path the recipe records may
+    point anywhere on this machine and is never read (see :mod:`gan_adapt.engine.run_target`)."""
+    from gan_adapt.engine.run_target import in_folder
     from gan_adapt.images import encode_png, load_image, load_image_folder
 
-    target = _record(recipe.get("target"))
-    parts = []
+    recorded = _record(recipe.get("target"))
+    target, notes = in_folder(root, recorded)
+    parts = [f'<p class="muted">{_text(note)}</p>' for note in notes]
     if target.get("image"):
         try:
-            path = base_dir / Path(str(target["image"])).expanduser()
-            png = encode_png(load_image(path, 256))[0]
-            parts.append(_img(png, "target image", f"target: {path.name}"))
-        except Exception as exc:  # a moved or deleted target must not break the report
-            parts.append(f'<p class="muted">target image {_text(target["image"])} cannot be '
+            png = encode_png(load_image(target["image"], 256))[0]
+            parts.append(_img(png, "target image",
+                              f"target: {Path(str(recorded['image'])).name}"))
+        except Exception as exc:  # a damaged copy must not break the report
+            parts.append(f'<p class="muted">the run\'s copy of its target image cannot be '
                          f"shown: {_text(exc)}</p>")
     if target.get("images"):
         try:
-            path = base_dir / Path(str(target["images"])).expanduser()
-            for k, png in enumerate(encode_png(load_image_folder(path, 128))[:16]):
+            for k, png in enumerate(encode_png(load_image_folder(target["images"], 128))[:16]):
                 parts.append(_img(png, f"target image {k}", f"target {k}"))
         except Exception as exc:
-            parts.append(f'<p class="muted">target folder {_text(target["images"])} cannot be '
+            parts.append(f'<p class="muted">the run\'s copy of its target images cannot be '
                          f"shown: {_text(exc)}</p>")
     if target.get("text"):
         source = target.get("source_text")
@@ -149,13 +159,15 @@ def build_report(run_dir: str | Path, max_grids: int = 8) -> str:
     if not folder.root.is_dir():
         raise InputError(f"{folder.root}: no such run folder")
     meta = folder.read_meta()
+    raw = read_inside(folder.root, folder.recipe, MAX_RECIPE_BYTES)
+    if raw is None:  # missing, a link out of the folder, a FIFO: one answer for all
+        raise InputError(f"cannot read {folder.recipe}: not a regular file of the run folder")
     try:
-        recipe_text = folder.recipe.read_text(encoding="utf-8")
+        recipe_text = raw.decode("utf-8")
         recipe = tomllib.loads(recipe_text)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         raise InputError(f"cannot read {folder.recipe}: {exc}") from None
     meta = _record(meta)
-    base_dir = Path(str(meta.get("base_dir", folder.root)))
     name = recipe.get("name", folder.root.name)
     esc = _text
     sections = [f"<h1>{esc(name)}</h1>",
@@ -168,10 +180,9 @@ def build_report(run_dir: str | Path, max_grids: int = 8) -> str:
         sections.append(f"<p>{esc(recipe['description'])}</p>")
 
     sections.append('<h2 id="target">Target and reference</h2>')
-    sections.append(_target_section(recipe, base_dir))
-    reference = folder.search / "target_vs_reference.png"
-    if reference.exists():
-        png = reference.read_bytes()
+    sections.append(_target_section(recipe, folder.root))
+    png = read_inside(folder.root, folder.search / "target_vs_reference.png")
+    if png is not None:
         sections.append(_img(png, "target and the reference found by the latent search",
                              "left: target, right: G_s(w_ref), the source image the search "
                              "found", scale=3, width=_png_width(png)))
@@ -182,7 +193,9 @@ def build_report(run_dir: str | Path, max_grids: int = 8) -> str:
         sections.append('<p class="muted">Each grid: the same latents through G_s (top row) '
                         "and G_t, the EMA of the adapted generator (bottom row).</p>")
         for path in grids:
-            png = path.read_bytes()
+            png = read_inside(folder.root, path)
+            if png is None:
+                continue  # changed since it was listed
             step = step_of(path, ".png")
             sections.append(_img(png, f"samples at step {step}", f"step {step}", scale=2,
                                  width=_png_width(png)))
@@ -190,8 +203,8 @@ def build_report(run_dir: str | Path, max_grids: int = 8) -> str:
         sections.append('<p class="muted">no sample grids</p>')
 
     sections.append('<h2 id="losses">Loss curves</h2>')
-    curves = folder.root / "loss_curves.png"
-    sections.append(_img(curves.read_bytes(), "loss curves") if curves.exists()
+    curves = read_inside(folder.root, folder.root / "loss_curves.png")
+    sections.append(_img(curves, "loss curves") if curves is not None
                     else '<p class="muted">no loss curves (run unfinished?)</p>')
 
     sections.append('<h2 id="evaluation">Evaluation</h2>')

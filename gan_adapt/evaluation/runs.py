@@ -45,11 +45,22 @@ def open_run_recipe(path: str | Path, plugin_set: Any) -> tuple[RunFolder, dict[
     folder = RunFolder(path)
     if not folder.root.is_dir():
         raise InputError(f"{folder.root}: no such run folder")
+    from gan_adapt.engine.run_target import in_folder
+    from gan_adapt.safe_paths import is_within
+
     meta = folder.read_meta()
     if not folder.recipe.exists():
         raise InputError(f"{folder.root} has no recipe.toml; is it a gan-adapt run folder?")
-    validated = validate(read_toml(folder.recipe), plugin_set,
-                         base_dir=Path(meta.get("base_dir") or folder.root),
+    if not is_within(folder.root, folder.recipe):
+        raise InputError(f"{folder.recipe} is a link that leads outside the run folder; it is "
+                         "not read")
+    data = dict(read_toml(folder.recipe))
+    # The target is read from the run's own copy, never from the path the recipe records.
+    if isinstance(data.get("target"), dict):
+        data["target"], notes = in_folder(folder.root, data["target"])
+        if notes:
+            raise InputError(f"{folder.root}: {notes[0]}")
+    validated = validate(data, plugin_set, base_dir=Path(meta.get("base_dir") or folder.root),
                          source=str(folder.recipe))
     return folder, meta, validated
 
@@ -84,10 +95,19 @@ def load_adapted(folder: RunFolder, outputs: dict[str, str], source: Any,
     relative = outputs.get("generator")
     if relative is None:
         raise InputError(f"{folder.root}/result.json lists no generator output")
-    path = folder.root / relative
+    from gan_adapt.safe_paths import is_within, record_path, regular_inside
+
+    path = record_path(folder.root, relative)
+    if path is None:
+        raise InputError(f"{folder.root}/result.json names a generator outside the run folder")
     if not path.exists():
         raise InputError(f"the adapted generator {path} is missing")
     if path.is_dir():
+        inside = [p for p in path.rglob("*") if not p.is_dir()]
+        if not is_within(folder.root, path) or not all(regular_inside(folder.root, p)
+                                                       for p in inside):
+            raise InputError(f"the adapted generator {path} holds links that lead outside the "
+                             "run folder (or special files); it is not read")
         from gan_adapt.generators import load
 
         G = load(path, device=device)

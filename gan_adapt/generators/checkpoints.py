@@ -1,7 +1,11 @@
 """Finding, recognising and loading StyleGAN2 checkpoints.
 
-``load(path_or_name)`` accepts a local path (always tried first) or a model-zoo name. The format
-is recognised from the content, never from the file name:
+``load(path_or_name)`` accepts a local path, a shipped model's name or a model-zoo name,
+resolved by one rule (:func:`resolve`, recorded in a run's ``run.json``): a string that is
+exactly a shipped or zoo name *is* that model, always, and anything else is a path. A local
+file or folder of the same name never stands in for the sha256-checked model (a note says it
+is not used); write ``./portraits-stylegan2-32`` to mean the local one. The format is
+recognised from the content, never from the file name:
 
 * a folder (or its ``config.json`` / ``model.safetensors``) with a gan-adapt ``config.json``:
   the native format (:mod:`.native`);
@@ -55,18 +59,64 @@ class CheckpointContents:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def resolve(path_or_name: str | Path) -> Path:
-    """A local path if it exists, else a shipped model (:mod:`gan_adapt.shipped`, sha256
-    checked), else the cached (downloaded on first use) zoo checkpoint."""
+def model_name_kind(value: str | Path) -> str | None:
+    """``"shipped"`` or ``"zoo"`` when ``value`` is a string that is exactly the name of a
+    shipped model or a model-zoo entry; None for anything else (a path, ``./name``, a Path)."""
     from gan_adapt import shipped
 
+    if not isinstance(value, str):
+        return None
+    if shipped.lookup(value) is not None:
+        return "shipped"
+    return "zoo" if zoo.lookup(value) is not None else None
+
+
+def warn_if_shadowed(name: str, local: Path) -> None:
+    """A note when a local file or folder is named like the model ``name`` stands for: it is
+    not used (the name always means the checked model), and how to use it instead."""
+    import warnings
+
+    try:
+        exists = local.exists() or local.is_symlink()
+    except (OSError, ValueError):
+        return
+    if exists:
+        kind = model_name_kind(name) or "named"
+        warnings.warn(f"checkpoint {name!r} means the {kind} model of that name (sha256-checked); "
+                      f"the local {local} of the same name is not used. Write './{name}' (or an "
+                      "absolute path) to use the local one.", stacklevel=3)
+
+
+def describe_source(value: str | Path, base_dir: Path | None = None) -> str:
+    """Where a checkpoint value is read from, as :func:`resolve` decides (for ``run.json``):
+    ``shipped:NAME``, ``zoo:NAME`` or ``path:/absolute/path``."""
+    kind = model_name_kind(value)
+    if kind is not None:
+        return f"{kind}:{value}"
+    path = Path(value).expanduser()
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    return f"path:{path.resolve()}"
+
+
+def resolve(path_or_name: str | Path) -> Path:
+    """The file or folder a checkpoint value stands for.
+
+    1. A string that is exactly a shipped model's name (:mod:`gan_adapt.shipped`) is that
+       model, its files sha256-checked; a model-zoo name is the cached (downloaded on first
+       use) zoo checkpoint. A local path of the same name is not used (a note says so).
+    2. Anything else is a local path (``./name`` is always a path).
+    """
+    from gan_adapt import shipped
+
+    kind = model_name_kind(path_or_name)
+    if kind is not None:
+        warn_if_shadowed(str(path_or_name), Path(path_or_name))
+        return shipped.path(str(path_or_name)) if kind == "shipped" \
+            else zoo.fetch(str(path_or_name))
     path = Path(path_or_name).expanduser()
     if path.exists():
         return path
-    if isinstance(path_or_name, str) and shipped.lookup(path_or_name) is not None:
-        return shipped.path(path_or_name)
-    if isinstance(path_or_name, str) and zoo.lookup(path_or_name) is not None:
-        return zoo.fetch(path_or_name)
     raise CheckpointError(
         f"{path} does not exist, and {str(path_or_name)!r} is not a known checkpoint name. "
         f"Give the path of a checkpoint file or folder, or one of: "

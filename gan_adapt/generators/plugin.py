@@ -16,16 +16,14 @@ from gan_adapt.parameter_groups import STYLEGAN2_GROUPS
 
 
 def _checkpoint(value: str, ctx: Any) -> str | Path:
-    """A recipe's checkpoint value: a path relative to the recipe, else a shipped model's or a
-    model-zoo name."""
-    from gan_adapt import shipped
-    from gan_adapt.generators import zoo
+    """A recipe's checkpoint value: a shipped model's or model-zoo name (exactly), else a path
+    relative to the recipe (see :func:`gan_adapt.generators.checkpoints.resolve`)."""
+    from gan_adapt.generators.checkpoints import model_name_kind, warn_if_shadowed
 
-    path = ctx.resolve_path(value)
-    if not path.exists() and (zoo.lookup(value) is not None
-                              or shipped.lookup(value) is not None):
+    if model_name_kind(value) is not None:
+        warn_if_shadowed(value, ctx.resolve_path(value))  # beside the recipe: not used
         return value
-    return path
+    return ctx.resolve_path(value)
 
 
 class StyleGAN2GeneratorParams(BaseModel):
@@ -51,10 +49,10 @@ def _zoo_weights(checkpoint: str, ctx: Any) -> list:
     """The model-zoo download a checkpoint value stands for (none for a local file)."""
     from gan_adapt.generators import zoo
 
+    from gan_adapt.generators.checkpoints import model_name_kind
+
     entry = zoo.lookup(checkpoint)
-    if entry is None or ctx.resolve_path(checkpoint).exists():
-        return []
-    return [entry]
+    return [entry] if entry is not None and model_name_kind(checkpoint) == "zoo" else []
 
 
 stylegan2_generator.Params = StyleGAN2GeneratorParams  # type: ignore[attr-defined]

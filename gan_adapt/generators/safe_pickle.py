@@ -378,7 +378,11 @@ def torch_load(source: str | Path | IO[bytes], what: str | None = None) -> Any:
     ``argparse.Namespace`` is allowed too: rosinality training checkpoints store their command
     line arguments as one, and rebuilding it only sets attributes.
     """
+    from gan_adapt.script_archive import refuse_script_archive
+
     what = what or str(source)
+    if isinstance(source, (str, Path)):
+        refuse_script_archive(source, what)
     _check_legacy_source(source, what)
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):

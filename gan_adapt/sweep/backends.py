@@ -34,8 +34,12 @@ class Outcome:
 
 def _status(folder: Path) -> str | None:
     from gan_adapt.json_files import read_object_or_none
+    from gan_adapt.safe_paths import regular_inside
 
-    return (read_object_or_none(folder / "run.json") or {}).get("status")
+    path = folder / "run.json"
+    if not regular_inside(folder, path):  # no link out of the folder, no FIFO
+        return None
+    return (read_object_or_none(path) or {}).get("status")
 
 
 def run_one(run: RunSpec, folder: str, plugins_dirs: list[str], threads: int | None,

@@ -124,6 +124,10 @@ def files_json(path: Path) -> dict[str, Any] | None:
     """A JSON object file's content; None if it is unreadable or not an object."""
     from gan_adapt.json_files import read_object_or_none
 
+    from gan_adapt.safe_paths import regular_inside
+
+    if not regular_inside(path.parent, path):  # no link out of its folder, no FIFO
+        return None
     return read_object_or_none(path)
 
 

@@ -15,9 +15,13 @@ from gan_adapt.sweep.spec import EvalSettings, RunSpec
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    """A run's JSON object record; {} when missing or damaged (its row shows no values)."""
+    """A run's JSON object record for the table; {} when it is missing, damaged, or not a
+    regular file of the run's folder (a link out of it, a FIFO): its row shows no values."""
     from gan_adapt.json_files import read_object_or_none
+    from gan_adapt.safe_paths import regular_inside
 
+    if not regular_inside(path.parent, path):
+        return {}
     return read_object_or_none(path) or {}
 
 
@@ -61,6 +65,7 @@ def rows(jobs: list[tuple[RunSpec, str]], outcomes: list[Outcome]) -> list[dict[
                     _read_json(Path(folder) / "metrics.json").items()})
         evaluation = _read_json(Path(folder) / "eval.json")
         metrics = evaluation.get("metrics", evaluation)
+        metrics = metrics if isinstance(metrics, dict) else {}
         row.update({f"eval/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})
         row["error"] = outcome.error
         table.append(row)

@@ -46,11 +46,12 @@ class NewImages:
         # imported here: gan_adapt.engine imports torch, and this observer module is loaded by
         # every command (`gan-adapt validate` must not import torch)
         from gan_adapt.engine.run_folder import step_files, step_of
+        from gan_adapt.safe_paths import regular_inside
 
         found += [RunImage("samples", step_of(path, ".png"), path)
                   for path in step_files(self.root / "samples", ".png")]
         for image in found:
-            if image.path not in self.seen and image.path.is_file():
+            if image.path not in self.seen and regular_inside(self.root, image.path):
                 self.seen.add(image.path)
                 yield image
 

@@ -118,10 +118,14 @@ def test_html_instead_of_checkpoint_is_discarded(online, server, monkeypatch):
     assert not (Path(os.environ["GAN_ADAPT_HOME"]) / "generators" / "tiny.pt").exists()
 
 
-def test_local_path_wins_over_a_zoo_name(tmp_path, monkeypatch, tiny_file):
+def test_a_zoo_name_is_never_shadowed_by_a_local_file(tmp_path, monkeypatch, tiny_file):
+    """Issue 26: a bare zoo name is the zoo model; the local file needs a path spelling."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "ffhq-1024").write_bytes(tiny_file.read_bytes())
-    assert load("ffhq-1024").img_resolution == 16  # no download attempted (offline)
+    assert load("./ffhq-1024").img_resolution == 16
+    with pytest.warns(UserWarning, match="is not used"), \
+            pytest.raises(WeightsUnavailableError):  # offline: the zoo file is not there
+        load("ffhq-1024")
 
 
 def test_unknown_name(tmp_path):

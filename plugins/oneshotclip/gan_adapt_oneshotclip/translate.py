@@ -62,9 +62,12 @@ def invert(G: Any, image: torch.Tensor, *, steps: int, lr: float, space: str,
 @click.option("--plugins-dir", type=click.Path(file_okay=False), multiple=True,
               help="Also load every .py file of this folder as a plugin (repeatable; a run you "
                    "made here remembers its own).")
+@click.option("--allow-changed-plugins", is_flag=True,
+              help="Load the run's plugin folders even though their files changed since the "
+                   "run (otherwise refused).")
 def translate_command(run_dir: str, photo: str, out: str | None, steps: int, lr: float,
                       space: str, clip_weight: float, device: str,
-                      plugins_dir: tuple[str, ...]) -> None:
+                      plugins_dir: tuple[str, ...], allow_changed_plugins: bool) -> None:
     """Invert PHOTO into the source generator and render it with RUN_DIR's adapted generator."""
     import torch
 
@@ -76,17 +79,21 @@ def translate_command(run_dir: str, photo: str, out: str | None, steps: int, lr:
     from gan_adapt.generators import load as load_generator
     from gan_adapt.images import load_image, save_grid
     from gan_adapt.losses.reconstruction import LPIPS
-    from gan_adapt.recipe import read_toml, validate
+    from gan_adapt.evaluation.runs import open_run_recipe
+    from gan_adapt.safe_paths import is_within, regular_inside
 
     folder = require_run_folder(run_dir)
     adapted_path = folder.generator / "native"
     if not adapted_path.exists():
         raise GanAdaptError(f"{folder.root} has no adapted generator yet (the run is not "
                             "finished); resume it first")
-    meta = folder.read_meta()
-    plugin_set = get_run_plugins(run_dir, plugins_dir)
-    validated = validate(read_toml(folder.recipe), plugin_set, base_dir=Path(meta["base_dir"]),
-                         source=str(folder.recipe))
+    if not is_within(folder.root, adapted_path) or not all(
+            regular_inside(folder.root, p) for p in adapted_path.rglob("*") if not p.is_dir()):
+        raise GanAdaptError(f"{adapted_path} holds links that lead outside the run folder (or "
+                            "special files); it is not read")
+    plugin_set = get_run_plugins(run_dir, plugins_dir, allow_changed=allow_changed_plugins)
+    # the recipe as eval reads it: inside the folder, its target from the run's own copy
+    _, _, validated = open_run_recipe(folder.root, plugin_set)
     torch_device = resolve_device(device)
     ctx = BuildContext(device=torch_device, base_dir=validated.base_dir, target=TargetData())
     registry = plugin_set.registry
@@ -113,5 +120,7 @@ def translate_command(run_dir: str, photo: str, out: str | None, steps: int, lr:
         reconstruction = G_s.synthesis(w, noise_mode="const")
         translation = G_t.synthesis(w, noise_mode="const")
     target = Path(out) if out else folder.root / "translations" / f"{Path(photo).stem}.png"
+    if out is None and not is_within(folder.root, target.parent):
+        raise GanAdaptError(f"{target.parent} leads outside the run folder; give --out")
     save_grid(torch.cat([image, reconstruction, translation]), target, nrow=3)
     click.echo(f"Wrote {target} (photo | source reconstruction | adapted)")
