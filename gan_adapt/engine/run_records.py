@@ -121,11 +121,12 @@ def read_outputs(root: Path) -> dict[str, str]:
     """The ``outputs`` of ``result.json``; each must be a path inside the run folder."""
     path = root / "result.json"
     outputs = read_record(path, RunResult)["outputs"]  # type: ignore[index]
-    inside = root.resolve()
+    from gan_adapt.safe_paths import record_path
+
     for key, relative in outputs.items():
-        target = (root / relative).resolve()
-        if not target.is_relative_to(inside):
-            raise damaged(path, f"outputs.{key}: {relative!r} is outside the run folder")
+        if record_path(root, relative) is None:  # absolute, escaping, linked out, a NUL byte
+            raise damaged(path, f"outputs.{key}: {relative!r} is not a path inside the run "
+                                "folder")
     return outputs
 
 
