@@ -139,20 +139,15 @@ def build_clip(choice: str, validated: ValidatedRecipe | None, plugin_set: Any,
             ctx = BuildContext(device=device, base_dir=validated.base_dir, target=TargetData())
             model = _seeded(lambda: component.build(params, ctx))
             dumped = params.model_dump() if hasattr(params, "model_dump") else dict(ref.params)
-            random = dumped.get("pretrained") in (None, "none") and not dumped.get("checkpoint")
-            shipped = dumped.get("pretrained") == "gan-adapt"
             info = {"from": f"recipe encoders.{key}", "component": ref.name, "params": dumped,
-                    "weights": f"random (seed {WEIGHTS_SEED}); a stand-in, not CLIP's "
-                               "semantics" if random else
-                               "trained by gan-adapt, shipped (sha256 checked)" if shipped
-                               else "pretrained"}
+                    **clip_weights_record(model)}
             return MetricModel(model, info)
     if choice == "tiny":
         from gan_adapt.encoders import tiny_clip
 
-        return MetricModel(tiny_clip(seed=WEIGHTS_SEED, device=device),
-                           {"from": "--clip tiny", "component": "clip", "model": "tiny",
-                            "weights": f"random (seed {WEIGHTS_SEED}); a stand-in"})
+        model = tiny_clip(seed=WEIGHTS_SEED, device=device)
+        return MetricModel(model, {"from": "--clip tiny", "component": "clip", "model": "tiny",
+                                   **clip_weights_record(model)})
     from gan_adapt import shipped
 
     if choice in shipped.names("clip"):
@@ -164,8 +159,21 @@ def build_clip(choice: str, validated: ValidatedRecipe | None, plugin_set: Any,
 
     arch, tag = choice.split(":", 1)
     model = build(arch, tag, device=device)
-    weights = ("trained by gan-adapt, shipped (sha256 checked)" if tag == shipped.CLIP_TAG
-               else "pretrained")
-    return MetricModel(model, {"from": origin,
-                               "component": "clip", "model": arch, "pretrained": tag,
-                               "weights": weights})
+    return MetricModel(model, {"from": origin, "component": "clip", "model": arch,
+                               "pretrained": tag, **clip_weights_record(model)})
+
+
+def clip_weights_record(encoder: Any) -> dict[str, Any]:
+    """What the encoder's weights are, as the encoder's builder recorded them (see
+    :mod:`gan_adapt.encoders.provenance`): ``weights`` (one line; the word "random" only when
+    every weight is a random initialisation, drawn here from the fixed seed) and ``sources``
+    (one entry per network: kind, name, sha256)."""
+    from dataclasses import asdict
+
+    from gan_adapt.encoders.provenance import describe, is_random, weights_of
+
+    if is_random(encoder):
+        weights = f"random (seed {WEIGHTS_SEED}); a stand-in, not CLIP's semantics"
+    else:
+        weights = describe(encoder)
+    return {"weights": weights, "sources": [asdict(s) for s in weights_of(encoder)]}
