@@ -361,9 +361,13 @@ def run(recipe: LoadedRecipe | PathLike, *, out: PathLike | None = None,
         overrides: Overrides | None = None, target: str | None = None,
         device: str | None = None, progress: bool | None = None,
         plugins: PluginSet | None = None,
-        plugins_dir: Sequence[PathLike] | PathLike = ()) -> RunResult:
+        plugins_dir: Sequence[PathLike] | PathLike = (),
+        threads: int | str | None = None) -> RunResult:
     """Run a recipe (a path or a :func:`load_recipe` result) into the run folder ``out``
     (default ``runs/<name>-<timestamp>``), as ``gan-adapt run`` does.
+
+    ``threads``: CPU threads, a number or ``"auto"`` (default: the recipe's ``[run] threads``;
+    see :mod:`gan_adapt.threads`).
 
     ``overrides`` and ``target`` add to those of a loaded recipe. ``device`` is ``"cpu"``,
     ``"cuda"`` or ``"auto"`` (default: the recipe's). ``progress``: None shows a live bar on a
@@ -381,13 +385,15 @@ def run(recipe: LoadedRecipe | PathLike, *, out: PathLike | None = None,
     else:
         recipe = load_recipe(recipe, overrides, target, plugins=plugin_set)
     result = start_new(recipe.validated, plugin_set, out=out, target=recipe.target,
-                       overrides=list(recipe.overrides), device=device, progress_live=progress)
+                       overrides=list(recipe.overrides), device=device, progress_live=progress,
+                       threads=threads)
     return _run_result(result, plugin_set, device)
 
 
 def resume(folder: PathLike, *, device: str | None = None, progress: bool | None = None,
            allow_output_changes: bool = False, plugins: PluginSet | None = None,
-           plugins_dir: Sequence[PathLike] | PathLike = ()) -> RunResult:
+           plugins_dir: Sequence[PathLike] | PathLike = (),
+           threads: int | str | None = None) -> RunResult:
     """Continue an interrupted run from its newest checkpoint (``gan-adapt run --resume``).
 
     The folder must still be the run it was started as (its recipe and target unchanged);
@@ -397,7 +403,7 @@ def resume(folder: PathLike, *, device: str | None = None, progress: bool | None
 
     plugin_set = _plugins(plugins, plugins_dir)
     result = start(None, plugin_set, resume=folder, device=device, progress_live=progress,
-                   allow_output_changes=allow_output_changes)
+                   allow_output_changes=allow_output_changes, threads=threads)
     return _run_result(result, plugin_set, device)
 
 

@@ -122,6 +122,24 @@ _prefer_plugin = click.option(
 def plugins_dir_option(command: Any) -> Any:
     """``--plugins-dir`` (passed to the command) and ``--prefer-plugin`` (read by get_plugins)."""
     return _plugins_dir(_prefer_plugin(command))
+
+
+def _threads_value(ctx: click.Context, param: Any, value: str | None) -> str | None:
+    from gan_adapt.threads import parse_threads
+
+    if value is None:
+        return None
+    try:
+        parse_threads(value)
+    except GanAdaptError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--threads "), ctx, param) from None
+    return value
+
+
+threads_option = click.option(
+    "--threads", default=None, metavar="N|auto", callback=_threads_value,
+    help="CPU threads (default: the recipe's [run] threads, auto: OMP_NUM_THREADS if set, "
+         "1 on machines with at most 2 cores, else the idle cores; see docs/performance.md).")
 set_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY=VALUE",
     help="Override a recipe value, e.g. --set adapt.steps=100 (values are TOML literals).")
@@ -156,10 +174,11 @@ def cli() -> None:
 @click.option("--check-plugins", is_flag=True,
               help="Debug a plugin: also check that every term's gradient reaches what it "
                    "trains and that embeddings are finite and unit-length (slower).")
+@threads_option
 def run(recipe: str | None, out: str | None, target: str | None, overrides: tuple[str, ...],
         resume: str | None, plugins_dir: tuple[str, ...], device: str | None,
         allow_output_changes: bool, tensorboard: bool, allow_changed_plugins: bool,
-        check_plugins: bool) -> None:
+        check_plugins: bool, threads: str | None) -> None:
     """Adapt a generator as RECIPE says, writing everything into one run folder."""
     from gan_adapt import api
     from gan_adapt.engine.contracts import checking
@@ -180,14 +199,15 @@ def run(recipe: str | None, out: str | None, target: str | None, overrides: tupl
                                     "--target and --tensorboard cannot change it (start a new "
                                     "run instead)")
             result = api.resume(resume, device=device,
-                                allow_output_changes=allow_output_changes, plugins=plugin_set)
+                                allow_output_changes=allow_output_changes, plugins=plugin_set,
+                                threads=threads)
         elif recipe is None:
             raise GanAdaptError("give a RECIPE file to run (or --resume RUN_DIR)")
         else:
             tracking = ["output.tensorboard=true"] if tensorboard else []
             result = api.run(recipe, out=out, target=target,
                              overrides=[*overrides, *tracking], device=device,
-                             plugins=plugin_set)
+                             plugins=plugin_set, threads=threads)
     if not current().is_main:  # under torchrun, rank 0 reports
         return
     if result.status == "interrupted":
@@ -359,6 +379,9 @@ def main(argv: list[str] | None = None) -> None:
     A user error prints its message and notes, without a traceback (``GAN_ADAPT_DEBUG=1``
     adds it, for plugin authors).
     """
+    from gan_adapt.threads import prefer_passive_wait
+
+    prefer_passive_wait()  # before torch loads OpenMP: waiting threads sleep, never spin
     previous_showwarning = warnings.showwarning
     warnings.showwarning = functools.partial(_show_warning, fallback=previous_showwarning)
     try:

@@ -187,6 +187,22 @@ class Output(_Strict):
                                description="The W&B project of the run (with `wandb = true`).")
 
 
+class RunSettings(_Strict):
+    """``[run]``: how the run uses this machine (never what it computes)."""
+
+    threads: int | Literal["auto"] = Field(
+        "auto", description="CPU threads of the run: a number, or `auto` (OMP_NUM_THREADS if "
+        "set; 1 on machines with at most 2 cores, where more threads slow down most when "
+        "other work shares the cores; else the idle cores, at most 8). `--threads` overrides.")
+
+    @field_validator("threads")
+    @classmethod
+    def _positive(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and (value < 1 or isinstance(value, bool)):
+            raise ValueError("threads must be at least 1 (or auto)")
+        return value
+
+
 class Recipe(_Strict):
     """A complete adaptation recipe (the root of a recipe TOML file)."""
 
@@ -206,6 +222,8 @@ class Recipe(_Strict):
                                                     "(see [search]); omitted: no search.")
     adapt: Adapt = Field(description="The fine-tuning phase (see [adapt]).")
     output: Output = Field(default_factory=Output, description="Samples, checkpoints, logs.")
+    run: RunSettings = Field(default_factory=RunSettings,
+                             description="How the run uses the machine (see [run]).")
 
 
 # ---------------------------------------------------------------------------------------------

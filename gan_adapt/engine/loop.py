@@ -16,6 +16,7 @@ import copy
 import math
 import random
 import signal
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -76,12 +77,19 @@ class RunResult:
 
 
 def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, components: Components,
-        *, resume: bool = False, progress_live: bool | None = None) -> RunResult:
-    """Run (or resume) an adaptation whose components are built and folder created."""
+        *, resume: bool = False, progress_live: bool | None = None,
+        threads: Any = None) -> RunResult:
+    """Run (or resume) an adaptation whose components are built and folder created.
+
+    ``threads`` is the :class:`~gan_adapt.threads.ThreadChoice` the run was started with (for
+    its header; None: torch's current count)."""
     recipe = validated.recipe
     device = components.ctx.device
     state = Run(validated, folder, components, plugin_set, device)
     G_s = components.generator
+    if state.dist.is_main:
+        print(run_header(validated, folder, device, threads, resume=resume), file=sys.stderr,
+              flush=True)
 
     # Ctrl-C: finish the current step, write a checkpoint, exit cleanly. A second Ctrl-C
     # interrupts at once (the previous checkpoint survives: writes are atomic).
@@ -163,6 +171,34 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
         raise
     finally:
         signal.signal(signal.SIGINT, previous_handler)
+
+
+def run_header(validated: ValidatedRecipe, folder: RunFolder | None, device: torch.device,
+               threads: Any = None, *, resume: bool = False) -> str:
+    """What a run prints first: recipe, run folder, device, threads, precision and the steps
+    of each phase (so a user knows where to look and roughly what to expect)."""
+    from gan_adapt.precision import resolve_precision
+
+    recipe = validated.recipe
+    if threads is None:
+        count, why = torch.get_num_threads(), "torch's setting"
+    else:
+        count, why = threads.threads, threads.reason
+    phases, precisions = [], []
+    if recipe.search is not None:
+        phases.append(f"search {recipe.search.steps}")
+        precisions.append(f"search {resolve_precision(recipe.search.precision, str(device))}")
+    phases.append(f"adapt {recipe.adapt.steps}")
+    precisions.append(f"adapt {resolve_precision(recipe.adapt.precision, str(device))}")
+    source = Path(validated.source)
+    lines = [
+        f"{'Resuming' if resume else 'Running'} recipe {recipe.name!r} ({source})",
+        f"  run folder  {folder.root if folder is not None else '(none)'}",
+        f"  device      {device}, {count} thread{'s' if count != 1 else ''} ({why})",
+        f"  precision   {', '.join(precisions)}",
+        f"  steps       {', '.join(phases)}",
+    ]
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------

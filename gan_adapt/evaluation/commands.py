@@ -84,16 +84,21 @@ device_option = click.option("--device", type=click.Choice(["auto", "cpu", "cuda
               help="Where to write the JSON (default RUN_DIR/eval.json).")
 @device_option
 @plugins_dir_option
+@click.option("--threads", default="auto", show_default=True, metavar="N|auto",
+              help="CPU threads (auto: OMP_NUM_THREADS if set, 1 on machines with at most 2 "
+                   "cores, else the idle cores; see docs/performance.md).")
 def eval_command(run_dir: str, target_dir: str | None, n: int, seed: int, batch: int,
                  truncation: float, lpips: str, clip: str, fid_features: str, out: str | None,
-                 device: str, plugins_dir: tuple[str, ...]) -> None:
+                 device: str, plugins_dir: tuple[str, ...], threads: str) -> None:
     """Measure a finished run: diversity, target similarity, content preservation (and
     FID/KID with --target-dir); writes eval.json and prints a table."""
     from rich.console import Console
 
     from gan_adapt import api
     from gan_adapt.cli import get_run_plugins
+    from gan_adapt.threads import apply_threads
 
+    apply_threads(threads)
     record = api.evaluate(run_dir, n=n, seed=seed, batch=batch, truncation=truncation,
                           target_dir=target_dir, lpips=lpips, clip=clip,
                           fid_features=fid_features, device=device, out=out,
