@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -153,6 +153,7 @@ class Translation:
     reconstruction: torch.Tensor
     translated: torch.Tensor
     w: torch.Tensor  # [1, num_ws, w_dim]
+    distance: dict[str, Any] = field(default_factory=dict)  # the inversion's perceptual term
 
     def grid(self) -> Image.Image:
         """Input, reconstruction and translation side by side."""
@@ -291,20 +292,55 @@ class Run:
                             self.sample(n, seed, truncation)])
         return to_pil(images, nrow=n)
 
-    def translate(self, image: PathLike | Image.Image | torch.Tensor, *, steps: int = 200,
-                  lr: float = 0.05) -> Translation:
+    def translate(self, image: PathLike | Image.Image | torch.Tensor, *,
+                  steps: int | None = None, lr: float | None = None, lpips: str = "recipe",
+                  space: str = "w+", clip_weight: float = 0.0) -> Translation:
         """Translate a source-domain ``image`` (a path, a PIL image, or a ``[1, 3, H, W]``
         tensor in ``[-1, 1]``): invert it in G_s (see :mod:`gan_adapt.inversion`), then
-        synthesise that latent with G_t."""
+        synthesise that latent with G_t. ``gan-adapt translate`` calls this.
+
+        ``lpips`` adds a perceptual distance to the inversion's pixel MSE: ``recipe`` (the
+        recipe's lpips term; a recipe without one: LPIPS alex if downloaded, else the shipped
+        ``portraits-clip`` distance), ``none``, or any ``gan-adapt eval --lpips`` choice;
+        ``clip_weight`` adds the recipe's ``clip`` encoder's similarity. ``steps`` and ``lr``
+        default to :data:`gan_adapt.inversion.DEFAULT_STEPS` and ``DEFAULT_LR``.
+        """
         import torch
 
-        from gan_adapt.inversion import invert
+        from gan_adapt.inversion import DEFAULT_LR, DEFAULT_STEPS, invert
 
-        picture = _image_tensor(image, self.source.img_resolution).to(self.device)
-        w = invert(self.source, picture, steps=steps, lr=lr)
+        G_s = self.source
+        picture = _image_tensor(image, G_s.img_resolution).to(self.device)
+        distance, used = None, {"net": "none", "from": "lpips = none: pixel MSE only"}
+        if lpips != "none":
+            from gan_adapt.evaluation.metric_models import build_lpips
+
+            built = build_lpips(lpips, self.recipe, G_s.img_resolution, self.device)
+            distance, used = built.model, built.info
+        clip = None
+        if clip_weight > 0:
+            clip = self._clip_encoder()
+        w = invert(G_s, picture, steps=DEFAULT_STEPS if steps is None else steps,
+                   lr=DEFAULT_LR if lr is None else lr, space=space, distance=distance,
+                   clip=clip, clip_weight=clip_weight)
         with torch.no_grad():
-            return Translation(picture, self.source.synthesis(w, noise_mode="const").clamp(-1, 1),
-                               self.adapted.synthesis(w, noise_mode="const").clamp(-1, 1), w)
+            return Translation(picture, G_s.synthesis(w, noise_mode="const").clamp(-1, 1),
+                               self.adapted.synthesis(w, noise_mode="const").clamp(-1, 1), w,
+                               used)
+
+    def _clip_encoder(self) -> Any:
+        """The recipe's encoder named ``clip``, built on this run's device."""
+        from gan_adapt.engine.context import BuildContext, TargetData
+        from gan_adapt.errors import GanAdaptError
+
+        validated = self.recipe
+        if "clip" not in validated.recipe.encoders:
+            raise GanAdaptError("clip_weight (--clip-weight) needs an encoder named `clip` in "
+                                "the run's recipe")
+        ref = validated.recipe.encoders["clip"]
+        ctx = BuildContext(device=self.device, base_dir=validated.base_dir, target=TargetData())
+        return self._plugins.registry.get("encoder", ref.name).build(
+            validated.params["encoders.clip"], ctx)
 
     def evaluate(self, **settings: Any) -> dict[str, Any]:
         """:func:`evaluate` this run (same keyword arguments), on this run's device."""
