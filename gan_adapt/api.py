@@ -466,13 +466,16 @@ def evaluate(folder: PathLike, *, n: int = 1000, seed: int = 0, batch: int = 16,
              truncation: float = 1.0, target_dir: PathLike | None = None,
              lpips: str = "recipe", clip: str = "recipe", fid_features: str = "inception",
              device: str = "auto", out: PathLike | None = None, plugins: PluginSet | None = None,
-             plugins_dir: Sequence[PathLike] | PathLike = ()) -> dict[str, Any]:
+             plugins_dir: Sequence[PathLike] | PathLike = (),
+             transform: str | None = "auto") -> dict[str, Any]:
     """Measure a finished run as ``gan-adapt eval`` does; writes ``eval.json`` (into the run
     folder unless ``out``) and returns its content: ``record["metrics"]`` holds the numbers.
 
     The settings are those of ``gan-adapt eval`` (see docs/evaluation.md): ``n`` samples from
     ``seed`` in batches of ``batch``; ``lpips`` / ``clip`` name the instruments (``"recipe"``:
-    the recipe's own); ``target_dir`` adds FID and KID against real target-domain images.
+    the recipe's own); ``target_dir`` adds FID and KID against real target-domain images;
+    ``transform`` names the known transform that made the target (``"auto"``: recognised for
+    the shipped targets), which adds the fidelity metrics and ``record["ideal"]``.
     """
     from gan_adapt.engine.build import resolve_device
     from gan_adapt.evaluation.evaluate import EvalSettings, evaluate_run
@@ -480,7 +483,7 @@ def evaluate(folder: PathLike, *, n: int = 1000, seed: int = 0, batch: int = 16,
     settings = EvalSettings(n=n, seed=seed, batch=batch, truncation=truncation)
     return evaluate_run(folder, _plugins(plugins, plugins_dir), settings, target_dir=target_dir,
                         lpips=lpips, clip=clip, fid_features=fid_features,
-                        device=resolve_device(device), out=out)
+                        device=resolve_device(device), out=out, transform=transform)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -119,6 +119,18 @@ _prefer_plugin = click.option(
          "wins (repeatable; also $GAN_ADAPT_PREFER_PLUGINS).")
 
 
+def table_console(file: Any = None) -> Any:
+    """A rich Console for printed tables: the terminal's width on a terminal; elsewhere (a pipe,
+    a file, CI logs) wide enough that no value is cut or wrapped (rich's default would be 80
+    columns: plugin names, URLs and metric names were cut)."""
+    from rich.console import Console
+
+    stream = file or sys.stdout
+    if hasattr(stream, "isatty") and stream.isatty():
+        return Console(file=stream)
+    return Console(file=stream, width=100_000, soft_wrap=True)
+
+
 def plugins_dir_option(command: Any) -> Any:
     """``--plugins-dir`` (passed to the command) and ``--prefer-plugin`` (read by get_plugins)."""
     return _plugins_dir(_prefer_plugin(command))
@@ -270,9 +282,7 @@ def weights(as_json: bool) -> None:
 
         click.echo(json.dumps([row.as_dict() for row in rows], indent=2))
         return
-    from rich.console import Console
-
-    Console(width=220).print(render_table(rows))
+    table_console().print(render_table(rows))
 
 
 @cli.command()
@@ -288,7 +298,7 @@ def plugins(plugins_dir: tuple[str, ...]) -> None:
     for name, info in plugin_set.plugins.items():
         table.add_row(name, info.version, info.origin,
                       ", ".join(f"{k}:{n}" for k, n in info.components) or "-")
-    console = Console()
+    console = table_console()
     console.print(table)
     for failure in plugin_set.failures:
         what = "failed to register" if failure.imported else "not loaded"
@@ -316,7 +326,7 @@ def components(kind: str | None, plugins_dir: tuple[str, ...]) -> None:
     for component in plugin_set.registry.components(kind):
         table.add_row(component.kind, component.name, component.source,
                       describe_params(component.params_model), component.doc)
-    Console(width=200).print(table)
+    table_console().print(table)
 
 
 @cli.command("new-plugin")
