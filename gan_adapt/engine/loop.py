@@ -581,8 +581,9 @@ def _sample_latents(state: Run) -> torch.Tensor:
 def _save_samples(state: Run, done: int, ws: torch.Tensor | None = None) -> None:
     """samples/step-NNNNNN.png: row 1 G_s(w), row 2 G_t(w) (EMA), same latents and noise
     (with ``output.mean_w_from_layer``, row 2's fine layers take the mean w, see
-    :func:`gan_adapt.sampling.with_mean_layers`)."""
-    from gan_adapt.images import save_grid
+    :func:`gan_adapt.sampling.with_mean_layers`), each row labelled (``source``, ``adapted``
+    and the step)."""
+    from gan_adapt.images import save_labelled_grid
 
     if not state.folder.writer:
         return
@@ -592,8 +593,8 @@ def _save_samples(state: Run, done: int, ws: torch.Tensor | None = None) -> None
     with torch.no_grad(), eager():  # its batch would only add a compilation
         source = G_s.synthesis(ws, noise_mode="const")
         adapted = state.G_ema.synthesis(adapted_ws, noise_mode="const")
-    save_grid(torch.cat([source, adapted]), state.folder.samples / f"step-{done:06d}.png",
-              nrow=ws.shape[0])
+    save_labelled_grid(torch.cat([source, adapted]), state.folder.samples / f"step-{done:06d}.png",
+                       nrow=ws.shape[0], row_labels=["source", f"adapted\nstep {done}"])
 
 
 def _rng_state() -> dict[str, Any]:

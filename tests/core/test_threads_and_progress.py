@@ -100,3 +100,22 @@ def test_run_prints_its_header_and_uses_the_chosen_threads(tmp_path, capfd):
     assert header[3].strip().startswith("precision   search ")
     assert header[4].strip() == "steps       search 2, adapt 2"
     assert json.loads((result.folder / "environment.json").read_text())["threads"] == 2
+
+
+def test_sample_grids_carry_row_labels(tmp_path):
+    """The labels (source; adapted and the step) sit in a white margin left of the images."""
+    import numpy as np
+    from PIL import Image
+
+    from gan_adapt.images import make_grid, save_labelled_grid
+
+    images = torch.zeros(6, 3, 32, 32)  # mid-grey images: the text is the only black
+    path = save_labelled_grid(images, tmp_path / "grid.png", 3, ["source", "adapted\nstep 600"])
+    picture = np.asarray(Image.open(path).convert("L"))
+    plain = make_grid(images, 3)
+    margin = picture.shape[1] - plain.shape[2]
+    assert picture.shape[0] == plain.shape[1] and margin > 20
+    label_area = picture[:, :margin]
+    row1, row2 = label_area[2:34], label_area[36:68]
+    assert (row1 < 64).sum() > 20 and (row2 < 64).sum() > (row1 < 64).sum()  # two lines of text
+    assert (picture[:, margin:] < 64).sum() == 0  # nothing drawn over the images
