@@ -144,6 +144,11 @@ class Adapt(_Strict):
     discriminator_optimizer: Optimizer = Field(default_factory=lambda: Optimizer(lr=0.002))
     freeze: list[str] = Field(default_factory=list,
                               description="Generator parameter groups kept frozen (fnmatch).")
+    train_noise: bool = Field(
+        True, description="Train the generator's noise strengths (StyleGAN2's per-layer noise "
+        "inputs). `false` keeps the source's: on the 32-px demo the adaptation otherwise "
+        "learns to paint the fixed noise maps into every sample as rainbow speckle "
+        "(docs/instruments.md, \"The demo's speckle\").")
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="`bf16`: the encoders, LPIPS and the discriminator's four "
                             "highest-resolution blocks run under bfloat16 autocast; the "

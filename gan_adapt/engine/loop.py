@@ -285,6 +285,10 @@ def setup_adaptation(state: Run) -> tuple[torch.optim.Optimizer, torch.optim.Opt
     adapt = state.validated.recipe.adapt
     G_t = copy.deepcopy(state.components.generator).train().requires_grad_(True)
     freeze(G_t, adapt.freeze)
+    if not adapt.train_noise:  # keep the source's noise strengths (see Adapt.train_noise)
+        for name, parameter in G_t.named_parameters():
+            if name.endswith("noise_strength"):
+                parameter.requires_grad_(False)
     state.G_t, state.G_ema = G_t, copy.deepcopy(G_t).eval().requires_grad_(False)
     d_params = _discriminator_parameters(state.components.discriminator, state.components.losses)
     g_params = [p for p in G_t.parameters() if p.requires_grad]
