@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure_in_this_process(args.child, args.steps)))
         return 0
 
+    # A SIGTERM (a timeout) must still stop the burners: let it unwind through `finally`.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     configs = [(int(t), p) for t in args.threads.split(",") for p in args.policies.split(",")]
     print(f"{os.cpu_count()} logical cores; demo adaptation steps, {args.steps} per measurement,"
           f" {args.rounds} rounds", flush=True)
