@@ -38,7 +38,13 @@ def measure_in_this_process(threads: int, steps: int) -> dict[str, float]:
 
     torch.set_num_threads(threads)
     from gan_adapt.engine.build import build_components
-    from gan_adapt.engine.loop import Run, _step_kind, adapt_step, set_precision, setup_adaptation
+    from gan_adapt.engine.loop import (
+        Run,
+        _step_kind,
+        adapt_step,
+        set_precision,
+        setup_adaptation,
+    )
     from gan_adapt.plugins import load_plugins
     from gan_adapt.recipe import load
 

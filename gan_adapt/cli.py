@@ -289,7 +289,6 @@ def weights(as_json: bool) -> None:
 @plugins_dir_option
 def plugins(plugins_dir: tuple[str, ...]) -> None:
     """List loaded plugins, their versions and what each registered."""
-    from rich.console import Console
     from rich.table import Table
 
     plugin_set = get_plugins(plugins_dir, collect=False)
@@ -312,7 +311,6 @@ def plugins(plugins_dir: tuple[str, ...]) -> None:
 @plugins_dir_option
 def components(kind: str | None, plugins_dir: tuple[str, ...]) -> None:
     """List registered components (of one KIND) with their parameters and defaults."""
-    from rich.console import Console
     from rich.table import Table
 
     from gan_adapt.registry import KINDS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import Any
@@ -75,7 +76,7 @@ class PhaseProgress:
 
 def format_speed(seconds_per_step: float) -> str:
     """``2.31 it/s`` when faster than a step a second, else ``1.7 s/step``."""
-    if seconds_per_step != seconds_per_step or seconds_per_step <= 0:  # NaN: nothing measured
+    if math.isnan(seconds_per_step) or seconds_per_step <= 0:  # NaN: nothing measured yet
         return "-"
     if seconds_per_step < 1:
         return f"{1 / seconds_per_step:.2f} it/s"
@@ -84,7 +85,7 @@ def format_speed(seconds_per_step: float) -> str:
 
 def format_duration(seconds: float) -> str:
     """``45s``, ``12m05s`` or ``2h41m``; ``?`` when unknown."""
-    if seconds != seconds or seconds < 0:
+    if math.isnan(seconds) or seconds < 0:
         return "?"
     seconds = round(seconds)
     if seconds < 60:

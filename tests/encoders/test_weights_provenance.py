@@ -34,8 +34,8 @@ def test_random_clip_says_random():
 def test_local_checkpoint_is_named(tmp_path):
     from safetensors.torch import save_file
 
-    from gan_adapt.encoders.clip import build_clip, tiny_clip_config
     from gan_adapt.encoders import tiny_clip
+    from gan_adapt.encoders.clip import build_clip, tiny_clip_config
 
     path = tmp_path / "mine.safetensors"
     save_file({k: v.contiguous() for k, v in tiny_clip(seed=1).model.state_dict().items()}, path)
@@ -50,7 +50,7 @@ def test_downloaded_dino_names_the_download(monkeypatch, tmp_path):
     import timm
     from safetensors.torch import save_file
 
-    import gan_adapt.encoders.dino as dino
+    from gan_adapt.encoders import dino
     from gan_adapt.encoders.weights import dino_weights
 
     model = "vit_small_patch16_224.dino"
@@ -66,8 +66,8 @@ def test_downloaded_dino_names_the_download(monkeypatch, tmp_path):
 
 
 def test_ensemble_reports_each_member():
-    from gan_adapt.encoders.ensemble import build_clip_ensemble
     from gan_adapt.encoders.clip import tiny_clip_config
+    from gan_adapt.encoders.ensemble import build_clip_ensemble
 
     trained = {"model": "portraits-clip", "pretrained": shipped.CLIP_TAG}
     both = build_clip_ensemble([trained, trained])

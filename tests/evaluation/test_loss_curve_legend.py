@@ -5,9 +5,9 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from gan_adapt.engine.outputs import plot_loss_curves  # noqa: E402
+from gan_adapt.engine.outputs import plot_loss_curves
 
 
 def test_legends_do_not_cover_the_curves(tmp_path, monkeypatch):
