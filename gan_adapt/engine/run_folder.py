@@ -157,25 +157,11 @@ class RunFolder:
         self._lock_handle = handle
 
     def running_process(self) -> str | None:
-        """The process id (text; ``"?"`` when unrecorded) of a gan-adapt process that holds
-        this folder's lock now, i.e. a run still going; None when no process holds it. Takes
-        no lock that outlives the call, and never waits."""
-        import fcntl
+        """The id of a process holding this folder's lock now (a run still going), else None
+        (see :func:`gan_adapt.run_status.running_process`)."""
+        from gan_adapt.run_status import running_process
 
-        try:
-            fd = os.open(self.root / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:
-            return None  # no lock file (or not a plain file): nobody ever locked the folder
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except OSError:
-                holder = os.read(fd, 32).decode("ascii", "replace").strip()
-                return holder if holder.isdigit() else "?"
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return None
-        finally:
-            os.close(fd)
+        return running_process(self.root)
 
     def unlock(self) -> None:
         """Release the lock taken by :meth:`lock` (the lock file stays, empty of meaning)."""

@@ -131,12 +131,13 @@ def eval_command(run_dir: str, target_dir: str | None, n: int, seed: int, batch:
                  threads: str) -> None:
     """Measure a finished run: diversity, target similarity, content preservation (and
     FID/KID with --target-dir); writes eval.json and prints a table."""
+    from gan_adapt.run_status import require_finished
+
+    require_finished(run_dir)  # before torch, plugins and models load: told at once
     from gan_adapt import api
     from gan_adapt.cli import get_run_plugins, table_console
-    from gan_adapt.evaluation.runs import require_finished
     from gan_adapt.threads import apply_threads
 
-    require_finished(run_dir)  # before plugins and models load: a running run is told at once
     apply_threads(threads)
     record = api.evaluate(run_dir, n=n, seed=seed, batch=batch, truncation=truncation,
                           target_dir=target_dir, lpips=lpips, clip=clip,

@@ -54,44 +54,17 @@ def open_run_recipe(path: str | Path, plugin_set: Any) -> tuple[RunFolder, dict[
     return folder, meta, validated
 
 
-def require_finished(path: str | Path) -> None:
-    """InputError, at once (before any plugin or model is loaded), when the run folder at
-    ``path`` is not finished: a run still going says so (a resume would be refused while it
-    runs); a stopped one names the command that continues it."""
-    folder = RunFolder(path)
-    if not folder.root.is_dir() or not folder.meta.is_file():
-        return  # not a run folder: open_run_recipe says what is wrong
-    meta = folder.read_meta()
-    _check_finished(folder, meta)
-
-
 def _check_finished(folder: RunFolder, meta: dict[str, Any]) -> None:
+    """InputError for a run that is not finished (see :mod:`gan_adapt.run_status`)."""
+    from gan_adapt.run_status import require_finished
+
     result_file = folder.root / "result.json"
     if meta.get("status") == "done" and (result_file.exists() or result_file.is_symlink()):
         return
-    holder = folder.running_process()
-    if holder is not None:
-        who = f"process {holder}" if holder != "?" else "another process"
-        raise InputError(f"{folder.root} is still running ({who}; {_progress_of(folder)}): "
-                         "evaluate it once it has finished")
+    require_finished(folder.root)
     raise InputError(f"{folder.root} has no adapted generator yet (run status: "
-                     f"{meta.get('status', 'unknown')}, {_progress_of(folder)}); finish it "
-                     f"first: gan-adapt run --resume {folder.root}")
-
-
-def _progress_of(folder: RunFolder) -> str:
-    """``adapt step 120 of 600`` from the log's last line (cheap: reads the file's tail)."""
-    import json
-
-    try:
-        with open(folder.log, "rb") as handle:
-            handle.seek(0, 2)
-            handle.seek(max(0, handle.tell() - 4096))
-            last = handle.read().decode("utf-8", "replace").strip().splitlines()[-1]
-        record = json.loads(last)
-        return f"{record.get('phase', '?')} step {int(record.get('step', 0)) + 1} logged"
-    except (OSError, IndexError, ValueError, TypeError, AttributeError):
-        return "no step logged yet"
+                     f"{meta.get('status', 'unknown')}); finish it first: "
+                     f"gan-adapt run --resume {folder.root}")
 
 
 def result_outputs(folder: RunFolder, meta: dict[str, Any]) -> dict[str, str]:
