@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -163,6 +163,7 @@ class Translation:
     reconstruction: torch.Tensor
     translated: torch.Tensor
     w: torch.Tensor  # [1, num_ws, w_dim]
+    distance: dict[str, Any] = field(default_factory=dict)  # the inversion's perceptual term
 
     def grid(self) -> Image.Image:
         """Input, reconstruction and translation side by side."""
@@ -326,23 +327,58 @@ class Run:
                             self.sample(n, seed, truncation)])
         return to_pil(images, nrow=n)
 
-    def translate(self, image: PathLike | Image.Image | torch.Tensor, *, steps: int = 200,
-                  lr: float = 0.05) -> Translation:
+    def translate(self, image: PathLike | Image.Image | torch.Tensor, *,
+                  steps: int | None = None, lr: float | None = None, lpips: str = "recipe",
+                  space: str = "w+", clip_weight: float = 0.0) -> Translation:
         """Translate a source-domain ``image`` (a path, a PIL image, or a ``[1, 3, H, W]``
         tensor in ``[-1, 1]``): invert it in G_s (see :mod:`gan_adapt.inversion`), then
-        synthesise that latent with G_t."""
+        synthesise that latent with G_t. ``gan-adapt translate`` calls this.
+
+        ``lpips`` adds a perceptual distance to the inversion's pixel MSE: ``recipe`` (the
+        recipe's lpips term; a recipe without one: LPIPS alex if downloaded, else the shipped
+        ``portraits-clip`` distance), ``none``, or any ``gan-adapt eval --lpips`` choice;
+        ``clip_weight`` adds the recipe's ``clip`` encoder's similarity. ``steps`` and ``lr``
+        default to :data:`gan_adapt.inversion.DEFAULT_STEPS` and ``DEFAULT_LR``.
+        """
         import torch
 
         from gan_adapt import user_numbers
-        from gan_adapt.inversion import invert
+        from gan_adapt.inversion import DEFAULT_LR, DEFAULT_STEPS, invert
 
-        steps = user_numbers.whole_number(steps, "steps", 0, MAX_TRANSLATE_STEPS)
-        lr = user_numbers.finite(lr, "lr", positive=True)
-        picture = _image_tensor(image, self.source.img_resolution).to(self.device)
-        w = invert(self.source, picture, steps=steps, lr=lr)
+        steps = user_numbers.whole_number(DEFAULT_STEPS if steps is None else steps, "steps", 0,
+                                          MAX_TRANSLATE_STEPS)
+        lr = user_numbers.finite(DEFAULT_LR if lr is None else lr, "lr", positive=True)
+        G_s = self.source
+        picture = _image_tensor(image, G_s.img_resolution).to(self.device)
+        distance, used = None, {"net": "none", "from": "lpips = none: pixel MSE only"}
+        if lpips != "none":
+            from gan_adapt.evaluation.metric_models import build_lpips
+
+            built = build_lpips(lpips, self.recipe, G_s.img_resolution, self.device)
+            distance, used = built.model, built.info
+        clip = None
+        if clip_weight > 0:
+            clip = self._clip_encoder()
+        w = invert(G_s, picture, steps=steps, lr=lr, space=space, distance=distance,
+                   clip=clip, clip_weight=clip_weight)
         with torch.no_grad():
-            return Translation(picture, self.source.synthesis(w, noise_mode="const").clamp(-1, 1),
-                               self.adapted.synthesis(w, noise_mode="const").clamp(-1, 1), w)
+            return Translation(picture, G_s.synthesis(w, noise_mode="const").clamp(-1, 1),
+                               self.adapted.synthesis(w, noise_mode="const").clamp(-1, 1), w,
+                               used)
+
+    def _clip_encoder(self) -> Any:
+        """The recipe's encoder named ``clip``, built on this run's device."""
+        from gan_adapt.engine.context import BuildContext, TargetData
+        from gan_adapt.errors import GanAdaptError
+
+        validated = self.recipe
+        if "clip" not in validated.recipe.encoders:
+            raise GanAdaptError("clip_weight (--clip-weight) needs an encoder named `clip` in "
+                                "the run's recipe")
+        ref = validated.recipe.encoders["clip"]
+        ctx = BuildContext(device=self.device, base_dir=validated.base_dir, target=TargetData())
+        return self._plugins.registry.get("encoder", ref.name).build(
+            validated.params["encoders.clip"], ctx)
 
     def evaluate(self, **settings: Any) -> dict[str, Any]:
         """:func:`evaluate` this run (same keyword arguments), on this run's device."""
@@ -419,9 +455,13 @@ def run(recipe: LoadedRecipe | PathLike, *, out: PathLike | None = None,
         overrides: Overrides | None = None, target: str | None = None,
         device: str | None = None, progress: bool | None = None,
         plugins: PluginSet | None = None,
-        plugins_dir: Sequence[PathLike] | PathLike = ()) -> RunResult:
+        plugins_dir: Sequence[PathLike] | PathLike = (),
+        threads: int | str | None = None) -> RunResult:
     """Run a recipe (a path or a :func:`load_recipe` result) into the run folder ``out``
     (default ``runs/<name>-<timestamp>``), as ``gan-adapt run`` does.
+
+    ``threads``: CPU threads, a number or ``"auto"`` (default: the recipe's ``[run] threads``;
+    see :mod:`gan_adapt.threads`).
 
     ``overrides`` and ``target`` add to those of a loaded recipe. ``device`` is ``"cpu"``,
     ``"cuda"`` or ``"auto"`` (default: the recipe's). ``progress``: None shows a live bar on a
@@ -439,13 +479,15 @@ def run(recipe: LoadedRecipe | PathLike, *, out: PathLike | None = None,
     else:
         recipe = load_recipe(recipe, overrides, target, plugins=plugin_set)
     result = start_new(recipe.validated, plugin_set, out=out, target=recipe.target,
-                       overrides=list(recipe.overrides), device=device, progress_live=progress)
+                       overrides=list(recipe.overrides), device=device, progress_live=progress,
+                       threads=threads)
     return _run_result(result, plugin_set, device)
 
 
 def resume(folder: PathLike, *, device: str | None = None, progress: bool | None = None,
            allow_output_changes: bool = False, plugins: PluginSet | None = None,
-           plugins_dir: Sequence[PathLike] | PathLike = ()) -> RunResult:
+           plugins_dir: Sequence[PathLike] | PathLike = (),
+           threads: int | str | None = None) -> RunResult:
     """Continue an interrupted run from its newest checkpoint (``gan-adapt run --resume``).
 
     The folder must still be the run it was started as (its recipe and target unchanged);
@@ -455,7 +497,7 @@ def resume(folder: PathLike, *, device: str | None = None, progress: bool | None
 
     plugin_set = _plugins(plugins, plugins_dir)
     result = start(None, plugin_set, resume=folder, device=device, progress_live=progress,
-                   allow_output_changes=allow_output_changes)
+                   allow_output_changes=allow_output_changes, threads=threads)
     return _run_result(result, plugin_set, device)
 
 
@@ -482,13 +524,16 @@ def evaluate(folder: PathLike, *, n: int = 1000, seed: int = 0, batch: int = 16,
              truncation: float = 1.0, target_dir: PathLike | None = None,
              lpips: str = "recipe", clip: str = "recipe", fid_features: str = "inception",
              device: str = "auto", out: PathLike | None = None, plugins: PluginSet | None = None,
-             plugins_dir: Sequence[PathLike] | PathLike = ()) -> dict[str, Any]:
+             plugins_dir: Sequence[PathLike] | PathLike = (),
+             transform: str | None = "auto") -> dict[str, Any]:
     """Measure a finished run as ``gan-adapt eval`` does; writes ``eval.json`` (into the run
     folder unless ``out``) and returns its content: ``record["metrics"]`` holds the numbers.
 
     The settings are those of ``gan-adapt eval`` (see docs/evaluation.md): ``n`` samples from
     ``seed`` in batches of ``batch``; ``lpips`` / ``clip`` name the instruments (``"recipe"``:
-    the recipe's own); ``target_dir`` adds FID and KID against real target-domain images.
+    the recipe's own); ``target_dir`` adds FID and KID against real target-domain images;
+    ``transform`` names the known transform that made the target (``"auto"``: recognised for
+    the shipped targets), which adds the fidelity metrics and ``record["ideal"]``.
     """
     from gan_adapt import user_numbers
     from gan_adapt.engine.build import resolve_device
@@ -503,8 +548,8 @@ def evaluate(folder: PathLike, *, n: int = 1000, seed: int = 0, batch: int = 16,
                             batch=user_numbers.whole_number(batch, "batch", 1),
                             truncation=user_numbers.truncation(truncation))
     return evaluate_run(folder, _plugins(plugins, plugins_dir), settings, target_dir=target_dir,
-                        lpips=lpips, clip=clip, fid_features=fid_features, device=device,
-                        out=out)
+                        lpips=lpips, clip=clip, fid_features=fid_features,
+                        device=resolve_device(device), out=out, transform=transform)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -138,9 +138,39 @@ _prefer_plugin = click.option(
          "wins (repeatable; also $GAN_ADAPT_PREFER_PLUGINS).")
 
 
+def table_console(file: Any = None) -> Any:
+    """A rich Console for printed tables: the terminal's width on a terminal; elsewhere (a pipe,
+    a file, CI logs) wide enough that no value is cut or wrapped (rich's default would be 80
+    columns: plugin names, URLs and metric names were cut)."""
+    from rich.console import Console
+
+    stream = file or sys.stdout
+    if hasattr(stream, "isatty") and stream.isatty():
+        return Console(file=stream)
+    return Console(file=stream, width=100_000, soft_wrap=True)
+
+
 def plugins_dir_option(command: Any) -> Any:
     """``--plugins-dir`` (passed to the command) and ``--prefer-plugin`` (read by get_plugins)."""
     return _plugins_dir(_prefer_plugin(command))
+
+
+def _threads_value(ctx: click.Context, param: Any, value: str | None) -> str | None:
+    from gan_adapt.threads import parse_threads
+
+    if value is None:
+        return None
+    try:
+        parse_threads(value)
+    except GanAdaptError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--threads "), ctx, param) from None
+    return value
+
+
+threads_option = click.option(
+    "--threads", default=None, metavar="N|auto", callback=_threads_value,
+    help="CPU threads (default: the recipe's [run] threads, auto: OMP_NUM_THREADS if set, "
+         "1 on machines with at most 2 cores, else the idle cores; see docs/performance.md).")
 set_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY=VALUE",
     help="Override a recipe value, e.g. --set adapt.steps=100 (values are TOML literals).")
@@ -175,10 +205,11 @@ def cli() -> None:
 @click.option("--check-plugins", is_flag=True,
               help="Debug a plugin: also check that every term's gradient reaches what it "
                    "trains and that embeddings are finite and unit-length (slower).")
+@threads_option
 def run(recipe: str | None, out: str | None, target: str | None, overrides: tuple[str, ...],
         resume: str | None, plugins_dir: tuple[str, ...], device: str | None,
         allow_output_changes: bool, tensorboard: bool, allow_changed_plugins: bool,
-        check_plugins: bool) -> None:
+        check_plugins: bool, threads: str | None) -> None:
     """Adapt a generator as RECIPE says, writing everything into one run folder."""
     from gan_adapt import api
     from gan_adapt.engine.contracts import checking
@@ -200,14 +231,15 @@ def run(recipe: str | None, out: str | None, target: str | None, overrides: tupl
                                     "--target and --tensorboard cannot change it (start a new "
                                     "run instead)")
             result = api.resume(resume, device=device,
-                                allow_output_changes=allow_output_changes, plugins=plugin_set)
+                                allow_output_changes=allow_output_changes, plugins=plugin_set,
+                                threads=threads)
         elif recipe is None:
             raise GanAdaptError("give a RECIPE file to run (or --resume RUN_DIR)")
         else:
             tracking = ["output.tensorboard=true"] if tensorboard else []
             result = api.run(recipe, out=out, target=target,
                              overrides=[*overrides, *tracking], device=device,
-                             plugins=plugin_set)
+                             plugins=plugin_set, threads=threads)
     if not current().is_main:  # under torchrun, rank 0 reports
         return
     if result.status == "interrupted":
@@ -279,9 +311,7 @@ def weights(as_json: bool) -> None:
 
         click.echo(json.dumps([row.as_dict() for row in rows], indent=2))
         return
-    from rich.console import Console
-
-    Console(width=220).print(render_table(rows))
+    table_console().print(render_table(rows))
 
 
 @cli.command()
@@ -291,7 +321,6 @@ def weights(as_json: bool) -> None:
                    "(exit code 1 if any plugin or component is broken).")
 def plugins(plugins_dir: tuple[str, ...], check: bool) -> None:
     """List loaded plugins, their versions and what each registered."""
-    from rich.console import Console
     from rich.table import Table
 
     plugin_set = get_plugins(plugins_dir, collect=False)
@@ -300,7 +329,7 @@ def plugins(plugins_dir: tuple[str, ...], check: bool) -> None:
     for name, info in plugin_set.plugins.items():
         table.add_row(name, info.version, info.origin,
                       ", ".join(f"{k}:{n}" for k, n in info.components) or "-")
-    console = Console()
+    console = table_console()
     console.print(table)
     for failure in plugin_set.failures:
         what = "failed to register" if failure.imported else "not loaded"
@@ -335,7 +364,6 @@ def _check_components(registry: Any, failed_plugins: int) -> None:
 @plugins_dir_option
 def components(kind: str | None, plugins_dir: tuple[str, ...]) -> None:
     """List registered components (of one KIND) with their parameters and defaults."""
-    from rich.console import Console
     from rich.table import Table
 
     from gan_adapt.registry import KINDS
@@ -354,7 +382,7 @@ def components(kind: str | None, plugins_dir: tuple[str, ...]) -> None:
             continue
         table.add_row(component.kind, component.name, component.source,
                       describe_params(component.params_model), component.doc)
-    Console(width=200).print(table)
+    table_console().print(table)
     for line in broken:
         click.echo(f"warning: {line} (not listed; `gan-adapt plugins --check` checks them all)",
                    err=True)
@@ -422,6 +450,9 @@ def main(argv: list[str] | None = None) -> None:
     A user error prints its message and notes, without a traceback (``GAN_ADAPT_DEBUG=1``
     adds it, for plugin authors).
     """
+    from gan_adapt.threads import prefer_passive_wait
+
+    prefer_passive_wait()  # before torch loads OpenMP: waiting threads sleep, never spin
     previous_showwarning = warnings.showwarning
     warnings.showwarning = functools.partial(_show_warning, fallback=previous_showwarning)
     try:

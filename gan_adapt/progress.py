@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import Any
 
 
 class PhaseProgress:
-    """Shows step, steps/s, ETA and the latest loss values of one phase.
+    """Shows step, speed, ETA and the latest loss values of one phase.
 
-    Use as a context manager and call :meth:`update` after each step.
+    Use as a context manager and call :meth:`update` after each step. The ETA is the measured
+    time per step (since the phase started or resumed) times the steps left. Loss values are
+    logged every ``log_every`` steps only; between two logs the line shows the last ones with
+    the step they come from (``@step 40``), never as if they were the current step's.
     """
 
     def __init__(self, phase: str, total: int, start: int = 0, *, stream: Any = None,
@@ -30,17 +34,17 @@ class PhaseProgress:
         self._t0 = time.perf_counter()
         if self.live and self.enabled:
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeRemainingColumn)
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                TextColumn("{task.fields[rate]}"), TextColumn("{task.fields[eta]}"),
                 TextColumn("{task.fields[values]}"),
                 console=Console(file=self.stream), transient=False)
             self._progress.__enter__()
             self._task = self._progress.add_task(self.phase, total=self.total,
-                                                 completed=self.start, rate="", values="")
+                                                 completed=self.start, rate="", eta="",
+                                                 values="")
         return self
 
     def update(self, step: int, values: dict[str, float]) -> None:
@@ -49,19 +53,43 @@ class PhaseProgress:
             return
         done = step + 1
         if values:
-            self._values = values
+            self._values, self._values_step = values, done
         values = getattr(self, "_values", {})
         elapsed = time.perf_counter() - self._t0
-        rate = (done - self.start) / elapsed if elapsed > 0 else 0.0
+        per_step = elapsed / (done - self.start) if done > self.start else float("nan")
         shown = "  ".join(f"{k}={v:.4g}" for k, v in list(values.items())[:6])
+        if values and self._values_step != done:
+            shown += f"  (@step {self._values_step})"
+        speed = format_speed(per_step)
+        eta = format_duration(per_step * (self.total - done))
         if self._progress is not None:
-            self._progress.update(self._task, completed=done, rate=f"{rate:.2f} it/s",
+            self._progress.update(self._task, completed=done, rate=speed, eta=f"eta {eta}",
                                   values=shown)
         elif (done - self.start) % self.every == 0 or done == self.total:
-            eta = (self.total - done) / rate if rate > 0 else float("nan")
-            print(f"[{self.phase}] step {done}/{self.total}  {rate:.2f} it/s  eta {eta:.0f}s  "
-                  f"{shown}", file=self.stream, flush=True)
+            print(f"[{self.phase}] step {done}/{self.total}  {speed}  eta {eta}  {shown}",
+                  file=self.stream, flush=True)
 
     def __exit__(self, *exc: Any) -> None:
         if self._progress is not None:
             self._progress.__exit__(*exc)
+
+
+def format_speed(seconds_per_step: float) -> str:
+    """``2.31 it/s`` when faster than a step a second, else ``1.7 s/step``."""
+    if math.isnan(seconds_per_step) or seconds_per_step <= 0:  # NaN: nothing measured yet
+        return "-"
+    if seconds_per_step < 1:
+        return f"{1 / seconds_per_step:.2f} it/s"
+    return f"{seconds_per_step:.1f} s/step"
+
+
+def format_duration(seconds: float) -> str:
+    """``45s``, ``12m05s`` or ``2h41m``; ``?`` when unknown."""
+    if math.isnan(seconds) or seconds < 0:
+        return "?"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

@@ -146,6 +146,11 @@ class Adapt(_Strict):
     discriminator_optimizer: Optimizer = Field(default_factory=lambda: Optimizer(lr=0.002))
     freeze: list[str] = Field(default_factory=list,
                               description="Generator parameter groups kept frozen (fnmatch).")
+    train_noise: bool = Field(
+        True, description="Train the generator's noise strengths (StyleGAN2's per-layer noise "
+        "inputs). `false` keeps the source's: on the 32-px demo the adaptation otherwise "
+        "learns to paint the fixed noise maps into every sample as rainbow speckle "
+        "(docs/instruments.md, \"The demo's speckle\").")
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="`bf16`: the encoders, LPIPS and the discriminator's four "
                             "highest-resolution blocks run under bfloat16 autocast; the "
@@ -189,6 +194,22 @@ class Output(_Strict):
                                description="The W&B project of the run (with `wandb = true`).")
 
 
+class RunSettings(_Strict):
+    """``[run]``: how the run uses this machine (never what it computes)."""
+
+    threads: int | Literal["auto"] = Field(
+        "auto", description="CPU threads of the run: a number, or `auto` (OMP_NUM_THREADS if "
+        "set; 1 on machines with at most 2 cores, where more threads slow down most when "
+        "other work shares the cores; else the idle cores, at most 8). `--threads` overrides.")
+
+    @field_validator("threads")
+    @classmethod
+    def _positive(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and (value < 1 or isinstance(value, bool)):
+            raise ValueError("threads must be at least 1 (or auto)")
+        return value
+
+
 class Recipe(_Strict):
     """A complete adaptation recipe (the root of a recipe TOML file)."""
 
@@ -208,6 +229,8 @@ class Recipe(_Strict):
                                                     "(see [search]); omitted: no search.")
     adapt: Adapt = Field(description="The fine-tuning phase (see [adapt]).")
     output: Output = Field(default_factory=Output, description="Samples, checkpoints, logs.")
+    run: RunSettings = Field(default_factory=RunSettings,
+                             description="How the run uses the machine (see [run]).")
 
 
 # ---------------------------------------------------------------------------------------------

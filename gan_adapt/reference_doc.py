@@ -28,6 +28,7 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("adapt.schedule[i]", recipe_models.StepKind),
     ("adapt.generator_optimizer, adapt.discriminator_optimizer", recipe_models.Optimizer),
     ("output", recipe_models.Output),
+    ("run", recipe_models.RunSettings),
 ]
 
 

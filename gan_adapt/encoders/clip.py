@@ -18,6 +18,7 @@ from torch import Tensor
 
 from gan_adapt import shipped
 from gan_adapt.encoders.base import EncoderBase, freeze
+from gan_adapt.encoders.provenance import WeightsSource, set_source
 from gan_adapt.encoders.weights import (check_clip_model, clip_weights, fetch,
                                         read_state_dict)
 from gan_adapt.errors import CheckpointError, GanAdaptError
@@ -85,9 +86,11 @@ def build_clip(model: str = "ViT-B-32", pretrained: str | None = "openai", *,
     import open_clip
 
     label = model
+    source: WeightsSource | None = None
     if pretrained == shipped.CLIP_TAG:
         model_cfg, checkpoint = _shipped_clip(model, model_cfg, checkpoint)
         pretrained = None
+        source = WeightsSource("shipped", model, _shipped_sha256(model, Path(checkpoint).name))
     if model_cfg is not None and pretrained is not None and checkpoint is None:
         raise GanAdaptError("A custom model_cfg has no pretrained tag to download; set "
                             "pretrained = none (random weights) or give a checkpoint file.")
@@ -102,8 +105,13 @@ def build_clip(model: str = "ViT-B-32", pretrained: str | None = "openai", *,
     path: Path | None = None
     if checkpoint is not None:
         path = Path(checkpoint)
+        source = source or WeightsSource("file", str(path))
     elif pretrained is not None:
-        path = fetch(clip_weights(model, pretrained))
+        known = clip_weights(model, pretrained)
+        path = fetch(known)
+        source = WeightsSource("download", known.name, known.sha256)
+    else:
+        source = WeightsSource("random", "open_clip initialisation")
     state = read_state_dict(path, what=f"CLIP {model} checkpoint") if path is not None else None
 
     cfg = dict(model_cfg) if model_cfg is not None else open_clip.get_model_config(model)
@@ -124,7 +132,12 @@ def build_clip(model: str = "ViT-B-32", pretrained: str | None = "openai", *,
         center_crop=tag_cfg.get("resize_mode") != "squash",  # "squash" tags resize without a crop
         name=f"clip:{label}",
     )
-    return encoder.to(torch.device(device))
+    return set_source(encoder.to(torch.device(device)), source)
+
+
+def _shipped_sha256(model: str, filename: str) -> str | None:
+    entry = shipped.lookup(model) or {}
+    return entry.get("files", {}).get(filename, {}).get("sha256")
 
 
 def _shipped_clip(model: str, model_cfg: dict | None,

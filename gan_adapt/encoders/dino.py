@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gan_adapt.encoders.base import EncoderBase, freeze
+from gan_adapt.encoders.provenance import WeightsSource, set_source
 from gan_adapt.encoders.weights import (check_timm_model, dino_weights, fetch, read_state_dict,
                                         timm_full_name)
 from gan_adapt.errors import CheckpointError, GanAdaptError
@@ -72,8 +73,15 @@ def build_dino(model: str = "vit_small_patch16_224.dino", pretrained: bool = Tru
 
     check_timm_model(model)
     full = timm_full_name(model) if pretrained and checkpoint is None else model
-    path: Path | None = Path(checkpoint) if checkpoint is not None else (
-        fetch(dino_weights(full)) if pretrained else None)
+    path: Path | None = None
+    if checkpoint is not None:
+        path, source = Path(checkpoint), WeightsSource("file", str(checkpoint))
+    elif pretrained:
+        known = dino_weights(full)
+        path = fetch(known)
+        source = WeightsSource("download", known.name, known.sha256)
+    else:
+        source = WeightsSource("random", "timm initialisation")
 
     kwargs: dict = {"num_classes": 0}
     if image_size is not None:
@@ -93,7 +101,7 @@ def build_dino(model: str = "vit_small_patch16_224.dino", pretrained: bool = Tru
         raise GanAdaptError(f"The dino encoder needs a timm vision transformer; '{full}' "
                             "is not one.")
     network.to(device=torch.device(device), dtype=_DTYPES[precision])
-    return DinoEncoder(network, name=f"dino:{full}").to(torch.device(device))
+    return set_source(DinoEncoder(network, name=f"dino:{full}").to(torch.device(device)), source)
 
 
 def tiny_dino(seed: int = 0, device: torch.device | str = "cpu") -> DinoEncoder:

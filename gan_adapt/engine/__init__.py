@@ -19,6 +19,7 @@ from gan_adapt.engine.run_folder import (RunFolder, default_run_dir, environment
 from gan_adapt.errors import GanAdaptError, InputError
 from gan_adapt.recipe import ValidatedRecipe, read_toml, validate
 from gan_adapt.targets import target_override
+from gan_adapt.threads import apply_threads
 
 __all__ = ["start", "read_recipe", "start_new", "target_override", "RunResult",
            "RunFolder"]
@@ -34,14 +35,15 @@ def plugins_record(plugin_set: Any) -> dict[str, Any]:
 def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | None = None,
           target: str | None = None, overrides: list[str] = (), resume: str | Path | None = None,
           device: str | None = None, progress_live: bool | None = None,
-          allow_output_changes: bool = False) -> RunResult:
+          allow_output_changes: bool = False, threads: int | str | None = None) -> RunResult:
     """Run a recipe (or resume a run folder) to completion or interruption.
 
     Under ``torchrun`` every process calls this; rank 0 alone writes the run folder and shows
     progress (see :mod:`gan_adapt.engine.distributed`). The writing process holds the folder's
     lock until the run ends; a resume first checks that the folder is still the run it was
     started as (:mod:`gan_adapt.engine.identity`); ``allow_output_changes`` accepts an edit of
-    the recipe's [output] section, which cannot change the results.
+    the recipe's [output] section, which cannot change the results. ``threads`` (a number or
+    ``"auto"``) overrides the recipe's ``[run] threads`` (see :mod:`gan_adapt.threads`).
     """
     from gan_adapt.engine.distributed import init_from_env
 
@@ -58,7 +60,7 @@ def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | 
         folder.lock()  # before anything is read or cleaned: another process may be running it
         try:
             return _resume(folder, plugin_set, dist, device, progress_live,
-                           allow_output_changes)
+                           allow_output_changes, threads)
         finally:
             folder.unlock()
 
@@ -66,7 +68,7 @@ def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | 
         raise GanAdaptError("give a RECIPE file to run (or --resume RUN_DIR)")
     validated = read_recipe(recipe_path, plugin_set, target=target, overrides=overrides)
     return start_new(validated, plugin_set, out=out, target=target, overrides=overrides,
-                     device=device, progress_live=progress_live)
+                     device=device, progress_live=progress_live, threads=threads)
 
 
 def read_recipe(recipe_path: str | Path, plugin_set: Any, *, target: str | None = None,
@@ -85,7 +87,7 @@ def read_recipe(recipe_path: str | Path, plugin_set: Any, *, target: str | None 
 
 def start_new(validated: ValidatedRecipe, plugin_set: Any, *, out: str | Path | None = None,
               target: str | None = None, overrides: list[str] = (), device: str | None = None,
-              progress_live: bool | None = None) -> RunResult:
+              progress_live: bool | None = None, threads: int | str | None = None) -> RunResult:
     """Run a recipe read by :func:`read_recipe` (``target`` and ``overrides`` are what it was
     read with, recorded in run.json) into a new run folder."""
     from gan_adapt.engine.build import resolve_device
@@ -97,6 +99,7 @@ def start_new(validated: ValidatedRecipe, plugin_set: Any, *, out: str | Path | 
     if not dist.is_main:
         progress_live = False
     torch_device = resolve_device(device or validated.recipe.device)
+    thread_choice = apply_threads(threads if threads is not None else validated.recipe.run.threads)
     components = prepare(validated, plugin_set, torch_device)
     check_built(validated, components, torch_device)
     root = out if out is not None else default_run_dir(validated.recipe.name)
@@ -118,7 +121,8 @@ def start_new(validated: ValidatedRecipe, plugin_set: Any, *, out: str | Path | 
 
             trust_run(folder.root)  # this user made it here: its plugins may be loaded again
         dist.barrier()
-        return run(validated, plugin_set, folder, components, progress_live=progress_live)
+        return run(validated, plugin_set, folder, components, progress_live=progress_live,
+                   threads=thread_choice)
     finally:
         folder.unlock()
 
@@ -139,7 +143,8 @@ def checkpoint_sources(validated: ValidatedRecipe) -> dict[str, str]:
 
 
 def _resume(folder: RunFolder, plugin_set: Any, dist: Any, device: str | None,
-            progress_live: bool | None, allow_output_changes: bool) -> RunResult:
+            progress_live: bool | None, allow_output_changes: bool,
+            threads: int | str | None = None) -> RunResult:
     """``--resume``: check the folder is the run it claims to be, then continue it."""
     from gan_adapt.engine.build import resolve_device
     from gan_adapt.engine.loop import prepare, run
@@ -170,7 +175,8 @@ def _resume(folder: RunFolder, plugin_set: Any, dist: Any, device: str | None,
             keep_target(folder.root, validated.recipe.target, validated.base_dir)
     dist.barrier()
     torch_device = resolve_device(device or meta.get("device", "auto"))
+    thread_choice = apply_threads(threads if threads is not None else validated.recipe.run.threads)
     components = prepare(validated, plugin_set, torch_device)
     check_built(validated, components, torch_device)
     return run(validated, plugin_set, folder, components, resume=True,
-               progress_live=progress_live)
+               progress_live=progress_live, threads=thread_choice)

@@ -16,6 +16,7 @@ import copy
 import math
 import random
 import signal
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -76,12 +77,19 @@ class RunResult:
 
 
 def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, components: Components,
-        *, resume: bool = False, progress_live: bool | None = None) -> RunResult:
-    """Run (or resume) an adaptation whose components are built and folder created."""
+        *, resume: bool = False, progress_live: bool | None = None,
+        threads: Any = None) -> RunResult:
+    """Run (or resume) an adaptation whose components are built and folder created.
+
+    ``threads`` is the :class:`~gan_adapt.threads.ThreadChoice` the run was started with (for
+    its header; None: torch's current count)."""
     recipe = validated.recipe
     device = components.ctx.device
     state = Run(validated, folder, components, plugin_set, device)
     G_s = components.generator
+    if state.dist.is_main:
+        print(run_header(validated, folder, device, threads, resume=resume), file=sys.stderr,
+              flush=True)
 
     # Ctrl-C: finish the current step, write a checkpoint, exit cleanly. A second Ctrl-C
     # interrupts at once (the previous checkpoint survives: writes are atomic).
@@ -163,6 +171,34 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
         raise
     finally:
         signal.signal(signal.SIGINT, previous_handler)
+
+
+def run_header(validated: ValidatedRecipe, folder: RunFolder | None, device: torch.device,
+               threads: Any = None, *, resume: bool = False) -> str:
+    """What a run prints first: recipe, run folder, device, threads, precision and the steps
+    of each phase (so a user knows where to look and roughly what to expect)."""
+    from gan_adapt.precision import resolve_precision
+
+    recipe = validated.recipe
+    if threads is None:
+        count, why = torch.get_num_threads(), "torch's setting"
+    else:
+        count, why = threads.threads, threads.reason
+    phases, precisions = [], []
+    if recipe.search is not None:
+        phases.append(f"search {recipe.search.steps}")
+        precisions.append(f"search {resolve_precision(recipe.search.precision, str(device))}")
+    phases.append(f"adapt {recipe.adapt.steps}")
+    precisions.append(f"adapt {resolve_precision(recipe.adapt.precision, str(device))}")
+    source = Path(validated.source)
+    lines = [
+        f"{'Resuming' if resume else 'Running'} recipe {recipe.name!r} ({source})",
+        f"  run folder  {folder.root if folder is not None else '(none)'}",
+        f"  device      {device}, {count} thread{'s' if count != 1 else ''} ({why})",
+        f"  precision   {', '.join(precisions)}",
+        f"  steps       {', '.join(phases)}",
+    ]
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,6 +285,10 @@ def setup_adaptation(state: Run) -> tuple[torch.optim.Optimizer, torch.optim.Opt
     adapt = state.validated.recipe.adapt
     G_t = copy.deepcopy(state.components.generator).train().requires_grad_(True)
     freeze(G_t, adapt.freeze)
+    if not adapt.train_noise:  # keep the source's noise strengths (see Adapt.train_noise)
+        for name, parameter in G_t.named_parameters():
+            if name.endswith("noise_strength"):
+                parameter.requires_grad_(False)
     state.G_t, state.G_ema = G_t, copy.deepcopy(G_t).eval().requires_grad_(False)
     d_params = _discriminator_parameters(state.components.discriminator, state.components.losses)
     g_params = [p for p in G_t.parameters() if p.requires_grad]
@@ -563,8 +603,9 @@ def _sample_latents(state: Run) -> torch.Tensor:
 def _save_samples(state: Run, done: int, ws: torch.Tensor | None = None) -> None:
     """samples/step-NNNNNN.png: row 1 G_s(w), row 2 G_t(w) (EMA), same latents and noise
     (with ``output.mean_w_from_layer``, row 2's fine layers take the mean w, see
-    :func:`gan_adapt.sampling.with_mean_layers`)."""
-    from gan_adapt.images import save_grid
+    :func:`gan_adapt.sampling.with_mean_layers`), each row labelled (``source``, ``adapted``
+    and the step)."""
+    from gan_adapt.images import save_labelled_grid
 
     if not state.folder.writer:
         return
@@ -574,8 +615,8 @@ def _save_samples(state: Run, done: int, ws: torch.Tensor | None = None) -> None
     with torch.no_grad(), eager():  # its batch would only add a compilation
         source = G_s.synthesis(ws, noise_mode="const")
         adapted = state.G_ema.synthesis(adapted_ws, noise_mode="const")
-    save_grid(torch.cat([source, adapted]), state.folder.samples / f"step-{done:06d}.png",
-              nrow=ws.shape[0])
+    save_labelled_grid(torch.cat([source, adapted]), state.folder.samples / f"step-{done:06d}.png",
+                       nrow=ws.shape[0], row_labels=["source", f"adapted\nstep {done}"])
 
 
 def _rng_state() -> dict[str, Any]:

@@ -86,11 +86,12 @@ def plot_loss_curves(records: list[dict[str, Any]], path: Path) -> bool:
         ax.set_title(f"{phase} phase")
         ax.set_xlabel("step")
         ax.set_yscale("symlog", linthresh=1e-3)
-        ax.legend(fontsize=7)
+        # Beside the panel, never over the curves (a legend inside hid the adaptation's).
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
 
     def write(handle: Any) -> None:
-        fig.savefig(handle, format="png", dpi=100)
+        fig.savefig(handle, format="png", dpi=100, bbox_inches="tight")
 
     files.atomic_write(path, write)
     plt.close(fig)

@@ -167,6 +167,13 @@ class RunFolder:
         handle.flush()
         self._lock_handle = handle
 
+    def running_process(self) -> str | None:
+        """The id of a process holding this folder's lock now (a run still going), else None
+        (see :func:`gan_adapt.run_status.running_process`)."""
+        from gan_adapt.run_status import running_process
+
+        return running_process(self.root)
+
     def unlock(self) -> None:
         """Release the lock taken by :meth:`lock` (the lock file stays, empty of meaning)."""
         handle = self._lock_handle

@@ -26,6 +26,8 @@ METRIC_HELP: dict[str, str] = {
     "content_clip": "CLIP cosine between G_s(z) and G_t(z) (higher: content kept)",
     "fidelity_lpips": "LPIPS between G_t(z) and the ideal T(G_s(z)) (lower: better)",
     "fidelity_l1": "L1 between G_t(z) and the ideal T(G_s(z)) (lower: better)",
+    "fidelity_lpips_source": "the same for the source samples: the value before adaptation",
+    "fidelity_l1_source": "the same for the source samples: the value before adaptation",
     "fid": "Frechet distance to the real target images (lower: better)",
     "kid": "kernel distance (MMD^2) to the real target images (lower: better)",
     "kid_std": "standard deviation of KID over subsets",
@@ -33,15 +35,46 @@ METRIC_HELP: dict[str, str] = {
 }
 
 
+#: What the source generator scores on metrics that compare G_t with G_s: G_s against itself.
+_SOURCE_BY_DEFINITION = {"content_lpips": 0.0, "content_clip": 1.0}
+
+
+def source_value(key: str, metrics: dict[str, Any]) -> float | None:
+    """The source generator's value of metric ``key``: its ``_source`` twin, or what the metric
+    gives by definition when G_t is G_s (no change: content kept, attributes preserved)."""
+    if f"{key}_source" in metrics:
+        return metrics[f"{key}_source"]
+    if key in _SOURCE_BY_DEFINITION:
+        return _SOURCE_BY_DEFINITION[key]
+    if key.startswith("attribute_preservation"):
+        return 1.0
+    return None
+
+
 def metrics_table(record: dict[str, Any], title: str) -> Any:
-    """A rich table of an eval record's metrics."""
+    """A rich table of an eval record's metrics: each with the source generator's value and,
+    when the target's transform is known, the ideal adapted generator's (``record["ideal"]``);
+    the ``_source`` twins are shown in the source column, not as rows of their own."""
     from rich.table import Table
 
-    table = Table("metric", "value", "meaning", title=title)
-    for key, value in record["metrics"].items():
-        shown = f"{value:d}" if isinstance(value, int) else f"{value:.4f}"
-        table.add_row(key, shown, METRIC_HELP.get(key, ""))
+    metrics = record["metrics"]
+    ideal = (record.get("ideal") or {}).get("metrics", {})
+    columns = ["metric", "value", "source"] + (["ideal"] if ideal else []) + ["meaning"]
+    table = Table(*columns, title=title)
+    for key, value in metrics.items():
+        if key.endswith("_source") and key.removesuffix("_source") in metrics:
+            continue
+        row = [key, _shown(value), _shown(source_value(key, metrics))]
+        if ideal:
+            row.append(_shown(ideal.get(key)))
+        table.add_row(*row, METRIC_HELP.get(key, ""))
     return table
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:d}" if isinstance(value, int) else f"{value:.4f}"
 
 
 def _instrument_lines(record: dict[str, Any]) -> list[str]:
@@ -76,11 +109,16 @@ device_option = click.option("--device", type=click.Choice(["auto", "cpu", "cuda
 @click.option("--truncation", type=float, default=1.0, show_default=True,
               help="Truncation psi of the latents (1 = none).")
 @click.option("--lpips", default="recipe", show_default=True,
-              help="LPIPS: recipe (the recipe's lpips term), alex, vgg, squeeze, or "
-                   "random-alex (test stand-in).")
+              help="LPIPS: recipe (the recipe's lpips term; without one, alex if downloaded, "
+                   "else the shipped portraits-clip distance), alex, vgg, squeeze, "
+                   "portraits-clip (shipped, offline), or random-alex (test stand-in).")
 @click.option("--clip", default="recipe", show_default=True,
               help="CLIP: recipe (the recipe's encoder), ARCH:TAG (e.g. ViT-B-32:openai), or "
                    "tiny (random test stand-in).")
+@click.option("--transform", default="auto", show_default=True,
+              help="The known transform that made the target (sketch, posterise, invert, "
+                   "watercolour, hatch), for the ideal values and fidelity metrics; auto: "
+                   "recognised for the shipped targets; none: unknown.")
 @click.option("--fid-features", type=click.Choice(["inception", "clip"]), default="inception",
               show_default=True, help="Features of FID/KID: the standard Inception-v3, or the "
                                       "chosen CLIP's embeddings (FD_CLIP).")
@@ -89,23 +127,34 @@ device_option = click.option("--device", type=click.Choice(["auto", "cpu", "cuda
 @device_option
 @plugins_dir_option
 @allow_changed_plugins_option
+@click.option("--threads", default="auto", show_default=True, metavar="N|auto",
+              help="CPU threads (auto: OMP_NUM_THREADS if set, 1 on machines with at most 2 "
+                   "cores, else the idle cores; see docs/performance.md).")
 def eval_command(run_dir: str, target_dir: str | None, n: int, seed: int, batch: int,
-                 truncation: float, lpips: str, clip: str, fid_features: str, out: str | None,
-                 device: str, plugins_dir: tuple[str, ...], allow_changed_plugins: bool) -> None:
+                 truncation: float, lpips: str, clip: str, transform: str, fid_features: str,
+                 out: str | None, device: str, plugins_dir: tuple[str, ...],
+                 allow_changed_plugins: bool, threads: str) -> None:
     """Measure a finished run: diversity, target similarity, content preservation (and
     FID/KID with --target-dir); writes eval.json and prints a table."""
-    from rich.console import Console
+    from gan_adapt.run_status import require_finished
 
+    require_finished(run_dir)  # before torch, plugins and models load: told at once
     from gan_adapt import api
-    from gan_adapt.cli import get_run_plugins
+    from gan_adapt.cli import get_run_plugins, table_console
+    from gan_adapt.threads import apply_threads
 
+    apply_threads(threads)
     record = api.evaluate(run_dir, n=n, seed=seed, batch=batch, truncation=truncation,
                           target_dir=target_dir, lpips=lpips, clip=clip,
                           fid_features=fid_features, device=device, out=out,
+                          transform=transform,
                           plugins=get_run_plugins(run_dir, plugins_dir,
                                                   allow_changed=allow_changed_plugins))
-    console = Console()
-    console.print(metrics_table(record, f"{record['recipe']}: {n} samples, seed {seed}"))
+    console = table_console()
+    title = f"{record['recipe']}: {n} samples, seed {seed}"
+    if record.get("ideal"):
+        title += f"; ideal = {record['ideal']['transform']}(G_s(z))"
+    console.print(metrics_table(record, title))
     for line in _instrument_lines(record):
         console.print(f"  {line}")
     click.echo(f"wrote {out or (run_dir.rstrip('/') + '/eval.json')}")

@@ -42,6 +42,7 @@ import torch
 from torch import Tensor
 
 from gan_adapt.engine.context import TargetData
+from gan_adapt.errors import GanAdaptError
 from gan_adapt.evaluation.metrics import (feature_statistics, frechet_distance,
                                           kernel_distance, l1_distance, mean_cosine)
 
@@ -126,7 +127,8 @@ def evaluate_generators(source: Any, adapted: Any, target: TargetData, instrumen
     diversity, diversity_source = _Ring(instruments.lpips), _Ring(instruments.lpips)
     sums: dict[str, float] = {"content_lpips": 0.0, "content_clip": 0.0}
     if ideal is not None:
-        sums.update(fidelity_lpips=0.0, fidelity_l1=0.0)
+        sums.update(fidelity_lpips=0.0, fidelity_l1=0.0, fidelity_lpips_source=0.0,
+                    fidelity_l1_source=0.0)
     adapted_embeddings, source_embeddings, fid_features = [], [], []
     preservation = None
     if instruments.attributes is not None:
@@ -149,6 +151,8 @@ def evaluate_generators(source: Any, adapted: Any, target: TargetData, instrumen
             x_ideal = ideal(x_s)
             sums["fidelity_lpips"] += float(instruments.lpips(x_t, x_ideal).double().sum())
             sums["fidelity_l1"] += float(l1_distance(x_t, x_ideal).double().sum())
+            sums["fidelity_lpips_source"] += float(instruments.lpips(x_s, x_ideal).double().sum())
+            sums["fidelity_l1_source"] += float(l1_distance(x_s, x_ideal).double().sum())
         if instruments.fid_features is not None and real_images is not None:
             fid_features.append(instruments.fid_features(x_t))
     metrics = {"diversity_lpips": diversity.mean(),
@@ -197,9 +201,14 @@ def eval_record(metrics: dict[str, float], settings: EvalSettings, instruments: 
 def evaluate_run(run_dir: str | Path, plugin_set: Any, settings: EvalSettings, *,
                  target_dir: str | Path | None = None, lpips: str = "recipe",
                  clip: str = "recipe", fid_features: str = "inception",
-                 device: str | torch.device = "cpu", out: str | Path | None = None
-                 ) -> dict[str, Any]:
-    """Evaluate a finished run and write ``eval.json`` (into the run folder unless ``out``)."""
+                 device: str | torch.device = "cpu", out: str | Path | None = None,
+                 transform: str | None = "auto") -> dict[str, Any]:
+    """Evaluate a finished run and write ``eval.json`` (into the run folder unless ``out``).
+
+    ``transform``: the known transform T that made the target (``"auto"``: recognised for the
+    shipped targets, see :data:`.known_transforms.KNOWN_TARGETS`; None or ``"none"``: unknown).
+    When known, the fidelity metrics are measured and ``record["ideal"]`` holds every metric of
+    the ideal adapted generator T(G_s), measured the same way: the value to aim for."""
     from gan_adapt import files
     from gan_adapt.evaluation.metric_models import build_clip, build_lpips
     from gan_adapt.evaluation.runs import load_run
@@ -229,11 +238,29 @@ def evaluate_run(run_dir: str | Path, plugin_set: Any, settings: EvalSettings, *
         instruments.info["fid"] = {**instruments.fid_features.describe(),
                                    "real_images": str(Path(target_dir).resolve()),
                                    "real_count": real.shape[0], "resolution": resolution}
+    from gan_adapt.evaluation.known_transforms import (TRANSFORMS, TransformedGenerator,
+                                                       transform_of_target)
+
+    name = transform_of_target(run.target.path) if transform == "auto" else \
+        (None if transform in (None, "none") else transform)
+    if name is not None and name not in TRANSFORMS:
+        raise GanAdaptError(f"--transform {name!r}: use auto, none or one of "
+                            f"{', '.join(TRANSFORMS)}")
+    T = TRANSFORMS[name] if name is not None else None
     metrics = evaluate_generators(run.source, run.adapted, run.target, instruments, settings,
-                                  real_images=real, device=run.device)
+                                  real_images=real, ideal=T, device=run.device)
+    extra: dict[str, Any] = {}
+    if T is not None:
+        ideal_metrics = evaluate_generators(run.source, TransformedGenerator(run.source, T),
+                                            run.target, instruments, settings,
+                                            real_images=real, ideal=T, device=run.device)
+        extra["ideal"] = {"transform": name, "generator": f"{name}(G_s(z)), the ideal adapted "
+                          "generator, measured with the same latents and instruments",
+                          "metrics": {k: v for k, v in ideal_metrics.items()
+                                      if not k.endswith("_source")}}
     record = eval_record(metrics, settings, instruments, time.time() - started,
                          run=str(run.folder.root.resolve()), recipe=run.validated.recipe.name,
-                         target=_target_record(run.target))
+                         target=_target_record(run.target), **extra)
     files.write_json(Path(out) if out is not None else run.folder.root / "eval.json", record)
     return record
 

@@ -104,6 +104,26 @@ TRANSFORMS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
+#: Shipped target images made by a known transform (sha256 of the file -> transform): eval
+#: recognises them and prints the ideal adapted generator's values beside the run's.
+#: ``recipes/targets/portrait-sketch.png`` (the offline demo's target) is ``sketch`` of a portrait.
+KNOWN_TARGETS: dict[str, str] = {
+    "9e3b004e6530b834b828d54f19b73e7056edf882be735e68fbf13061722167d6": "sketch",
+}
+
+
+def transform_of_target(path: str | None) -> str | None:
+    """The transform that made the target image at ``path``, when it is a shipped target of
+    :data:`KNOWN_TARGETS`; None otherwise (folders, text targets, the user's own images)."""
+    import hashlib
+    from pathlib import Path
+
+    if not path or not Path(path).is_file():
+        return None
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return KNOWN_TARGETS.get(digest)
+
+
 class TransformedGenerator(torch.nn.Module):
     """``T(G(z))`` with G's interface (``z_dim``, ``mapping``, ``synthesis``): the ideal adapted
     generator of a known-transform target, evaluated like any other generator."""

@@ -5,7 +5,9 @@ of the recipe's first ``lpips`` term and the recipe's CLIP encoder. On the smoke
 are random-weight stand-ins, so everything works offline; on the paper recipes they are the
 real LPIPS (alex) and CLIP ViT-B/32. Other choices are given as strings:
 
-* LPIPS: ``recipe`` | ``alex`` | ``vgg`` | ``squeeze`` (pretrained, at 256 px) |
+* LPIPS: ``recipe`` (a recipe without an lpips term: ``alex``, or, where that is not
+  downloaded and cannot be, the shipped ``portraits-clip`` distance, recorded as a fallback) |
+  ``alex`` | ``vgg`` | ``squeeze`` (pretrained, at 256 px) |
   ``portraits-clip`` (an LPIPS-style distance on the shipped, trained portraits CLIP; offline) |
   ``random-alex`` (random weights at the generator's resolution; a stand-in for tests);
 * CLIP: ``recipe`` | ``ARCH:TAG`` (an open_clip pretrained pair, e.g. ``ViT-B-32:openai``) |
@@ -67,15 +69,13 @@ def recipe_lpips_params(validated: ValidatedRecipe | None) -> tuple[dict[str, An
 def build_lpips(choice: str, validated: ValidatedRecipe | None, resolution: int,
                 device: torch.device) -> MetricModel:
     """The LPIPS distance named by ``choice`` (see the module doc)."""
-    from gan_adapt.perceptual import TRAINED_FEATURE_NETS, perceptual_distance
+    from gan_adapt.perceptual import TRAINED_FEATURE_NETS
 
     if choice == "recipe":
         found = recipe_lpips_params(validated)
         if found is None:
-            params, origin = {"net": "alex", "pretrained": True, "resize_to": 256}, \
-                "default (the recipe has no lpips term)"
-        else:
-            params, origin = found[0], f"recipe {found[1]}"
+            return _default_lpips(device)
+        params, origin = found[0], f"recipe {found[1]}"
     elif choice in _LPIPS_NETS or choice in TRAINED_FEATURE_NETS:
         params, origin = {"net": choice, "pretrained": True, "resize_to": 256}, "--lpips"
     elif choice.startswith("random-") and choice[7:] in _LPIPS_NETS:
@@ -85,10 +85,47 @@ def build_lpips(choice: str, validated: ValidatedRecipe | None, resolution: int,
         raise GanAdaptError(f"--lpips {choice!r}: use recipe, alex, vgg, squeeze, "
                             f"{', '.join(TRAINED_FEATURE_NETS)} or "
                             "random-alex/random-vgg/random-squeeze")
+    return _lpips(params, origin, device)
+
+
+def _default_lpips(device: torch.device) -> MetricModel:
+    """A recipe without an lpips term is measured with LPIPS (alex) when its backbone is on
+    disk; otherwise with the shipped, trained ``portraits-clip`` distance, offline and at once
+    (a failing download can take a minute), and the record and a note say so."""
+    import warnings
+
+    from gan_adapt.encoders.weights import LPIPS_BACKBONES
+    from gan_adapt.perceptual import TRAINED_FEATURE_NETS
+
+    alex = LPIPS_BACKBONES["alex"]
+    if alex.cache_path.is_file():
+        return _lpips({"net": "alex", "pretrained": True, "resize_to": 256},
+                      "default (the recipe has no lpips term)", device)
+    shipped_net = TRAINED_FEATURE_NETS[0]
+    warnings.warn(f"the recipe has no lpips term and LPIPS (alex) is not downloaded: measuring "
+                  f"with the shipped {shipped_net} distance (--lpips alex downloads and uses "
+                  "LPIPS)")
+    return _lpips({"net": shipped_net, "pretrained": True, "resize_to": 256},
+                  "fallback: the recipe has no lpips term and LPIPS (alex) is not downloaded; "
+                  f"the shipped {shipped_net} distance", device)
+
+
+def _lpips(params: dict[str, Any], origin: str, device: torch.device) -> MetricModel:
+    """Build the distance ``params`` describe; a missing download names the offline choice."""
+    from gan_adapt.errors import WeightsMismatchError, WeightsUnavailableError
+    from gan_adapt.perceptual import TRAINED_FEATURE_NETS, perceptual_distance
+
     net, pretrained = params.get("net", "alex"), bool(params.get("pretrained", True))
     resize_to = params.get("resize_to", 256)
-    model = _seeded(lambda: perceptual_distance(net=net, pretrained=pretrained,
-                                                resize_to=resize_to))
+    try:
+        model = _seeded(lambda: perceptual_distance(net=net, pretrained=pretrained,
+                                                    resize_to=resize_to))
+    except WeightsMismatchError:
+        raise
+    except WeightsUnavailableError as exc:
+        exc.add_note(f"  Offline: --lpips {TRAINED_FEATURE_NETS[0]} measures with the shipped, "
+                     "trained distance (no download; trained on portraits).")
+        raise
     if net in TRAINED_FEATURE_NETS:
         weights = (f"LPIPS-style distance on the vision features of the shipped, trained {net} "
                    "(uniform channel weights)" if pretrained
@@ -139,20 +176,15 @@ def build_clip(choice: str, validated: ValidatedRecipe | None, plugin_set: Any,
             ctx = BuildContext(device=device, base_dir=validated.base_dir, target=TargetData())
             model = _seeded(lambda: component.build(params, ctx))
             dumped = params.model_dump() if hasattr(params, "model_dump") else dict(ref.params)
-            random = dumped.get("pretrained") in (None, "none") and not dumped.get("checkpoint")
-            shipped = dumped.get("pretrained") == "gan-adapt"
             info = {"from": f"recipe encoders.{key}", "component": ref.name, "params": dumped,
-                    "weights": f"random (seed {WEIGHTS_SEED}); a stand-in, not CLIP's "
-                               "semantics" if random else
-                               "trained by gan-adapt, shipped (sha256 checked)" if shipped
-                               else "pretrained"}
+                    **clip_weights_record(model)}
             return MetricModel(model, info)
     if choice == "tiny":
         from gan_adapt.encoders import tiny_clip
 
-        return MetricModel(tiny_clip(seed=WEIGHTS_SEED, device=device),
-                           {"from": "--clip tiny", "component": "clip", "model": "tiny",
-                            "weights": f"random (seed {WEIGHTS_SEED}); a stand-in"})
+        model = tiny_clip(seed=WEIGHTS_SEED, device=device)
+        return MetricModel(model, {"from": "--clip tiny", "component": "clip", "model": "tiny",
+                                   **clip_weights_record(model)})
     from gan_adapt import shipped
 
     if choice in shipped.names("clip"):
@@ -164,8 +196,21 @@ def build_clip(choice: str, validated: ValidatedRecipe | None, plugin_set: Any,
 
     arch, tag = choice.split(":", 1)
     model = build(arch, tag, device=device)
-    weights = ("trained by gan-adapt, shipped (sha256 checked)" if tag == shipped.CLIP_TAG
-               else "pretrained")
-    return MetricModel(model, {"from": origin,
-                               "component": "clip", "model": arch, "pretrained": tag,
-                               "weights": weights})
+    return MetricModel(model, {"from": origin, "component": "clip", "model": arch,
+                               "pretrained": tag, **clip_weights_record(model)})
+
+
+def clip_weights_record(encoder: Any) -> dict[str, Any]:
+    """What the encoder's weights are, as the encoder's builder recorded them (see
+    :mod:`gan_adapt.encoders.provenance`): ``weights`` (one line; the word "random" only when
+    every weight is a random initialisation, drawn here from the fixed seed) and ``sources``
+    (one entry per network: kind, name, sha256)."""
+    from dataclasses import asdict
+
+    from gan_adapt.encoders.provenance import describe, is_random, weights_of
+
+    if is_random(encoder):
+        weights = f"random (seed {WEIGHTS_SEED}); a stand-in, not CLIP's semantics"
+    else:
+        weights = describe(encoder)
+    return {"weights": weights, "sources": [asdict(s) for s in weights_of(encoder)]}

@@ -32,7 +32,9 @@ MAX_RECIPE_BYTES = 16 << 20
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222;
-overflow-wrap: anywhere; } th { overflow-wrap: normal; }
+overflow-wrap: break-word; }
+td { overflow-wrap: anywhere; }
+th, td:first-child, td.num { overflow-wrap: normal; white-space: nowrap; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; }
 .muted { color: #666; } figure { display: inline-block; margin: 0.5em 1em 0.5em 0; }
 figcaption { font-size: 0.85em; color: #555; } img { image-rendering: pixelated; max-width: 100%; }

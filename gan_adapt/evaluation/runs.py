@@ -65,15 +65,24 @@ def open_run_recipe(path: str | Path, plugin_set: Any) -> tuple[RunFolder, dict[
     return folder, meta, validated
 
 
+def _check_finished(folder: RunFolder, meta: dict[str, Any]) -> None:
+    """InputError for a run that is not finished (see :mod:`gan_adapt.run_status`)."""
+    from gan_adapt.run_status import require_finished
+
+    result_file = folder.root / "result.json"
+    if meta.get("status") == "done" and (result_file.exists() or result_file.is_symlink()):
+        return
+    require_finished(folder.root)
+    raise InputError(f"{folder.root} has no adapted generator yet (run status: "
+                     f"{meta.get('status', 'unknown')}); finish it first: "
+                     f"gan-adapt run --resume {folder.root}")
+
+
 def result_outputs(folder: RunFolder, meta: dict[str, Any]) -> dict[str, str]:
     """The `outputs` of a finished run's result.json; InputError for an unfinished run."""
     from gan_adapt.engine.run_records import read_outputs
 
-    result_file = folder.root / "result.json"
-    if meta.get("status") != "done" or not (result_file.exists() or result_file.is_symlink()):
-        raise InputError(f"{folder.root} has no adapted generator yet (run status: "
-                         f"{meta.get('status', 'unknown')}); finish it first, e.g. "
-                         f"gan-adapt run --resume {folder.root}")
+    _check_finished(folder, meta)
     return read_outputs(folder.root)
 
 

@@ -17,8 +17,10 @@ from gan_adapt.sweep.spec import base_path, expand, read_sweep
 
 def run_sweep(sweep_file: str | Path, out: str | Path | None = None,
               backend: str | None = None, echo: Any = click.echo,
-              plugins_dirs: list[str] | tuple[str, ...] = ()) -> Path:
+              plugins_dirs: list[str] | tuple[str, ...] = (), threads: int | None = None) -> Path:
     """Run a sweep to the end; return its folder. Failed runs are reported, never fatal.
+
+    ``threads`` (the command line's ``--threads``) replaces the sweep file's ``threads_per_run``.
 
     ``plugins_dirs`` (the command line's ``--plugins-dir``) are passed to every run; a sweep
     file itself cannot name plugin folders.
@@ -50,7 +52,7 @@ def run_sweep(sweep_file: str | Path, out: str | Path | None = None,
              f"{outcome.seconds:.1f}s]{note}")
 
     common = dict(plugins_dirs=plugins_dirs,
-                  threads=sweep.threads_per_run, log_dir=log_dir, report=report)
+                  threads=threads or sweep.threads_per_run, log_dir=log_dir, report=report)
     if backend == "ray":
         outcomes = backends.run_ray(jobs, settings=sweep.ray, **common)
     else:
@@ -139,7 +141,10 @@ def files_json(path: Path) -> dict[str, Any] | None:
               help="Override the sweep file's backend.")
 @click.option("--plugins-dir", "plugins_dirs", type=click.Path(file_okay=False), multiple=True,
               help="Load every .py file of this folder as a plugin in every run (repeatable).")
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="CPU threads of each run (replaces the sweep file's threads_per_run; "
+                   "default: each run's own, see docs/performance.md).")
 def sweep_command(sweep_file: str, out: str | None, backend: str | None,
-                  plugins_dirs: tuple[str, ...]) -> None:
+                  plugins_dirs: tuple[str, ...], threads: int | None) -> None:
     """Run SWEEP_FILE: base recipe(s) x targets x override grids x seeds, then compare them."""
-    run_sweep(sweep_file, out, backend, plugins_dirs=plugins_dirs)
+    run_sweep(sweep_file, out, backend, plugins_dirs=plugins_dirs, threads=threads)

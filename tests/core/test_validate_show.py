@@ -135,12 +135,17 @@ def test_official_sampling_option_reaches_the_grid(plugin_set, tmp_path):
     result = start(str(TOY_RECIPE), plugin_set, out=str(tmp_path / "run"), progress_live=False,
                    overrides=["output.mean_w_from_layer=0", "adapt.steps=1", "search.steps=1"])
     assert result.status == "done"
+    import tomllib
+
     grid = np.asarray(Image.open(tmp_path / "run" / "samples" / "step-000001.png"))
-    # n_samples cells of 16 px per row, 2 px padding (gan_adapt.images.make_grid)
-    columns = (grid.shape[1] - 2) // 18
+    # n_samples cells of 16 px per row, 2 px padding (gan_adapt.images.make_grid), right of the
+    # row labels' margin
+    recipe = tomllib.loads((tmp_path / "run" / "recipe.toml").read_text())
+    columns = recipe.get("output", {}).get("n_samples", 8)
     assert columns >= 2
-    cells = [[grid[2 + r * 18:r * 18 + 18, 2 + c * 18:c * 18 + 18] for c in range(columns)]
-             for r in range(2)]
+    left = grid.shape[1] - (columns * 18 + 2)
+    cells = [[grid[2 + r * 18:r * 18 + 18, left + 2 + c * 18:left + c * 18 + 18]
+              for c in range(columns)] for r in range(2)]
     source, adapted = cells
     assert all(np.array_equal(adapted[0], cell) for cell in adapted[1:])
     assert not all(np.array_equal(source[0], cell) for cell in source[1:])

@@ -43,6 +43,9 @@ class PageReport:
     scroll_width: int  # the document's width: > viewport_width means horizontal overflow
     viewport_width: int
     screenshot: bytes = field(repr=False, default=b"")  # PNG of the whole page
+    #: text of every header, first-column (name) and numeric table cell drawn on more than one
+    #: line: a value or a metric name broken in two
+    broken_cells: list[str] = field(default_factory=list)
 
 
 class Chromium:
@@ -146,6 +149,13 @@ _INSPECT = """(() => ({
   scrollWidth: document.documentElement.scrollWidth,
   viewportWidth: window.innerWidth,
   height: document.documentElement.scrollHeight,
+  brokenCells: Array.from(document.querySelectorAll("th, td:first-child, td.num"))
+    .filter(cell => {
+      const range = document.createRange();
+      range.selectNodeContents(cell);
+      const tops = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top)));
+      return tops.size > 1;
+    }).map(cell => cell.textContent),
 }))()"""
 
 
@@ -170,7 +180,7 @@ def inspect_page(executable: str, url: str, width: int = 1280, height: int = 900
                             session=True)
         errors = _console_errors(browser.events)
     return PageReport(page["images"], errors, page["scrollWidth"], page["viewportWidth"],
-                      base64.b64decode(shot["data"]))
+                      base64.b64decode(shot["data"]), page["brokenCells"])
 
 
 def _console_errors(events: list[dict[str, Any]]) -> list[str]:

@@ -36,6 +36,42 @@ def test_the_browser_checks_catch_a_broken_page(tmp_path):
     assert report.scroll_width > report.viewport_width == WIDTH
 
 
+def test_the_browser_sees_a_value_broken_in_two(tmp_path):
+    page = tmp_path / "narrow.html"
+    page.write_text('<!DOCTYPE html><html><body><table><tr><td style="width:3em">'
+                    'attribute_preservation_hair_style</td><td class="num" '
+                    'style="overflow-wrap:anywhere;width:2em">0.123456789</td></tr></table>'
+                    '</body></html>', encoding="utf-8")
+    report = inspect_page(CHROMIUM, file_url(page), width=WIDTH)
+    assert "0.123456789" in report.broken_cells
+
+
+@pytest.mark.parametrize("width", [WIDTH, 900])
+def test_report_keeps_names_and_numbers_whole(smoke_run, width):
+    """Metric names and values are never broken mid-word or mid-number, even on a narrow
+    window; long free text (weights, paths) wraps instead, without widening the page."""
+    from gan_adapt.evaluation.report import write_report
+
+    eval_json = smoke_run / "eval.json"
+    previous = eval_json.read_bytes() if eval_json.exists() else None
+    eval_json.write_text(json.dumps({
+        "metrics": {"attribute_preservation_hair_style": 0.8125, "diversity_lpips": 0.125,
+                    "target_clip_image_source": 0.30517578125, "n_real": 123456789},
+        "settings": {"n": 10, "seed": 0, "truncation": 1.0},
+        "instruments": {"lpips": {"weights": "shipped portraits-clip (sha256 " + "9e3b" * 16
+                                  + ")", "from": "recipe"}}}))
+    try:
+        page = write_report(smoke_run, out=smoke_run / f"report-{width}.html")
+    finally:
+        if previous is None:
+            eval_json.unlink()
+        else:
+            eval_json.write_bytes(previous)
+    report = inspect_page(CHROMIUM, file_url(page), width=width)
+    assert report.broken_cells == []
+    assert report.scroll_width <= report.viewport_width == width
+
+
 def test_report_renders_cleanly_in_chromium(smoke_run):
     from gan_adapt.evaluation.report import write_report
 

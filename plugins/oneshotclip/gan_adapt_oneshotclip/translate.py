@@ -1,50 +1,19 @@
 """``gan-adapt translate RUN_DIR photo.png``: a real photo rendered by the adapted generator.
 
-The photo is inverted into the SOURCE generator's latent space by optimisation (LPIPS + MSE,
-optionally a CLIP term), then the latent is rendered by the adapted generator: the paper's
-real-image translation / attribute-editing use. The output sheet shows
+The photo is inverted into the SOURCE generator's latent space by optimisation, then the latent
+is rendered by the adapted generator: the paper's real-image translation / attribute-editing
+use. The work is :meth:`gan_adapt.api.Run.translate` (one implementation for the command line
+and Python, see :mod:`gan_adapt.inversion`); this command adds the options and writes the sheet
 photo | G_s(w) (the reconstruction) | G_t(w) (the translation).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-# torch is imported inside the functions: `gan-adapt --help` lists this command without it.
-
-
-def invert(G: Any, image: torch.Tensor, *, steps: int, lr: float, space: str,
-           lpips: Any, clip: Any = None, clip_weight: float = 0.0,
-           l2_weight: float = 0.0) -> torch.Tensor:
-    """Latent ``[1, num_ws, w_dim]`` whose G(w) matches ``image`` ([1, 3, R, R] in [-1, 1])."""
-    import torch
-
-    w_avg = G.w_avg.detach()
-    w = w_avg.clone().unsqueeze(0)
-    if space == "w+":
-        w = w.unsqueeze(1).repeat(1, G.num_ws, 1)
-    w.requires_grad_(True)
-    optimizer = torch.optim.Adam([w], lr=lr)
-    target_embedding = None
-    if clip is not None and clip_weight > 0:
-        with torch.no_grad():
-            target_embedding = clip.embed_images(image)
-    for _ in range(steps):
-        ws = w.unsqueeze(1).expand(-1, G.num_ws, -1) if w.dim() == 2 else w
-        fake = G.synthesis(ws, noise_mode="const")
-        loss = lpips(fake, image).mean() + torch.mean((fake - image) ** 2)
-        if target_embedding is not None:
-            loss = loss + clip_weight * (1 - clip.embed_images(fake) @ target_embedding.t()).mean()
-        if l2_weight > 0:
-            loss = loss + l2_weight * torch.mean((ws - w_avg) ** 2)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    w = w.detach()
-    return w.unsqueeze(1).expand(-1, G.num_ws, -1) if w.dim() == 2 else w
+# torch is imported inside the function: `gan-adapt --help` lists this command without it.
 
 
 @click.command("translate")
@@ -52,10 +21,14 @@ def invert(G: Any, image: torch.Tensor, *, steps: int, lr: float, space: str,
 @click.argument("photo", type=click.Path(dir_okay=False))
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Output PNG (default RUN_DIR/translations/<photo>.png).")
-@click.option("--steps", type=click.IntRange(1), default=500, show_default=True,
-              help="Inversion steps.")
-@click.option("--lr", type=float, default=0.05, show_default=True, help="Adam learning rate.")
+@click.option("--steps", type=click.IntRange(1), default=None,
+              help="Inversion steps (default 300, as Run.translate).")
+@click.option("--lr", type=float, default=None, help="Adam learning rate (default 0.05).")
 @click.option("--space", type=click.Choice(["w", "w+"]), default="w+", show_default=True)
+@click.option("--lpips", default="recipe", show_default=True,
+              help="Perceptual term of the inversion: recipe (the run's lpips term; without "
+                   "one, alex if downloaded, else the shipped portraits-clip distance), none "
+                   "(pixel MSE only), alex, vgg, squeeze, portraits-clip (shipped, offline).")
 @click.option("--clip-weight", type=float, default=0.0, show_default=True,
               help="Weight of a CLIP similarity term (uses the run's `clip` encoder).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
@@ -65,62 +38,29 @@ def invert(G: Any, image: torch.Tensor, *, steps: int, lr: float, space: str,
 @click.option("--allow-changed-plugins", is_flag=True,
               help="Load the run's plugin folders even though their files changed since the "
                    "run (otherwise refused).")
-def translate_command(run_dir: str, photo: str, out: str | None, steps: int, lr: float,
-                      space: str, clip_weight: float, device: str,
+def translate_command(run_dir: str, photo: str, out: str | None, steps: int | None,
+                      lr: float | None, space: str, lpips: str, clip_weight: float, device: str,
                       plugins_dir: tuple[str, ...], allow_changed_plugins: bool) -> None:
     """Invert PHOTO into the source generator and render it with RUN_DIR's adapted generator."""
     import torch
 
+    from gan_adapt import api
     from gan_adapt.cli import get_run_plugins
     from gan_adapt.engine.build import resolve_device
-    from gan_adapt.engine.context import BuildContext, TargetData
-    from gan_adapt.engine.run_folder import require_run_folder
     from gan_adapt.errors import GanAdaptError
-    from gan_adapt.generators import load as load_generator
-    from gan_adapt.images import load_image, save_grid
-    from gan_adapt.losses.reconstruction import LPIPS
-    from gan_adapt.evaluation.runs import open_run_recipe
-    from gan_adapt.safe_paths import is_within, regular_inside
+    from gan_adapt.images import save_grid
+    from gan_adapt.safe_paths import is_within
 
-    folder = require_run_folder(run_dir)
-    adapted_path = folder.generator / "native"
-    if not adapted_path.exists():
-        raise GanAdaptError(f"{folder.root} has no adapted generator yet (the run is not "
-                            "finished); resume it first")
-    if not is_within(folder.root, adapted_path) or not all(
-            regular_inside(folder.root, p) for p in adapted_path.rglob("*") if not p.is_dir()):
-        raise GanAdaptError(f"{adapted_path} holds links that lead outside the run folder (or "
-                            "special files); it is not read")
-    plugin_set = get_run_plugins(run_dir, plugins_dir, allow_changed=allow_changed_plugins)
-    # the recipe as eval reads it: inside the folder, its target from the run's own copy
-    _, _, validated = open_run_recipe(folder.root, plugin_set)
-    torch_device = resolve_device(device)
-    ctx = BuildContext(device=torch_device, base_dir=validated.base_dir, target=TargetData())
-    registry = plugin_set.registry
-    recipe = validated.recipe
-    G_s = registry.get("generator", recipe.generator.name).build(
-        validated.params["generator"], ctx).to(torch_device).eval().requires_grad_(False)
-    G_t = load_generator(adapted_path, device=str(torch_device)).eval().requires_grad_(False)
-    ctx.generator = G_s
-    image = load_image(photo, G_s.img_resolution).to(torch_device)
-
-    lpips_params = next((validated.params[f"adapt.losses[{i}]"]
-                         for i, t in enumerate(recipe.adapt.losses) if t.name == "lpips"),
-                        LPIPS.Params())
-    lpips = LPIPS(lpips_params, ctx).distance
-    clip = None
-    if clip_weight > 0:
-        if "clip" not in recipe.encoders:
-            raise GanAdaptError("--clip-weight needs an encoder named `clip` in the run's recipe")
-        ref = recipe.encoders["clip"]
-        clip = registry.get("encoder", ref.name).build(validated.params["encoders.clip"], ctx)
-    w = invert(G_s, image, steps=steps, lr=lr, space=space, lpips=lpips, clip=clip,
-               clip_weight=clip_weight)
-    with torch.no_grad():
-        reconstruction = G_s.synthesis(w, noise_mode="const")
-        translation = G_t.synthesis(w, noise_mode="const")
-    target = Path(out) if out else folder.root / "translations" / f"{Path(photo).stem}.png"
-    if out is None and not is_within(folder.root, target.parent):
+    run = api.load_run(run_dir, device=str(resolve_device(device)),
+                       plugins=get_run_plugins(run_dir, plugins_dir,
+                                               allow_changed=allow_changed_plugins))
+    target = Path(out) if out else run.folder / "translations" / f"{Path(photo).stem}.png"
+    if out is None and not is_within(run.folder, target.parent):
         raise GanAdaptError(f"{target.parent} leads outside the run folder; give --out")
-    save_grid(torch.cat([image, reconstruction, translation]), target, nrow=3)
-    click.echo(f"Wrote {target} (photo | source reconstruction | adapted)")
+    translation = run.translate(photo, steps=steps, lr=lr, lpips=lpips, space=space,
+                                clip_weight=clip_weight)
+    save_grid(torch.cat([translation.image, translation.reconstruction,
+                         translation.translated]), target, nrow=3)
+    used = translation.distance
+    click.echo(f"Wrote {target} (photo | source reconstruction | adapted); perceptual term: "
+               f"{used.get('net')} [{used.get('from')}]")
