@@ -5,7 +5,7 @@ Set-up (everything ships with the repository; nothing is downloaded):
 * the source generator G_s is the shipped 32-px portraits StyleGAN2 (``portraits-stylegan2-32``,
   trained by ``python -m gan_adapt.training.portrait_gan`` on procedural portraits);
 * a target domain is a known transform T (``sketch``, ``posterise``, ``invert``, ``watercolour``,
-  ``hatch``: ``gan_adapt.evaluation.known_transforms``), so the ideal adapted generator is
+  ``hatch``: ``gan_adapt.synthetic_data.known_transforms``), so the ideal adapted generator is
   T(G_s(z)) for every z;
 * every recipe of ``benchmarks/recipes/`` runs once per transform through the normal engine,
   given the target the way its own ``[target]`` is written: an image recipe gets ONE image
@@ -50,7 +50,7 @@ from gan_adapt import hookimpl
 
 ROOT = Path(__file__).resolve().parent
 RECIPES = ROOT / "recipes"
-#: The shipped source generator (``gan_adapt.shipped``).
+#: The shipped source generator (``gan_adapt.weights.shipped``).
 SOURCE = "portraits-stylegan2-32"
 TRANSFORM_NAMES = ("sketch", "posterise", "invert", "watercolour", "hatch")
 #: The description of the source domain given to text recipes.
@@ -77,7 +77,7 @@ PLATEAU_TOLERANCE = 0.02
 
 def caption(transform: str) -> str:
     """The text target of a transform: its domain phrase, as the portraits CLIP learnt it."""
-    from gan_adapt.training.portraits import DOMAINS
+    from gan_adapt.synthetic_data.portraits import DOMAINS
 
     return f"{DOMAINS[transform]} of a face"
 
@@ -101,8 +101,8 @@ def few_shot_images(G: Any, transform: Callable[[torch.Tensor], torch.Tensor]) -
 
 def write_pngs(images: torch.Tensor, paths: list[Path]) -> list[Path]:
     """One PNG per image, at the generator's size (no grid padding: the engine reads these)."""
-    from gan_adapt.files import write_bytes
-    from gan_adapt.images import encode_png
+    from gan_adapt.io.atomic_files import write_bytes
+    from gan_adapt.io.images import encode_png
 
     return [write_bytes(path, data) for path, data in zip(paths, encode_png(images))]
 
@@ -117,7 +117,7 @@ class TargetFiles:
 
 def write_targets(G: Any, folder: Path, names: list[str]) -> dict[str, TargetFiles]:
     """``folder/<T>.png`` and ``folder/<T>-10/NN.png`` for each transform."""
-    from gan_adapt.evaluation.known_transforms import TRANSFORMS
+    from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
 
     written = {}
     for name in names:
@@ -133,7 +133,7 @@ def write_targets(G: Any, folder: Path, names: list[str]) -> dict[str, TargetFil
 def target_kind(recipe: Path) -> str:
     """How the recipe's ``[target]`` is given (``extends`` merged): ``"text"``, ``"images"``
     (a folder) or ``"image"``."""
-    from gan_adapt.recipe import read_toml
+    from gan_adapt.recipe.schema import read_toml
 
     target = read_toml(recipe).get("target") or {}
     for kind in ("text", "images", "image"):
@@ -155,7 +155,7 @@ def target_arguments(kind: str, transform: str, files: TargetFiles) -> tuple[str
 
 def quick_overrides(recipe: Path) -> list[str]:
     """--quick: a few steps of each phase the recipe has (a [search] it lacks stays absent)."""
-    from gan_adapt.recipe import read_toml
+    from gan_adapt.recipe.schema import read_toml
 
     steps = [f"adapt.steps={QUICK_STEPS}", f"output.sample_every={QUICK_STEPS}",
              f"output.checkpoint_every={QUICK_STEPS}"]
@@ -310,8 +310,8 @@ class Outcome:
 
 def execute(job: Job, plugin_set: Any) -> Outcome:
     """Run one job through the engine; its progress lines go to ``<folder>.log``."""
-    from gan_adapt.engine import start
-    from gan_adapt.evaluation.known_transforms import TRANSFORMS
+    from gan_adapt.engine.launch import start
+    from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
     from gan_adapt.evaluation.metric_models import build_lpips
 
     folder = Path(job.folder)
@@ -341,7 +341,7 @@ _WORKER_PLUGINS: Any = None  # a worker process loads the plugins once
 def _worker(job: Job) -> Outcome:
     """Entry point of a worker process: one thread, its own plugin set."""
     global _WORKER_PLUGINS
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     torch.set_num_threads(1)  # N workers share the cores
     if _WORKER_PLUGINS is None:
@@ -447,10 +447,10 @@ def evaluate_transform(name: str, G_s: Any, outcomes: list[Outcome], instruments
                        settings: Any, targets: TargetFiles, plugin_set: Any,
                        out: Path) -> list[dict[str, Any]]:
     """The rows of one transform (ideal, source, every run), each run's eval.json, the sheet."""
-    from gan_adapt import files
-    from gan_adapt.engine.context import TargetData
+    from gan_adapt.io import atomic_files as files
+    from gan_adapt.plugin_host.context import TargetData
     from gan_adapt.evaluation.evaluate import eval_record, evaluate_generators
-    from gan_adapt.evaluation.known_transforms import TRANSFORMS, TransformedGenerator
+    from gan_adapt.synthetic_data.known_transforms import TRANSFORMS, TransformedGenerator
     from gan_adapt.generators import load
 
     transform = TRANSFORMS[name]
@@ -522,7 +522,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     """Run every (transform, recipe) pair, evaluate every row; return the results record."""
     from gan_adapt.evaluation.evaluate import EvalSettings
     from gan_adapt.generators import load
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
@@ -729,12 +729,12 @@ def score_sweep(sweep_file: Path, sweep_out: Path | None, settings: Any,
     """Every finished run of a sweep, scored like a benchmark row against T(G_s) (the
     transform is the target file's stem), then the grid points ranked by their mean over
     transforms: fidelity LPIPS first. Unfinished runs are listed, never guessed."""
-    from gan_adapt.engine.context import TargetData
+    from gan_adapt.plugin_host.context import TargetData
     from gan_adapt.evaluation.evaluate import evaluate_generators
-    from gan_adapt.evaluation.known_transforms import TRANSFORMS
+    from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
     from gan_adapt.evaluation.runs import load_run
     from gan_adapt.generators import load
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
     from gan_adapt.sweep.runner import sweep_folder
     from gan_adapt.sweep.spec import expand, read_sweep
 

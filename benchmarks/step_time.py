@@ -204,8 +204,8 @@ def build_bench(resolution: int, device: torch.device, tiny: bool) -> Bench:
 
     from gan_adapt.engine.build import build_components
     from gan_adapt.engine.loop import Run, setup_adaptation
-    from gan_adapt.plugins import load_plugins
-    from gan_adapt.recipe import read_toml, validate
+    from gan_adapt.plugin_host.loading import load_plugins
+    from gan_adapt.recipe.schema import read_toml, validate
 
     plugin_set = load_plugins(entry_points=False, extra=[oneshotclip_plugin, RandomStyleGAN2()])
     recipes = REPO / "recipes"
@@ -274,7 +274,8 @@ def take_step(bench: Bench, kind: str, config: Config) -> None:
 def apply_config(bench: Bench, config: Config) -> Iterator[None]:
     """Set PatchNCE's micro-batch and CLIP's input size, and put back the chosen waste items;
     undo on exit."""
-    from gan_adapt.engine import context, loop
+    from gan_adapt.plugin_host import context
+    from gan_adapt.engine import loop
     from gan_adapt.generators import ops
 
     state = bench.state
@@ -290,7 +291,7 @@ def apply_config(bench: Bench, config: Config) -> Iterator[None]:
         for enc in c.encoders.values():
             undo.append(_clip_at_size(enc, config.clip_size))
     if config.compile and not bench.compiled:
-        from gan_adapt.engine.compiling import compile_networks
+        from gan_adapt.generators.compiling import compile_networks
 
         # What setup_adaptation compiles for compile = true. Compiled once and kept: other
         # configurations run the same modules eagerly instead, since compiling them anew would
@@ -298,7 +299,7 @@ def apply_config(bench: Bench, config: Config) -> Iterator[None]:
         compile_networks([state.G_t.synthesis, c.generator.synthesis, c.discriminator])
         bench.compiled = True
     if bench.compiled and not config.compile:
-        from gan_adapt.engine.compiling import eager
+        from gan_adapt.generators.compiling import eager
 
         eager_mode = eager()
         eager_mode.__enter__()
@@ -645,7 +646,7 @@ def _pct(rate: float, peak: float) -> str:
 
 def describe(device: torch.device) -> str:
     """The machine, its instruction sets, and what ``precision = "auto"`` picks on it."""
-    from gan_adapt.precision import bf16_support, describe_cpu, resolve_precision
+    from gan_adapt.engine.precision import bf16_support, describe_cpu, resolve_precision
 
     support = bf16_support(str(device))
     auto = (f'precision = "auto" picks {resolve_precision("auto", str(device))} here '
@@ -711,7 +712,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [k for k in kinds if k not in STEP_KINDS]
     if unknown:
         parser.error(f"unknown step kind(s) {unknown}; choose among {STEP_KINDS}")
-    from gan_adapt.precision import bf16_support
+    from gan_adapt.engine.precision import bf16_support
 
     if args.compare:
         configs = [parse_config(s) for s in args.compare]

@@ -14,7 +14,7 @@ Everything runs on the CPU in milliseconds, offline: the generator is
 :func:`gan_adapt.generators.tiny` (a random StyleGAN2 of the real architecture), the encoder
 :func:`gan_adapt.encoders.tiny_clip` (a random CLIP with a text tower). The checks raise
 ``AssertionError`` with a message saying what broke, so they read well in pytest; they apply
-the same rules the engine enforces at run time (:mod:`gan_adapt.engine.contracts`).
+the same rules the engine enforces at run time (:mod:`gan_adapt.plugin_host.contracts`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from gan_adapt.engine.context import BuildContext, Step, TargetData
+from gan_adapt.plugin_host.context import BuildContext, Step, TargetData
 from gan_adapt.errors import PluginError
 
 __all__ = ["tiny_generator", "tiny_discriminator", "tiny_encoder", "target_image",
@@ -91,7 +91,7 @@ def make_context(*, generator: Any = None, target: torch.Tensor | None = None,
 
 def make_step(ctx: BuildContext, *, phase: str = "adapt", batch: int = 2, seed: int = 0,
               w_ref: bool = True, kind: str | None = None) -> Step:
-    """A :class:`~gan_adapt.engine.context.Step` like the engine's, from ``ctx``.
+    """A :class:`~gan_adapt.plugin_host.context.Step` like the engine's, from ``ctx``.
 
     ``phase="adapt"``: ``step.generator`` is a trainable copy of ``ctx.generator`` (G_t),
     ``step.ws`` are ``batch`` random latents, ``step.w_ref`` a latent near ``w_avg`` (unless
@@ -133,7 +133,7 @@ def check_term(term: Any, step: Step, *, has_gradient: bool | None = None) -> to
     ``has_gradient=False``), its gradient must reach what the step trains (G_t, or the searched
     latent) and be finite. A term with ``request_embeddings`` announces first, as in a run.
     """
-    from gan_adapt.engine import contracts
+    from gan_adapt.plugin_host import contracts
 
     name = getattr(term, "__name__", None) or type(term).__name__
     announce = getattr(term, "request_embeddings", None)
@@ -167,7 +167,7 @@ def check_encoder(encoder: Any, *, batch: int = 3, resolution: int = RESOLUTION,
     per input, finite and unit-length; gradients reach the input images; ``embed_many`` embeds
     each group as ``embed_images`` would. ``texts=None`` checks ``embed_text`` only if it works
     (an image-only encoder raises a GanAdaptError there, as it should)."""
-    from gan_adapt.engine import contracts
+    from gan_adapt.plugin_host import contracts
     from gan_adapt.errors import GanAdaptError
 
     name = getattr(encoder, "name", None) or type(encoder).__name__

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gan_adapt import shipped
+from gan_adapt.weights import shipped
 from gan_adapt.encoders.base import EncoderBase, freeze
 from gan_adapt.encoders.weights import (check_clip_model, clip_weights, fetch,
                                         read_state_dict)
@@ -68,7 +68,7 @@ def build_clip(model: str = "ViT-B-32", pretrained: str | None = "openai", *,
             ``model_cfg`` is given.
         pretrained: an open_clip pretrained tag (``"openai"``, ``"laion2b_s34b_b79k"``, ...);
             ``"gan-adapt"`` for a CLIP the project trained and ships (``model`` is then its
-            name, e.g. ``"portraits-clip"``, see :mod:`gan_adapt.shipped`); ``None`` for random
+            name, e.g. ``"portraits-clip"``, see :mod:`gan_adapt.weights.shipped`); ``None`` for random
             weights. With ``checkpoint`` it only selects the preprocessing
             and activation the weights were trained with.
         checkpoint: a local weights file; no download then.

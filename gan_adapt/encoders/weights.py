@@ -1,6 +1,6 @@
 """Where encoder and LPIPS weights come from, and how a weights file is read safely.
 
-Everything goes through :mod:`gan_adapt.hub`: one cache (``$GAN_ADAPT_HOME``), one download
+Everything goes through :mod:`gan_adapt.weights.download`: one cache (``$GAN_ADAPT_HOME``), one download
 routine, one offline message naming the URL and the exact path to place the file at. open_clip,
 timm and torchvision are never allowed to download anything themselves.
 
@@ -13,7 +13,7 @@ timm and torchvision are never allowed to download anything themselves.
 
 Hashes and sizes come from public records of these exact files (noted per entry); an entry
 without them is trusted on first use: the hub records the file's sha256 and size the first time
-it enters the cache and checks them on every later load (see :mod:`gan_adapt.weights_manifest`).
+it enters the cache and checks them on every later load (see :mod:`gan_adapt.weights.manifest`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_adapt.errors import CheckpointError, GanAdaptError, UnsafeFileError
-from gan_adapt.hub import KnownWeights, ensure
+from gan_adapt.weights.download import KnownWeights, ensure
 
 _HF = "https://huggingface.co"
 

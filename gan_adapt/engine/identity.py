@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.safe_paths import special_file_kind
+from gan_adapt.io.safe_paths import special_file_kind
 
 #: Recipe sections that only decide what is written, never the weights.
 RESULT_NEUTRAL_SECTIONS = ("output",)

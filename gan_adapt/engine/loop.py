@@ -24,11 +24,11 @@ from typing import Any
 
 import torch
 
-from gan_adapt import files
-from gan_adapt.engine import contracts
+from gan_adapt.io import atomic_files as files
+from gan_adapt.plugin_host import contracts
 from gan_adapt.engine.build import ActiveTerm, Components, build_components
-from gan_adapt.engine.compiling import compile_networks, eager, uncompile_networks
-from gan_adapt.engine.context import Step
+from gan_adapt.generators.compiling import compile_networks, eager, uncompile_networks
+from gan_adapt.plugin_host.context import Step
 from gan_adapt.engine.memory_advice import out_of_memory
 from gan_adapt.engine.distributed import Distributed
 from gan_adapt.engine.distributed import current as current_distributed
@@ -38,11 +38,11 @@ from gan_adapt.engine.run_folder import RunFolder, step_of
 from gan_adapt.engine.run_records import check_rng_state, check_search_state, check_w_ref
 from gan_adapt.errors import (CheckpointError, GanAdaptError, OutOfMemory, PluginError,
                               TrainingDiverged, UnsafeFileError)
-from gan_adapt.parameter_groups import freeze
-from gan_adapt.progress import PhaseProgress
-from gan_adapt.recipe import StepKind, ValidatedRecipe
-from gan_adapt.sampling import with_mean_layers
-from gan_adapt.schedule import step_kind
+from gan_adapt.recipe.parameter_groups import freeze
+from gan_adapt.engine.progress import PhaseProgress
+from gan_adapt.recipe.schema import StepKind, ValidatedRecipe
+from gan_adapt.engine.grid_latents import with_mean_layers
+from gan_adapt.recipe.schedule import step_kind
 
 
 @dataclass
@@ -227,7 +227,7 @@ def _broadcast(w: torch.Tensor, num_ws: int) -> torch.Tensor:
 
 def _save_reference_image(state: Run) -> None:
     """search/target_vs_reference.png: the target next to G_s(w_ref)."""
-    from gan_adapt.images import save_grid
+    from gan_adapt.io.images import save_grid
 
     if not state.folder.writer:
         return
@@ -333,10 +333,10 @@ def set_precision(state: Run, phase: str, precision: str) -> None:
     ``"bf16"`` sets ``mixed_precision = torch.bfloat16`` on every module that has that attribute
     (the encoders, LPIPS, the discriminator's high-resolution blocks); ``"fp32"`` resets it. The
     generators have no such attribute: StyleGAN2's modulated convolutions stay float32.
-    ``"auto"`` is bf16 where the device computes it fast (see :mod:`gan_adapt.precision`); an
+    ``"auto"`` is bf16 where the device computes it fast (see :mod:`gan_adapt.engine.precision`); an
     explicit bf16 where it is slow runs, with a one-line warning.
     """
-    from gan_adapt.precision import resolve_precision, slow_bf16_warning
+    from gan_adapt.engine.precision import resolve_precision, slow_bf16_warning
 
     warning = slow_bf16_warning(precision, str(state.device))
     if warning:
@@ -545,8 +545,8 @@ def _sample_latents(state: Run) -> torch.Tensor:
 def _save_samples(state: Run, done: int, ws: torch.Tensor | None = None) -> None:
     """samples/step-NNNNNN.png: row 1 G_s(w), row 2 G_t(w) (EMA), same latents and noise
     (with ``output.mean_w_from_layer``, row 2's fine layers take the mean w, see
-    :func:`gan_adapt.sampling.with_mean_layers`)."""
-    from gan_adapt.images import save_grid
+    :func:`gan_adapt.engine.grid_latents.with_mean_layers`)."""
+    from gan_adapt.io.images import save_grid
 
     if not state.folder.writer:
         return

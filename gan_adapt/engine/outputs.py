@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from gan_adapt import files
+from gan_adapt.io import atomic_files as files
 from gan_adapt.errors import GanAdaptError
 
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gan_adapt import files
+from gan_adapt.io import atomic_files as files
 from gan_adapt.errors import GanAdaptError, InputError
 
 #: The files a run writes into ``checkpoints/`` and ``samples/``: ``step-`` and at least six
@@ -244,7 +244,7 @@ class RunFolder:
         import torch
 
         from gan_adapt.errors import CheckpointError, UnsafeFileError
-        from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+        from gan_adapt.io.safe_paths import not_a_file_message, special_file_kind
 
         kind = special_file_kind(path)
         if kind:
@@ -304,7 +304,7 @@ def default_run_dir(recipe_name: str, base: str | Path = "runs") -> Path:
 
     The recipe's name is made one harmless path component (``"../../x"`` cannot leave
     ``base``)."""
-    from gan_adapt.safe_paths import folder_name
+    from gan_adapt.io.safe_paths import folder_name
 
     name = folder_name(recipe_name)
     stamp = time.strftime("%Y%m%d-%H%M%S")

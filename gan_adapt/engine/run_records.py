@@ -70,7 +70,7 @@ def read_json(path: str | Path, *, required: bool = True) -> Any:
     except OSError as exc:
         raise damaged(path, exc.strerror or str(exc)) from None
     if not stat.S_ISREG(info.st_mode):  # a FIFO would block the reader forever
-        from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+        from gan_adapt.io.safe_paths import not_a_file_message, special_file_kind
 
         kind = special_file_kind(path) or ("a folder" if stat.S_ISDIR(info.st_mode)
                                            else "not a regular file")
@@ -94,7 +94,7 @@ def read_json(path: str | Path, *, required: bool = True) -> Any:
 def read_record(path: str | Path, model: type[BaseModel], *,
                 required: bool = True) -> dict[str, Any] | None:
     """``path`` checked against ``model``: the whole JSON object (unknown keys kept)."""
-    from gan_adapt.recipe import pydantic_problems
+    from gan_adapt.recipe.schema import pydantic_problems
 
     path = Path(path)
     data = read_json(path, required=required)

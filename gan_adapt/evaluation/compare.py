@@ -107,7 +107,7 @@ def compose_sheet(rows: list[Row], images: list[Tensor], tile: int, pad: int = 4
     """A PIL image: a label column, then each row's images side by side."""
     from PIL import Image, ImageDraw
 
-    from gan_adapt.images import to_uint8
+    from gan_adapt.io.images import to_uint8
 
     n = images[0].shape[0]
     width = LABEL_WIDTH + n * (tile + pad) + pad
@@ -151,7 +151,7 @@ def compare_runs(run_dirs: list[str | Path], plugin_set: Any, *, out: str | Path
                  n: int = 6, seed: int = 0, truncation: float = 0.7, interpolation: int = 0,
                  gif: bool = False, device: torch.device | str = "cpu") -> list[Path]:
     """Write the comparison sheet (and the interpolation strip / GIF); return the files."""
-    from gan_adapt import files
+    from gan_adapt.io import atomic_files as files
 
     rows = load_rows(run_dirs, plugin_set, torch.device(device))
     source = rows[0].generator
@@ -185,7 +185,7 @@ def _write_gif(strips: list[Tensor], path: Path, files: Any, pad: int = 4) -> Pa
 
     from PIL import Image
 
-    from gan_adapt.images import to_uint8
+    from gan_adapt.io.images import to_uint8
 
     steps, tile = strips[0].shape[0], strips[0].shape[-1]
     frames = []

@@ -41,7 +41,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from gan_adapt.engine.context import TargetData
+from gan_adapt.plugin_host.context import TargetData
 from gan_adapt.evaluation.metrics import (feature_statistics, frechet_distance,
                                           kernel_distance, l1_distance, mean_cosine)
 
@@ -183,7 +183,7 @@ def _features_in_batches(extractor: Any, images: Tensor, batch: int,
 def eval_record(metrics: dict[str, float], settings: EvalSettings, instruments: Instruments,
                 seconds: float, **extra: Any) -> dict[str, Any]:
     """The JSON object written to ``eval.json``."""
-    from gan_adapt import __version__
+    from gan_adapt._version import __version__
 
     return {"gan_adapt_version": __version__, **extra,
             "settings": {**asdict(settings), "pairs": PAIR_PROTOCOL},
@@ -197,7 +197,7 @@ def evaluate_run(run_dir: str | Path, plugin_set: Any, settings: EvalSettings, *
                  device: str | torch.device = "cpu", out: str | Path | None = None
                  ) -> dict[str, Any]:
     """Evaluate a finished run and write ``eval.json`` (into the run folder unless ``out``)."""
-    from gan_adapt import files
+    from gan_adapt.io import atomic_files as files
     from gan_adapt.evaluation.metric_models import build_clip, build_lpips
     from gan_adapt.evaluation.runs import load_run
 
@@ -219,7 +219,7 @@ def evaluate_run(run_dir: str | Path, plugin_set: Any, settings: EvalSettings, *
                        "the value read from the source sample", "from": "clip"}
     real = None
     if target_dir is not None:
-        from gan_adapt.images import load_image_folder
+        from gan_adapt.io.images import load_image_folder
 
         real = load_image_folder(target_dir, resolution)
         instruments.fid_features = _fid_extractor(fid_features, clip_model, run.device)

@@ -24,9 +24,9 @@ from typing import Any
 
 import torch
 
-from gan_adapt.engine.context import BuildContext, TargetData
+from gan_adapt.plugin_host.context import BuildContext, TargetData
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.recipe import ValidatedRecipe
+from gan_adapt.recipe.schema import ValidatedRecipe
 
 #: Seed of every random-weight metric network (fixed: numbers must not depend on the run).
 WEIGHTS_SEED = 0
@@ -67,7 +67,7 @@ def recipe_lpips_params(validated: ValidatedRecipe | None) -> tuple[dict[str, An
 def build_lpips(choice: str, validated: ValidatedRecipe | None, resolution: int,
                 device: torch.device) -> MetricModel:
     """The LPIPS distance named by ``choice`` (see the module doc)."""
-    from gan_adapt.perceptual import TRAINED_FEATURE_NETS, perceptual_distance
+    from gan_adapt.encoders.perceptual import TRAINED_FEATURE_NETS, perceptual_distance
 
     if choice == "recipe":
         found = recipe_lpips_params(validated)
@@ -153,7 +153,7 @@ def build_clip(choice: str, validated: ValidatedRecipe | None, plugin_set: Any,
         return MetricModel(tiny_clip(seed=WEIGHTS_SEED, device=device),
                            {"from": "--clip tiny", "component": "clip", "model": "tiny",
                             "weights": f"random (seed {WEIGHTS_SEED}); a stand-in"})
-    from gan_adapt import shipped
+    from gan_adapt.weights import shipped
 
     if choice in shipped.names("clip"):
         choice = f"{choice}:{shipped.CLIP_TAG}"

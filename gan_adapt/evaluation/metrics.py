@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-#: ``distance(x, y) -> [N]``: e.g. :class:`gan_adapt.perceptual.LPIPSDistance`.
+#: ``distance(x, y) -> [N]``: e.g. :class:`gan_adapt.encoders.perceptual.LPIPSDistance`.
 PairDistance = Callable[[Tensor, Tensor], Tensor]
 
 

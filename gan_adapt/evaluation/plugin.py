@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from gan_adapt import hookimpl
+from gan_adapt.plugin_host.markers import hookimpl
 
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    from gan_adapt.evaluation.commands import COMMANDS
+    from gan_adapt.cli.evaluation import COMMANDS
 
     for command in COMMANDS:
         cli.add_command(command)

@@ -95,7 +95,7 @@ def _evenly(items: list[Any], k: int) -> list[Any]:
 
 
 def _target_section(recipe: dict[str, Any], base_dir: Path) -> str:
-    from gan_adapt.images import encode_png, load_image, load_image_folder
+    from gan_adapt.io.images import encode_png, load_image, load_image_folder
 
     target = _record(recipe.get("target"))
     parts = []
@@ -123,7 +123,7 @@ def _target_section(recipe: dict[str, Any], base_dir: Path) -> str:
 
 
 def _eval_section(folder: RunFolder) -> str:
-    from gan_adapt.evaluation.commands import METRIC_HELP
+    from gan_adapt.cli.evaluation import METRIC_HELP
 
     record = _record(_read_json(folder.root / "eval.json"))
     if not isinstance(record.get("metrics"), dict):
@@ -230,7 +230,7 @@ def build_report(run_dir: str | Path, max_grids: int = 8) -> str:
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, max_grids: int = 8) -> Path:
     """Write the report (default ``RUN_DIR/report.html``) and return its path."""
-    from gan_adapt import files
+    from gan_adapt.io import atomic_files as files
 
     path = Path(out) if out is not None else Path(run_dir) / "report.html"
     return files.write_text(path, build_report(run_dir, max_grids))

@@ -15,10 +15,10 @@ from typing import Any
 
 import torch
 
-from gan_adapt.engine.context import BuildContext, TargetData
+from gan_adapt.plugin_host.context import BuildContext, TargetData
 from gan_adapt.engine.run_folder import RunFolder
 from gan_adapt.errors import CheckpointError, GanAdaptError, InputError
-from gan_adapt.recipe import ValidatedRecipe, read_toml, validate
+from gan_adapt.recipe.schema import ValidatedRecipe, read_toml, validate
 
 
 @dataclass

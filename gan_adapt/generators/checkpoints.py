@@ -25,7 +25,7 @@ import torch
 from gan_adapt.errors import CheckpointError
 from gan_adapt.generators import native, nvlabs, rosinality, safe_pickle, zoo
 from gan_adapt.generators.dry_build import expected_shapes
-from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+from gan_adapt.io.safe_paths import not_a_file_message, special_file_kind
 from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
                                            StyleGAN2Discriminator, StyleGAN2Generator)
 
@@ -56,9 +56,9 @@ class CheckpointContents:
 
 
 def resolve(path_or_name: str | Path) -> Path:
-    """A local path if it exists, else a shipped model (:mod:`gan_adapt.shipped`, sha256
+    """A local path if it exists, else a shipped model (:mod:`gan_adapt.weights.shipped`, sha256
     checked), else the cached (downloaded on first use) zoo checkpoint."""
-    from gan_adapt import shipped
+    from gan_adapt.weights import shipped
 
     path = Path(path_or_name).expanduser()
     if path.exists():

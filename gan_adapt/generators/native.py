@@ -10,7 +10,7 @@
 
 Safetensors holds nothing but tensors, so loading it cannot run code; the JSON file is all that
 is needed to rebuild the networks and can be read by a person. Both files are written atomically
-(:mod:`gan_adapt.files`), weights first, so an interrupted save never leaves a half-written one.
+(:mod:`gan_adapt.io.atomic_files`), weights first, so an interrupted save never leaves a half-written one.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 
 import torch
 
-from gan_adapt import files
+from gan_adapt.io import atomic_files as files
 from gan_adapt.errors import CheckpointError
-from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+from gan_adapt.io.safe_paths import not_a_file_message, special_file_kind
 from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
                                            StyleGAN2Discriminator, StyleGAN2Generator)
 

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_adapt.parameter_groups import freeze  # noqa: F401  (re-exported)
+from gan_adapt.recipe.parameter_groups import freeze  # noqa: F401  (re-exported)
 from gan_adapt.errors import GanAdaptError
 from gan_adapt.generators import ops
 

@@ -11,14 +11,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gan_adapt import hookimpl
-from gan_adapt.parameter_groups import STYLEGAN2_GROUPS
+from gan_adapt.plugin_host.markers import hookimpl
+from gan_adapt.recipe.parameter_groups import STYLEGAN2_GROUPS
 
 
 def _checkpoint(value: str, ctx: Any) -> str | Path:
     """A recipe's checkpoint value: a path relative to the recipe, else a shipped model's or a
     model-zoo name."""
-    from gan_adapt import shipped
+    from gan_adapt.weights import shipped
     from gan_adapt.generators import zoo
 
     path = ctx.resolve_path(value)
@@ -100,7 +100,7 @@ def register_discriminators(register: Any) -> None:
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    from gan_adapt.generators.cli import COMMANDS
+    from gan_adapt.cli.generators import COMMANDS
 
     for command in COMMANDS:
         cli.add_command(command)

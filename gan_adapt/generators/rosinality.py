@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from gan_adapt import files
+from gan_adapt.io import atomic_files as files
 from gan_adapt.errors import CheckpointError, GanAdaptError
 from gan_adapt.generators import ops
 from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,

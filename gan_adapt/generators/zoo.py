@@ -3,13 +3,13 @@
 Each name maps to an official download: NVlabs network pickles (which include the discriminator
 and both generators), and rosinality's PyTorch conversions of the StyleGAN2 config-f FFHQ
 network. The first use downloads the file into ``$GAN_ADAPT_HOME/generators`` (see
-:mod:`gan_adapt.hub`); later uses read the cached copy. Offline, the error names the URL, the
+:mod:`gan_adapt.weights.download`); later uses read the cached copy. Offline, the error names the URL, the
 exact path to place the file at and the hash it will be checked against.
 
 Hashes: NVIDIA, rosinality and the OneShotCLIP authors publish no checksum or exact size for
 these files, and none could be found in public material, so every entry says so ("unknown here").
 The hub then records the sha256 and size of each file the first time it enters the cache and
-refuses any later file that differs (trust on first use, :mod:`gan_adapt.weights_manifest`).
+refuses any later file that differs (trust on first use, :mod:`gan_adapt.weights.manifest`).
 Pin an entry (``sha256`` and ``size``) once a trusted value is known; the loaders never run code
 from a file either way.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gan_adapt.hub import UNKNOWN_HERE, KnownWeights, ensure
+from gan_adapt.weights.download import UNKNOWN_HERE, KnownWeights, ensure
 
 _ADA = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained"
 #: NVIDIA's StyleGAN2 networks for the ADA-PyTorch / StyleGAN3 code (NGC model "stylegan2").

@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gan_adapt.engine.compiling import eager
-from gan_adapt.engine.context import BuildContext, Step
+from gan_adapt.generators.compiling import eager
+from gan_adapt.plugin_host.context import BuildContext, Step
 from gan_adapt.losses.params import AdversarialParams, PatchAdversarialParams
 
 __all__ = ["Adversarial", "AdversarialParams", "PatchAdversarial", "PatchAdversarialParams",

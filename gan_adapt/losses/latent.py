@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_adapt.engine.context import BuildContext, Step
+from gan_adapt.plugin_host.context import BuildContext, Step
 from gan_adapt.losses.params import LatentL2Params
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gan_adapt import hookimpl
+from gan_adapt.plugin_host.markers import hookimpl
 
 
 @hookimpl

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from gan_adapt import files
+from gan_adapt.io import atomic_files as files
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.safe_paths import folder_name
+from gan_adapt.io.safe_paths import folder_name
 from gan_adapt.sweep import backends, table
 from gan_adapt.sweep.spec import base_path, expand, read_sweep
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gan_adapt import files
+from gan_adapt.io import atomic_files as files
 from gan_adapt.sweep.backends import Outcome
 from gan_adapt.sweep.spec import EvalSettings, RunSpec
 
@@ -26,7 +26,7 @@ def has_command(name: str) -> bool:
     """Whether a ``gan-adapt`` sub-command (possibly from a plugin) exists."""
     import click
 
-    from gan_adapt.cli import cli
+    from gan_adapt.cli.commands import cli
 
     with click.Context(cli) as ctx:
         return cli.get_command(ctx, name) is not None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from gan_adapt import hookimpl
+from gan_adapt.plugin_host.markers import hookimpl
 from gan_adapt.tracking.run_images import NewImages, images_due
 
 #: The open writer of each active run, by ``id(run)``.

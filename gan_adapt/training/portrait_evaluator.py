@@ -37,9 +37,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_adapt import files
+from gan_adapt.io import atomic_files as files
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.training.portraits import ATTRIBUTES, portraits_batch
+from gan_adapt.synthetic_data.portraits import ATTRIBUTES, portraits_batch
 from gan_adapt.training.script_args import parse_training_args
 
 NAME = "portraits-evaluator"
@@ -288,7 +288,7 @@ def train(config: EvaluatorTrainConfig, work: Path,
 def evaluate(model: PortraitEvaluator, config: EvaluatorTrainConfig) -> dict:
     """Held-out attribute accuracy on ``heldout`` new portraits: clean, through the evaluator's
     own perturbations, and through every transform the benchmark knows (none trained on)."""
-    from gan_adapt.evaluation.known_transforms import TRANSFORMS
+    from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
 
     model.eval()
     gen = torch.Generator().manual_seed(config.heldout_seed)
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def ship(folder: Path, heldout: dict, log: list[dict]) -> None:
     """Install ``folder`` as the shipped ``portraits-evaluator``; figures and log into docs."""
-    from gan_adapt import shipped
+    from gan_adapt.weights import shipped
 
     target = shipped.record(
         NAME, "evaluator", folder,

@@ -34,7 +34,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 import torch
 import torch.nn.functional as F
 
-from gan_adapt import files
+from gan_adapt.io import atomic_files as files
 from gan_adapt.errors import GanAdaptError
 
 
@@ -189,7 +189,7 @@ def train(config: TrainConfig, data: DataStream | Callable[[int], torch.Tensor],
     state there while training. ``resume=True`` continues from ``out``'s training state when
     there is one. ``report`` receives each logged record.
     """
-    from gan_adapt.images import save_grid
+    from gan_adapt.io.images import save_grid
 
     config.check()
     stream = data if isinstance(data, DataStream) else None

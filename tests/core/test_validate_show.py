@@ -8,9 +8,9 @@ import tomllib
 import pytest
 import torch
 
-from gan_adapt.recipe import load, validate
-from gan_adapt.recipe_show import resolved_recipe
-from gan_adapt.recipe_warnings import ineffective_settings
+from gan_adapt.recipe.schema import load, validate
+from gan_adapt.recipe.show import resolved_recipe
+from gan_adapt.recipe.warnings import ineffective_settings
 
 from .helpers import FIXTURES, TOY_RECIPE, run_cli, toy_plugin_set
 
@@ -48,8 +48,8 @@ def test_show_fills_every_default_and_round_trips(plugin_set, tmp_path):
 def test_the_printed_recipe_runs_the_same(plugin_set, tmp_path):
     """In-process runs (no interpreter start-up): the toy recipe and its resolved copy give
     bit-identical adapted generators."""
-    from gan_adapt.engine import start
-    from gan_adapt.recipe_show import resolved_toml
+    from gan_adapt.engine.launch import start
+    from gan_adapt.recipe.show import resolved_toml
 
     resolved = tmp_path / "copy" / "resolved.toml"
     resolved.parent.mkdir()
@@ -109,7 +109,7 @@ def test_validate_prints_the_warnings_and_still_passes():
 
 
 def test_official_sampling_gives_the_fine_layers_the_mean_w():
-    from gan_adapt.sampling import with_mean_layers
+    from gan_adapt.engine.grid_latents import with_mean_layers
 
     ws = torch.randn(3, 18, 4)
     w_avg = torch.randn(4)
@@ -126,13 +126,13 @@ def test_official_sampling_option_reaches_the_grid(plugin_set, tmp_path):
     import numpy as np
     from PIL import Image
 
-    from gan_adapt.engine import start
+    from gan_adapt.engine.launch import start
 
     result = start(str(TOY_RECIPE), plugin_set, out=str(tmp_path / "run"), progress_live=False,
                    overrides=["output.mean_w_from_layer=0", "adapt.steps=1", "search.steps=1"])
     assert result.status == "done"
     grid = np.asarray(Image.open(tmp_path / "run" / "samples" / "step-000001.png"))
-    # n_samples cells of 16 px per row, 2 px padding (gan_adapt.images.make_grid)
+    # n_samples cells of 16 px per row, 2 px padding (gan_adapt.io.images.make_grid)
     columns = (grid.shape[1] - 2) // 18
     assert columns >= 2
     cells = [[grid[2 + r * 18:r * 18 + 18, 2 + c * 18:c * 18 + 18] for c in range(columns)]

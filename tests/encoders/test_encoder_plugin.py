@@ -11,7 +11,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from gan_adapt import hookspecs
+from gan_adapt.plugin_host import hookspecs
 from gan_adapt.encoders import ClipEncoder, ClipEnsemble, DinoEncoder, tiny_clip, tiny_clip_config
 
 

@@ -8,7 +8,7 @@ import torch
 from gan_adapt.encoders import CLIP_WEIGHTS, DINO_WEIGHTS, LPIPS_BACKBONES, build_clip, build_dino
 from gan_adapt.encoders.weights import clip_weights, dino_weights, fetch, read_state_dict
 from gan_adapt.errors import WeightsUnavailableError
-from gan_adapt.hub import KnownWeights
+from gan_adapt.weights.download import KnownWeights
 
 
 def _assert_names_url_and_path(error: WeightsUnavailableError, url: str, path) -> None:
@@ -36,7 +36,7 @@ def test_dino_offline(offline):
 
 
 def test_lpips_alex_offline(offline):
-    from gan_adapt.perceptual import LPIPSDistance
+    from gan_adapt.encoders.perceptual import LPIPSDistance
 
     with pytest.raises(WeightsUnavailableError) as caught:
         LPIPSDistance("alex", pretrained=True)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_adapt.evaluation.known_transforms import (PALETTE, TRANSFORMS, TransformedGenerator,
-                                                   invert, posterise, sketch)
+from gan_adapt.synthetic_data.known_transforms import (PALETTE, TRANSFORMS, TransformedGenerator,
+                                                       invert, posterise, sketch)
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = ROOT / "benchmarks"
@@ -118,7 +118,7 @@ def _fake_run(G_s, G_ema, steps):
 def test_curve_observer_records_every_k_steps_through_the_hook():
     import pluggy
 
-    from gan_adapt import hookspecs
+    from gan_adapt.plugin_host import hookspecs
     from gan_adapt.generators import tiny
 
     quality = _load_benchmark()

@@ -12,7 +12,7 @@ import pytest
 
 from gan_adapt.errors import CheckpointError, WeightsUnavailableError
 from gan_adapt.generators import load, load_discriminator, write_tiny_checkpoint, zoo
-from gan_adapt.hub import KnownWeights, sha256_of
+from gan_adapt.weights.download import KnownWeights, sha256_of
 
 
 def _entry(name: str, url: str, sha256: str | None, filename: str = "tiny.pt") -> KnownWeights:

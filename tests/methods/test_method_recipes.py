@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_adapt.engine import start
+from gan_adapt.engine.launch import start
 from gan_adapt.engine.weights_check import MissingWeightsError
-from gan_adapt.recipe import load, read_toml
+from gan_adapt.recipe.schema import load, read_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "recipes"
@@ -30,7 +30,7 @@ SHORT = ["adapt.steps=2", "output.sample_every=2", "output.checkpoint_every=2"]
 
 @pytest.fixture(scope="module")
 def plugin_set():
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     plugins = load_plugins()
     assert not plugins.failures, plugins.failures

@@ -10,7 +10,7 @@ import torch
 from pydantic import ValidationError
 
 from gan_adapt.encoders.prompts import mean_prompt_embedding, prompt_direction
-from gan_adapt.engine.context import TargetData
+from gan_adapt.plugin_host.context import TargetData
 from gan_adapt.errors import GanAdaptError
 from gan_adapt_nada.clip_space import directional_loss, mean_direction, members
 from gan_adapt_nada.directional import ClipDirectional

@@ -9,7 +9,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from gan_adapt.engine.context import TargetData
+from gan_adapt.plugin_host.context import TargetData
 from gan_adapt.errors import GanAdaptError
 from gan_adapt_oneshotclip.text import ClipTextDistance
 from tests.methods.fakes import ColourEncoder, colour_images

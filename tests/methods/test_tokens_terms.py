@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from torch import nn
 
 from gan_adapt.encoders.base import EncoderBase
-from gan_adapt.engine.context import Step, TargetData
+from gan_adapt.plugin_host.context import Step, TargetData
 from gan_adapt.errors import GanAdaptError
 from gan_adapt_tokens.attentive_style import AttentiveStyle
 from gan_adapt_tokens.self_similarity import SelfSimilarity

@@ -18,7 +18,7 @@ import venv
 import pytest
 
 from gan_adapt.errors import InputError
-from gan_adapt.scaffold import create, names
+from gan_adapt.cli.scaffold import create, names
 from tests.core.helpers import ROOT, run_cli
 
 

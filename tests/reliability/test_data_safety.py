@@ -31,7 +31,7 @@ PLUGIN_ARGS = ("--plugins-dir", FIXTURES, "--plugins-dir", FAULT_PLUGINS)
 def own_target_run(tmp_path_factory, fault_plugin_set):
     """(folder of the target image, finished run folder) of the toy recipe, 8 steps, a
     checkpoint after each step, its target a private copy of the toy target."""
-    from gan_adapt.engine import start
+    from gan_adapt.engine.launch import start
 
     base = tmp_path_factory.mktemp("own-target")
     target = base / "target.png"

@@ -10,7 +10,8 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from gan_adapt import hookimpl, hookspecs
+from gan_adapt import hookimpl
+from gan_adapt.plugin_host import hookspecs
 from gan_adapt.engine.observers import notify
 from gan_adapt.errors import InputError, PluginError
 

@@ -13,8 +13,8 @@ import signal
 import pytest
 import torch
 
-from gan_adapt import files
-from gan_adapt.engine import start
+from gan_adapt.io import atomic_files as files
+from gan_adapt.engine.launch import start
 
 from .conftest import (EVERY_STEP, FAULT_PLUGINS, FIXTURES, all_finite, assert_refused, checkpoint_steps,
                        derived_recipe, final_generator, load_checkpoint, log_records,

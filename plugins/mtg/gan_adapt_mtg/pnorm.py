@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gan_adapt.engine.context import BuildContext, Step
+from gan_adapt.plugin_host.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
 from gan_adapt_mtg.params import PNormL2Params
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_adapt.encoders.base import crop_patches, random_boxes
-from gan_adapt.engine.context import BuildContext, Step
+from gan_adapt.plugin_host.context import BuildContext, Step
 from gan_adapt_oneshotclip.params import PatchNCEParams
 
 

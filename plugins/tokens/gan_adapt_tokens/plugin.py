@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gan_adapt import hookimpl
-from gan_adapt.registry import lazy
+from gan_adapt.plugin_host.registry import lazy
 from gan_adapt_tokens import params as p
 
 

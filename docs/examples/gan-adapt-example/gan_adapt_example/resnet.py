@@ -14,7 +14,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from gan_adapt.encoders.base import EncoderBase, freeze
-from gan_adapt.hub import KnownWeights
+from gan_adapt.weights.download import KnownWeights
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -62,7 +62,7 @@ def _weights_file(params: ResNetParams, ctx) -> Path | None:
         return Path(ctx.resolve_path(params.checkpoint))
     if not params.pretrained:
         return None
-    from gan_adapt.hub import ensure
+    from gan_adapt.weights.download import ensure
 
     return ensure(RESNET18_WEIGHTS)  # the engine's preflight has already fetched it
 

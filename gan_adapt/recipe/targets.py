@@ -43,7 +43,7 @@ def target_override(value: str) -> dict[str, str]:
         if path.is_dir():
             return {"images": str(path.resolve())}
         if not path.is_file():  # a FIFO or a device: reading it would block or never end
-            from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+            from gan_adapt.io.safe_paths import not_a_file_message, special_file_kind
 
             kind = special_file_kind(path) or "not a file or folder"
             raise InputError(not_a_file_message(path, kind, "--target image"))

@@ -6,7 +6,7 @@ yet every 16th step is a reference step, in the official code too), a term on a 
 schedule never produces, a sample or checkpoint interval longer than the run. ``gan-adapt
 validate`` prints each as a warning naming the setting and why; the recipe still runs.
 
-The replay uses the engine's own schedule functions (:mod:`gan_adapt.schedule`), so a warning
+The replay uses the engine's own schedule functions (:mod:`gan_adapt.recipe.schedule`), so a warning
 means exactly "the run would never do this".
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gan_adapt.recipe import Recipe, ValidatedRecipe
-from gan_adapt.schedule import kinds_by_step, term_applies
+from gan_adapt.recipe.schema import Recipe, ValidatedRecipe
+from gan_adapt.recipe.schedule import kinds_by_step, term_applies
 
 #: Schedules repeat with the period of their ``every`` values; replaying this many steps is
 #: enough to see every pattern of any realistic recipe while keeping ``validate`` instant.

@@ -48,7 +48,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
 CONTENT_ATTRIBUTES = ("hair_style", "expression", "eyewear")
 
 #: Domain name -> the phrase captions start with. ``photo`` is the source domain; the others
-#: are the known transforms of :mod:`gan_adapt.evaluation.known_transforms`.
+#: are the known transforms of :mod:`gan_adapt.synthetic_data.known_transforms`.
 DOMAINS: dict[str, str] = {
     "photo": "a photo",
     "sketch": "a pencil sketch",

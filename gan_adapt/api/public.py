@@ -13,7 +13,7 @@ There is one code path: ``gan-adapt run`` and ``gan-adapt eval`` call :func:`run
 subclasses, with the same messages. Runs and evaluations write the same run folder and files.
 
 Functions that need plugins load them (once per ``plugins_dir``) unless given ``plugins``, a
-:class:`~gan_adapt.plugins.PluginSet`; a plugin that failed to load is a ``UserWarning``.
+:class:`~gan_adapt.plugin_host.loading.PluginSet`; a plugin that failed to load is a ``UserWarning``.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-    from gan_adapt.engine.context import TargetData
-    from gan_adapt.plugins import PluginSet
-    from gan_adapt.recipe import Recipe, ValidatedRecipe
+    from gan_adapt.plugin_host.context import TargetData
+    from gan_adapt.plugin_host.loading import PluginSet
+    from gan_adapt.recipe.schema import Recipe, ValidatedRecipe
 
 __all__ = ["LoadedRecipe", "Run", "RunResult", "Translation", "evaluate", "load_recipe",
            "load_run", "resume", "run"]
@@ -50,7 +50,7 @@ def _plugins(plugins: PluginSet | None, plugins_dir: Sequence[PathLike] | PathLi
     """``plugins`` if given, else the plugin set of ``plugins_dir`` (loaded once per process)."""
     if plugins is not None:
         return plugins
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     folders = [plugins_dir] if isinstance(plugins_dir, (str, Path)) else list(plugins_dir)
     key = tuple(str(Path(f).resolve()) for f in folders)
@@ -112,7 +112,7 @@ class LoadedRecipe:
         return f"LoadedRecipe({self.name!r}, path={str(self.path)!r}{extra})"
 
     def _repr_html_(self) -> str:
-        from gan_adapt.display import escape
+        from gan_adapt.api.display import escape
 
         return (f"<b>recipe {escape(self.name)}</b> <code>{escape(self.path)}</code>"
                 f"<p>{escape(self.settings.description)}</p>"
@@ -128,7 +128,7 @@ def load_recipe(path: PathLike, overrides: Overrides | None = None, target: str 
     file, a folder of images or a text. Raises :class:`~gan_adapt.errors.RecipeError` listing
     every problem. Builds no model.
     """
-    from gan_adapt.engine import read_recipe
+    from gan_adapt.engine.launch import read_recipe
 
     override_list = _override_list(overrides)
     validated = read_recipe(path, _plugins(plugins, plugins_dir), target=target,
@@ -158,7 +158,7 @@ class Translation:
         """Input, reconstruction and translation side by side."""
         import torch
 
-        from gan_adapt.display import to_pil
+        from gan_adapt.api.display import to_pil
 
         return to_pil(torch.cat([self.image, self.reconstruction, self.translated]))
 
@@ -166,7 +166,7 @@ class Translation:
         return f"Translation(image size {tuple(self.image.shape[-2:])})"
 
     def _repr_html_(self) -> str:
-        from gan_adapt.display import img_tag, png_bytes, to_pil
+        from gan_adapt.api.display import img_tag, png_bytes, to_pil
 
         scale = max(1, 128 // self.image.shape[-1])
         return "".join(img_tag(png_bytes(to_pil(x)), caption, caption, scale) for x, caption in
@@ -285,7 +285,7 @@ class Run:
         """One image: ``n`` source samples (top row) over the same latents adapted (bottom)."""
         import torch
 
-        from gan_adapt.display import to_pil
+        from gan_adapt.api.display import to_pil
 
         images = torch.cat([self.sample(n, seed, truncation, generator="source"),
                             self.sample(n, seed, truncation)])
@@ -294,11 +294,11 @@ class Run:
     def translate(self, image: PathLike | Image.Image | torch.Tensor, *, steps: int = 200,
                   lr: float = 0.05) -> Translation:
         """Translate a source-domain ``image`` (a path, a PIL image, or a ``[1, 3, H, W]``
-        tensor in ``[-1, 1]``): invert it in G_s (see :mod:`gan_adapt.inversion`), then
+        tensor in ``[-1, 1]``): invert it in G_s (see :mod:`gan_adapt.api.inversion`), then
         synthesise that latent with G_t."""
         import torch
 
-        from gan_adapt.inversion import invert
+        from gan_adapt.api.inversion import invert
 
         picture = _image_tensor(image, self.source.img_resolution).to(self.device)
         w = invert(self.source, picture, steps=steps, lr=lr)
@@ -317,7 +317,7 @@ class Run:
 
     def _repr_html_(self) -> str:
         """Target and reference, the newest sample grid, metrics: read from the folder only."""
-        from gan_adapt.display import escape, img_tag, values_table
+        from gan_adapt.api.display import escape, img_tag, values_table
 
         parts = [f"<b>run {escape(self.name)}</b> ({escape(self.status)}) "
                  f"<code>{escape(self.folder)}</code><br>"]
@@ -370,7 +370,7 @@ def run(recipe: LoadedRecipe | PathLike, *, out: PathLike | None = None,
     terminal and plain lines elsewhere (a notebook), True a live bar, False plain lines; progress
     goes to stderr. Under ``torchrun`` every process calls this; rank 0 writes the folder.
     """
-    from gan_adapt.engine import start_new
+    from gan_adapt.engine.launch import start_new
 
     plugin_set = _plugins(plugins, plugins_dir)
     if isinstance(recipe, LoadedRecipe):
@@ -393,7 +393,7 @@ def resume(folder: PathLike, *, device: str | None = None, progress: bool | None
     The folder must still be the run it was started as (its recipe and target unchanged);
     ``allow_output_changes`` accepts an edited ``[output]`` section, which cannot change results.
     """
-    from gan_adapt.engine import start
+    from gan_adapt.engine.launch import start
 
     plugin_set = _plugins(plugins, plugins_dir)
     result = start(None, plugin_set, resume=folder, device=device, progress_live=progress,
@@ -458,7 +458,7 @@ def _image_tensor(image: PathLike | Image.Image | torch.Tensor, size: int) -> to
     """``[1, 3, size, size]`` in ``[-1, 1]`` from a path, a PIL image or a tensor."""
     import torch
 
-    from gan_adapt.images import load_image, square_resize
+    from gan_adapt.io.images import load_image, square_resize
 
     if isinstance(image, (str, Path)):
         return load_image(image, size)

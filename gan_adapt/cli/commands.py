@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from gan_adapt import __version__
+from gan_adapt._version import __version__
 from gan_adapt.errors import GanAdaptError
 
 _plugin_cache: dict[Any, Any] = {}
@@ -34,7 +34,7 @@ def get_plugins(plugins_dir: tuple[str, ...] | str | None = None, *,
     two plugins claiming one name then raise PluginConflict (exit code 2) unless the command's
     ``--prefer-plugin`` settles it.
     """
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     folders = [plugins_dir] if isinstance(plugins_dir, str) else list(plugins_dir or ())
     prefer = tuple(_current_meta().get(PREFER_KEY, ()))
@@ -58,8 +58,8 @@ def get_run_plugins(run_dirs: str | Path | tuple[str, ...] | list[str],
                     plugins_dir: tuple[str, ...] = (), *, collect: bool = True) -> Any:
     """:func:`get_plugins` for a command on existing run folder(s): also the ``--plugins-dir``
     folders each run was made with, if this user made it here (see
-    :mod:`gan_adapt.run_plugins`); otherwise a note names the options to add."""
-    from gan_adapt.run_plugins import remembered_plugin_dirs
+    :mod:`gan_adapt.plugin_host.provenance`); otherwise a note names the options to add."""
+    from gan_adapt.plugin_host.provenance import remembered_plugin_dirs
 
     folders = list(plugins_dir)
     for run_dir in [run_dirs] if isinstance(run_dirs, (str, Path)) else run_dirs:
@@ -161,12 +161,12 @@ def run(recipe: str | None, out: str | None, target: str | None, overrides: tupl
         allow_output_changes: bool, tensorboard: bool, allow_changed_plugins: bool,
         check_plugins: bool) -> None:
     """Adapt a generator as RECIPE says, writing everything into one run folder."""
-    from gan_adapt import api
-    from gan_adapt.engine.contracts import checking
+    from gan_adapt.api import public as api
+    from gan_adapt.plugin_host.contracts import checking
     from gan_adapt.engine.distributed import current
 
     if resume is not None and Path(resume, "plugins.json").is_file():
-        from gan_adapt.run_plugins import check_resume
+        from gan_adapt.plugin_host.provenance import check_resume
 
         plugin_set = get_run_plugins(resume, plugins_dir)
         for change in check_resume(resume, plugin_set, allow_changed_plugins):
@@ -212,8 +212,8 @@ def validate(recipes: tuple[str, ...], overrides: tuple[str, ...],
 
     Settings that are valid but can never take effect are reported as warnings."""
     from gan_adapt.errors import RecipeError
-    from gan_adapt.recipe import load
-    from gan_adapt.recipe_warnings import ineffective_settings
+    from gan_adapt.recipe.schema import load
+    from gan_adapt.recipe.warnings import ineffective_settings
 
     plugin_set = get_plugins(plugins_dir)
     failed = []
@@ -227,7 +227,7 @@ def validate(recipes: tuple[str, ...], overrides: tuple[str, ...],
         for line in ineffective_settings(validated):
             click.echo(f"{path}: warning: {line}", err=True)
         if show:
-            from gan_adapt.recipe_show import resolved_toml
+            from gan_adapt.recipe.show import resolved_toml
 
             click.echo(resolved_toml(validated))
             continue
@@ -242,7 +242,7 @@ def validate(recipes: tuple[str, ...], overrides: tuple[str, ...],
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 def weights(as_json: bool) -> None:
     """List every pretrained weights file known by name: URL, size, sha256, cached or not."""
-    from gan_adapt.weights_catalog import known_weights, render_table
+    from gan_adapt.cli.weights_catalog import known_weights, render_table
 
     rows = known_weights()
     if as_json:
@@ -285,8 +285,8 @@ def components(kind: str | None, plugins_dir: tuple[str, ...]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from gan_adapt.registry import KINDS
-    from gan_adapt.recipe import suggest
+    from gan_adapt.plugin_host.registry import KINDS
+    from gan_adapt.recipe.schema import suggest
 
     if kind is not None and kind not in KINDS:
         raise GanAdaptError(f"unknown component kind {kind!r}{suggest(kind, list(KINDS))}; "
@@ -306,7 +306,7 @@ def components(kind: str | None, plugins_dir: tuple[str, ...]) -> None:
 def new_plugin(name: str, out: str) -> None:
     """Write a complete plugin package NAME: entry point, a loss, a search objective, an
     encoder, a recipe on tiny offline models, and tests using gan_adapt.testing."""
-    from gan_adapt.scaffold import create, names
+    from gan_adapt.cli.scaffold import create, names
 
     root = create(name, out)
     n = names(name)
@@ -350,7 +350,7 @@ def _show_warning(message: Any, category: type[Warning], filename: str, lineno: 
         fallback(message, category, filename, lineno, file, line)
 
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> None:

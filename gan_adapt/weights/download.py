@@ -9,7 +9,7 @@ them here, so that all of them share one cache, one download routine and one off
   looks valid.
 * What a file is checked against, in order: the sha256/size pinned in its catalog entry; else
   the sha256 prefix its published name carries (torchvision's convention) plus the first-use
-  record; else only the first-use record (trust on first use, :mod:`gan_adapt.weights_manifest`).
+  record; else only the first-use record (trust on first use, :mod:`gan_adapt.weights.manifest`).
   An unpinned file's hash and size are recorded the first time it enters the cache and checked on
   every later load. A file that does not match is refused with both hashes and sizes.
 * ``GAN_ADAPT_OFFLINE=1`` forbids downloads (tests set it); a missing file then raises
@@ -28,7 +28,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from gan_adapt import weights_manifest
+from gan_adapt.weights import manifest as weights_manifest
 from gan_adapt.errors import WeightsMismatchError, WeightsUnavailableError
 
 _CHUNK = 1 << 20

@@ -91,8 +91,8 @@ def eval_command(run_dir: str, target_dir: str | None, n: int, seed: int, batch:
     FID/KID with --target-dir); writes eval.json and prints a table."""
     from rich.console import Console
 
-    from gan_adapt import api
-    from gan_adapt.cli import get_run_plugins
+    from gan_adapt.api import public as api
+    from gan_adapt.cli.commands import get_run_plugins
 
     record = api.evaluate(run_dir, n=n, seed=seed, batch=batch, truncation=truncation,
                           target_dir=target_dir, lpips=lpips, clip=clip,
@@ -125,7 +125,7 @@ def compare_command(run_dirs: tuple[str, ...], n: int, seed: int, truncation: fl
                     plugins_dir: tuple[str, ...]) -> None:
     """One sheet: the same latents through the source and every run's adapted generator,
     labelled with each run's eval.json numbers."""
-    from gan_adapt.cli import get_run_plugins
+    from gan_adapt.cli.commands import get_run_plugins
     from gan_adapt.engine.build import resolve_device
     from gan_adapt.evaluation.compare import compare_runs
 

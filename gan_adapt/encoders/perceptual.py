@@ -168,7 +168,7 @@ class ClipFeatureDistance(nn.Module):
         else:
             import json
 
-            from gan_adapt import shipped
+            from gan_adapt.weights import shipped
             config = json.loads((shipped.path(name) / "config.json").read_text("utf-8"))
             encoder = build_clip(name, None, model_cfg=config["model_cfg"])
         self.visual = encoder.model.visual.float().eval().requires_grad_(False)

@@ -79,7 +79,7 @@ def lookup(cache_root: Path, path: Path) -> Record | None:
 
 def record(cache_root: Path, path: Path, *, sha256: str, size: int, url: str = "") -> Record:
     """Record ``path``'s hash and size (first use); returns the record written."""
-    from gan_adapt.files import write_json
+    from gan_adapt.io.atomic_files import write_json
 
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     entry = Record(sha256=sha256, size=size, recorded_at=now, url=url)
@@ -92,7 +92,7 @@ def record(cache_root: Path, path: Path, *, sha256: str, size: int, url: str = "
 
 def forget(cache_root: Path, path: Path) -> None:
     """Drop the record of ``path`` (its file was deleted on purpose)."""
-    from gan_adapt.files import write_json
+    from gan_adapt.io.atomic_files import write_json
 
     data = _read(cache_root)
     if data.pop(_key(cache_root, path), None) is not None:

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gan_adapt import files
+from gan_adapt.io import atomic_files as files
 from gan_adapt.errors import GanAdaptError
 
 TRUST_FILE = "trusted-runs.json"
@@ -90,7 +90,7 @@ def plugins_record(plugin_set: Any) -> dict[str, Any]:
 
 
 def _trust_file() -> Path:
-    from gan_adapt.hub import cache_dir
+    from gan_adapt.weights.download import cache_dir
 
     return cache_dir() / TRUST_FILE
 

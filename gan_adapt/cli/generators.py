@@ -40,7 +40,7 @@ def sample(checkpoint: str, n: int, seed: int, truncation: float, out: str, nrow
     import torch
 
     from gan_adapt.generators import load
-    from gan_adapt.images import save_grid
+    from gan_adapt.io.images import save_grid
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     G = load(checkpoint, which=which, device=device)

@@ -14,7 +14,7 @@ from typing import Any
 
 import tomli_w
 
-from gan_adapt.recipe import ValidatedRecipe, _component_refs, split_path
+from gan_adapt.recipe.schema import ValidatedRecipe, _component_refs, split_path
 
 
 def resolved_recipe(validated: ValidatedRecipe) -> dict[str, Any]:

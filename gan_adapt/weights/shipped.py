@@ -23,7 +23,7 @@ from pathlib import Path
 
 from gan_adapt.errors import CheckpointError
 
-ASSETS = Path(__file__).resolve().parent / "assets"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 MANIFEST = ASSETS / "manifest.json"
 #: The ``pretrained`` tag of the clip encoder that selects a shipped model.
 CLIP_TAG = "gan-adapt"

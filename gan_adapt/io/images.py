@@ -42,7 +42,7 @@ def load_image(path: str | Path, size: int | None = None) -> "torch.Tensor":
     if path.is_dir():
         raise InputError(f"target image {path} is a folder, not an image file "
                          "(for several target images use target.images)")
-    from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+    from gan_adapt.io.safe_paths import not_a_file_message, special_file_kind
 
     kind = special_file_kind(path)
     if kind:
@@ -222,7 +222,7 @@ def make_grid(images: "torch.Tensor", nrow: int, padding: int = 2) -> "torch.Ten
 
 def save_grid(images: "torch.Tensor", path: str | Path, nrow: int) -> Path:
     """Write ``[N, 3, H, W]`` images in ``[-1, 1]`` as one PNG grid (atomically)."""
-    from gan_adapt.files import write_bytes
+    from gan_adapt.io.atomic_files import write_bytes
 
     grid = make_grid(images.detach().float().cpu(), nrow)
     return write_bytes(path, encode_png(grid.unsqueeze(0))[0])

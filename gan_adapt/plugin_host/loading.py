@@ -35,9 +35,10 @@ from typing import Any, Iterable
 
 import pluggy
 
-from gan_adapt import __version__, hookspecs, tracing
+from gan_adapt._version import __version__
+from gan_adapt.plugin_host import hookspecs, hook_tracing as tracing
 from gan_adapt.errors import GanAdaptError, PluginError
-from gan_adapt.registry import KINDS, Registry, make_register
+from gan_adapt.plugin_host.registry import KINDS, Registry, make_register
 
 ENTRY_POINT_GROUP = "gan_adapt"
 LOAD_ENV = "GAN_ADAPT_LOAD_PLUGINS"

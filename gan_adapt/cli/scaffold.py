@@ -44,7 +44,7 @@ def names(name: str) -> dict[str, str]:
 def create(name: str, out: str | Path = ".") -> Path:
     """Write the package for plugin ``name`` into ``out`` (refusing to overwrite anything);
     return its folder."""
-    from gan_adapt import __version__
+    from gan_adapt._version import __version__
 
     n = names(name)
     root = Path(out) / n["dist"]
@@ -71,7 +71,7 @@ def _fill(text: str, n: dict[str, str], version: str) -> str:
 def _write_assets(folder: Path) -> None:
     """A tiny random StyleGAN2 checkpoint and a target image (the recipe needs no downloads)."""
     from gan_adapt.generators import write_tiny_checkpoint
-    from gan_adapt.images import save_grid
+    from gan_adapt.io.images import save_grid
     from gan_adapt.testing import target_image
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -147,8 +147,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gan_adapt import hookimpl
-from gan_adapt.registry import lazy
+from gan_adapt.plugin_host.markers import hookimpl
+from gan_adapt.plugin_host.registry import lazy
 
 from @package@ import params
 
@@ -210,7 +210,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_adapt.engine.context import BuildContext, Step
+from gan_adapt.plugin_host.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
 
 from @package@.params import EmbeddingDistanceParams
@@ -245,7 +245,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gan_adapt.engine.context import BuildContext, Step
+from gan_adapt.plugin_host.context import BuildContext, Step
 from gan_adapt.errors import GanAdaptError
 
 from @package@.params import PixelDistanceParams
@@ -411,7 +411,7 @@ def test_the_search_objective_moves_the_latent(ctx):
 
 
 def test_the_plugin_registers_its_components():
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     from @package@ import plugin
 

@@ -1,6 +1,6 @@
 """The benchmark's TEST-split transforms: kinds of style that no tuning decision has seen.
 
-The five transforms of :mod:`gan_adapt.evaluation.known_transforms` form the tune split: every
+The five transforms of :mod:`gan_adapt.synthetic_data.known_transforms` form the tune split: every
 recipe and sweep of this project was chosen on them. These five are reserved for reporting
 (docs/benchmark.md, "Protocol"); nothing that picks a recipe may score on them. Each is a
 different kind from every tune transform, and each maps ``[N, 3, H, W]`` in ``[-1, 1]`` to the
@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gan_adapt.evaluation.known_transforms import _blur, luminance
+from gan_adapt.synthetic_data.known_transforms import _blur, luminance
 
 #: ``pixelart``'s eight colours (RGB in [0, 1]): black, white, skin, dark brown, red, blue,
 #: green, yellow.

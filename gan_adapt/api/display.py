@@ -20,7 +20,7 @@ def to_pil(images: "torch.Tensor", nrow: int | None = None) -> "Image.Image":
     """``[N, 3, H, W]`` images in ``[-1, 1]`` as one PIL image, ``nrow`` per row (default all)."""
     from PIL import Image
 
-    from gan_adapt.images import make_grid, to_uint8
+    from gan_adapt.io.images import make_grid, to_uint8
 
     if images.dim() == 3:
         images = images.unsqueeze(0)

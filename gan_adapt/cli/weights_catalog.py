@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gan_adapt.hub import KnownWeights
+from gan_adapt.weights.download import KnownWeights
 
 
 @dataclass(frozen=True)

@@ -294,7 +294,7 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 
 def read_toml_file(path: Path) -> dict[str, Any]:
     """One TOML file (without following ``extends``); every reading problem a RecipeError."""
-    from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+    from gan_adapt.io.safe_paths import not_a_file_message, special_file_kind
 
     kind = special_file_kind(path)
     if kind:
@@ -305,7 +305,7 @@ def read_toml_file(path: Path) -> dict[str, Any]:
         raise RecipeError([f"recipe file {path} does not exist"]) from None
     except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the path
         raise RecipeError([f"cannot read recipe file {path}: {exc}"]) from None
-    from gan_adapt.recipe_limits import too_deep
+    from gan_adapt.recipe.limits import too_deep
 
     try:
         data = tomllib.loads(text)
@@ -492,7 +492,7 @@ def validate(data: dict[str, Any], plugin_set: Any, *, base_dir: Path | str = ".
 
     Raises RecipeError listing every problem found. Builds nothing.
     """
-    from gan_adapt.recipe_limits import value_problems
+    from gan_adapt.recipe.limits import value_problems
 
     problems = value_problems(data)  # first: deep data would exhaust the copy's recursion
     if problems:
@@ -600,8 +600,8 @@ def _limits(recipe: Recipe, generator: Any) -> list[str]:
     memory. A generator factory may list every parameter group it can have
     (``factory.parameter_group_names``); without it, StyleGAN2's stand in and only "nothing
     left to train" is checked here (the build checks the rest, before the run folder exists)."""
-    from gan_adapt.parameter_groups import STYLEGAN2_GROUPS, freeze_problems
-    from gan_adapt.recipe_limits import memory_problems, name_problems
+    from gan_adapt.recipe.parameter_groups import STYLEGAN2_GROUPS, freeze_problems
+    from gan_adapt.recipe.limits import memory_problems, name_problems
 
     groups = getattr(getattr(generator, "factory", None), "parameter_group_names", None)
     groups = tuple(groups) if isinstance(groups, (tuple, list)) else None

@@ -1,0 +1,1 @@
+"""Pretrained weights: verified downloads, the manifest of pinned files, and the shipped models."""
