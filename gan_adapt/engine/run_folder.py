@@ -51,6 +51,11 @@ def step_files(folder: Path, suffix: str) -> list[Path]:
     return [p for step, p in sorted((s, p) for s, p in found if s is not None) if p.is_file()]
 
 
+def sample_grids(root: Path) -> list[tuple[int, Path]]:
+    """(step, path) of the run's sample grids, by step; other files in samples/ are ignored."""
+    return [(step_of(path, ".png"), path) for path in step_files(root / "samples", ".png")]
+
+
 class RunFolder:
     """Paths and writers of one run folder."""
 

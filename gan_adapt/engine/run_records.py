@@ -160,13 +160,6 @@ def read_eval(root: Path) -> dict[str, Any] | None:
     return read_record(root / "eval.json", EvalRecord, required=False)
 
 
-def sample_grids(root: Path) -> list[tuple[int, Path]]:
-    """(step, path) of the run's sample grids, by step; other files in samples/ are ignored."""
-    from gan_adapt.engine.run_folder import step_files, step_of
-
-    return [(step_of(path, ".png"), path) for path in step_files(root / "samples", ".png")]
-
-
 # ---------------------------------------------------------------------------------------------
 # The latent search's result
 

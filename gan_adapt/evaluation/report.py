@@ -123,7 +123,7 @@ def _target_section(recipe: dict[str, Any], base_dir: Path) -> str:
 
 
 def _eval_section(folder: RunFolder) -> str:
-    from gan_adapt.cli.evaluation import METRIC_HELP
+    from gan_adapt.evaluation.metric_help import METRIC_HELP
 
     record = _record(_read_json(folder.root / "eval.json"))
     if not isinstance(record.get("metrics"), dict):

@@ -1,5 +1,5 @@
-"""The default plugin that registers the StyleGAN2 generator and discriminator components and
-the ``sample`` / ``convert`` commands.
+"""The default plugin that registers the StyleGAN2 generator and discriminator components (their
+``sample`` / ``convert`` commands are in :mod:`gan_adapt.cli.generators`).
 
 Importing it is cheap (pydantic, no torch): networks are only loaded when a recipe builds them.
 """
@@ -97,10 +97,3 @@ def register_generators(register: Any) -> None:
 def register_discriminators(register: Any) -> None:
     register("stylegan2", stylegan2_discriminator)
 
-
-@hookimpl
-def register_commands(cli: Any) -> None:
-    from gan_adapt.cli.generators import COMMANDS
-
-    for command in COMMANDS:
-        cli.add_command(command)

@@ -50,8 +50,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "gan_adapt.generators.plugin",
     "gan_adapt.encoders.plugin",
     "gan_adapt.losses.plugin",
-    "gan_adapt.sweep.plugin",
-    "gan_adapt.evaluation.plugin",
+    "gan_adapt.cli.plugin",
     "gan_adapt.tracking.tensorboard_observer",
     "gan_adapt.tracking.wandb_observer",
 )

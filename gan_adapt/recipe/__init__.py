@@ -2,8 +2,9 @@
 the ``show`` view, the reference doc, schedules and targets (a foundation: imports no layer above).
 """
 
-from gan_adapt.recipe.schema import (Recipe, ValidatedRecipe, apply_overrides, deep_merge,
-                                     format_path, load, parse_override, read_toml, validate)
+from gan_adapt.recipe.key_paths import format_path
+from gan_adapt.recipe.schema import (Recipe, ValidatedRecipe, apply_overrides, deep_merge, load,
+                                     parse_override, read_toml, validate)
 
 __all__ = ["Recipe", "ValidatedRecipe", "load", "validate", "read_toml", "apply_overrides",
            "deep_merge", "parse_override", "format_path"]

@@ -45,7 +45,7 @@ def walk(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...
 
 def too_deep(data: Any) -> str | None:
     """The problem of data nested deeper than :data:`MAX_DEPTH`, or None."""
-    from gan_adapt.recipe.schema import format_path
+    from gan_adapt.recipe.key_paths import format_path
 
     for path, _ in walk(data):
         if len(path) > MAX_DEPTH:
@@ -56,7 +56,7 @@ def too_deep(data: Any) -> str | None:
 
 def value_problems(data: Any) -> list[str]:
     """Nesting, non-finite floats and out-of-range integers anywhere in ``data``."""
-    from gan_adapt.recipe.schema import format_path
+    from gan_adapt.recipe.key_paths import format_path
 
     deep = too_deep(data)
     if deep:

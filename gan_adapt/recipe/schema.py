@@ -25,6 +25,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_valid
                       model_validator)
 
 from gan_adapt.errors import RecipeError
+from gan_adapt.recipe.key_paths import format_path, split_path
 
 
 class _Strict(BaseModel):
@@ -337,34 +338,6 @@ def parse_override(text: str) -> tuple[list[str | int], Any]:
     except RecursionError:
         raise ValueError(f"--set {text[:60]!r}...: the value is nested too deeply") from None
     return path, value
-
-
-def split_path(key: str) -> list[str | int]:
-    """``adapt.losses[2].weight`` -> ``["adapt", "losses", 2, "weight"]``."""
-    parts: list[str | int] = []
-    for chunk in key.split("."):
-        name, _, rest = chunk.partition("[")
-        if not name:
-            raise ValueError(f"bad key {key!r}")
-        parts.append(name)
-        while rest:
-            index, _, rest = rest.partition("]")
-            if not index.isdigit():
-                raise ValueError(f"bad index [{index}] in {key!r}")
-            parts.append(int(index))
-            rest = rest.lstrip("[")
-    return parts
-
-
-def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
-    """``("adapt", "losses", 2, "weight")`` -> ``adapt.losses[2].weight``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(recipe root)"
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> tuple[dict[str, Any], list[str]]:

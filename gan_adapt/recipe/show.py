@@ -14,7 +14,8 @@ from typing import Any
 
 import tomli_w
 
-from gan_adapt.recipe.schema import ValidatedRecipe, _component_refs, split_path
+from gan_adapt.recipe.schema import ValidatedRecipe, _component_refs
+from gan_adapt.recipe.key_paths import split_path
 
 
 def resolved_recipe(validated: ValidatedRecipe) -> dict[str, Any]:

@@ -1,9 +1,10 @@
-"""``gan-adapt sweep``: expand, run (skipping finished runs, resuming interrupted ones),
-evaluate, tabulate."""
+"""A sweep from start to end: expand, run (skipping finished runs, resuming interrupted ones),
+evaluate, tabulate. The ``gan-adapt sweep`` command (:mod:`gan_adapt.cli.sweep`) calls it."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -17,11 +18,13 @@ from gan_adapt.sweep.spec import base_path, expand, read_sweep
 
 def run_sweep(sweep_file: str | Path, out: str | Path | None = None,
               backend: str | None = None, echo: Any = click.echo,
-              plugins_dirs: list[str] | tuple[str, ...] = ()) -> Path:
+              plugins_dirs: list[str] | tuple[str, ...] = (),
+              has_command: Callable[[str], bool] = lambda name: True) -> Path:
     """Run a sweep to the end; return its folder. Failed runs are reported, never fatal.
 
     ``plugins_dirs`` (the command line's ``--plugins-dir``) are passed to every run; a sweep
-    file itself cannot name plugin folders.
+    file itself cannot name plugin folders. ``has_command(name)`` says whether the ``gan-adapt``
+    command ``eval`` or ``compare`` exists (the command line passes its own lookup).
     """
     sweep_file = Path(sweep_file)
     sweep = read_sweep(sweep_file)
@@ -58,7 +61,7 @@ def run_sweep(sweep_file: str | Path, out: str | Path | None = None,
 
     finished = [Path(f) for (_, f), o in zip(jobs, outcomes) if o.status in ("done", "skipped")]
     if sweep.eval.enabled and finished:
-        if table.has_command("eval"):
+        if has_command("eval"):
             for run_folder in finished:
                 note = table.evaluate(run_folder, sweep.eval, Path(log_dir) / "eval.log")
                 if note:
@@ -67,7 +70,7 @@ def run_sweep(sweep_file: str | Path, out: str | Path | None = None,
             echo("  note: no `eval` command is installed; the table has training metrics only")
     rows = table.rows(jobs, outcomes)
     csv_path = table.write_table(rows, folder / "results.csv")
-    if len(finished) >= 1 and table.has_command("compare"):
+    if len(finished) >= 1 and has_command("compare"):
         compare_sheet(finished, folder / "compare.png", Path(log_dir) / "compare.log", echo)
     failed = [o for o in outcomes if o.status == "failed"]
     echo(f"Results: {csv_path} ({len(outcomes) - len(failed)} finished, {len(failed)} failed)")
@@ -129,17 +132,3 @@ def files_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-@click.command("sweep")
-@click.argument("sweep_file", type=click.Path(dir_okay=False))
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Sweep folder (default sweeps/<name>); running again resumes it.")
-@click.option("--backend", type=click.Choice(["local", "ray"]), default=None,
-              help="Override the sweep file's backend.")
-@click.option("--plugins-dir", "plugins_dirs", type=click.Path(file_okay=False), multiple=True,
-              help="Load every .py file of this folder as a plugin in every run (repeatable).")
-def sweep_command(sweep_file: str, out: str | None, backend: str | None,
-                  plugins_dirs: tuple[str, ...]) -> None:
-    """Run SWEEP_FILE: base recipe(s) x targets x override grids x seeds, then compare them."""
-    run_sweep(sweep_file, out, backend, plugins_dirs=plugins_dirs)

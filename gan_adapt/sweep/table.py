@@ -22,16 +22,6 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
-def has_command(name: str) -> bool:
-    """Whether a ``gan-adapt`` sub-command (possibly from a plugin) exists."""
-    import click
-
-    from gan_adapt.cli.commands import cli
-
-    with click.Context(cli) as ctx:
-        return cli.get_command(ctx, name) is not None
-
-
 def evaluate(folder: Path, settings: EvalSettings, log: Path) -> str:
     """``gan-adapt eval`` on one finished run (skipped when eval.json exists); returns a note."""
     if (folder / "eval.json").exists():

@@ -7,8 +7,8 @@ import tomllib
 import pytest
 
 from gan_adapt.errors import RecipeError
-from gan_adapt.recipe.schema import (apply_overrides, format_path, load, parse_override,
-                                     read_toml, split_path, validate)
+from gan_adapt.recipe.schema import apply_overrides, load, parse_override, read_toml, validate
+from gan_adapt.recipe.key_paths import format_path, split_path
 
 from .helpers import TOY_RECIPE, assert_clean_error, run_cli, toy_plugin_set
 
