@@ -14,7 +14,7 @@ runs offline on tiny models:
         gan_adapt_NAME/encoder.py      an encoder backbone (EncoderBase subclass)
         recipes/NAME-smoke.toml        a recipe using all three on tiny offline models
         recipes/assets/                a tiny random StyleGAN2 checkpoint and a target image
-        tests/test_NAME.py             tests with gan_adapt.testing (contracts, gradients, recipe)
+        tests/test_NAME.py             contract and recipe tests (test kit of gan_adapt.plugin)
 
 ``pip install -e gan-adapt-NAME`` then ``pytest gan-adapt-NAME/tests`` passes, and
 ``gan-adapt run gan-adapt-NAME/recipes/NAME-smoke.toml`` runs.
@@ -124,7 +124,7 @@ A gan-adapt plugin, started with `gan-adapt new-plugin @name@`.
     gan-adapt run recipes/@name@-smoke.toml            # tiny offline models, seconds
     pytest                                             # contract and gradient checks
 
-Tests use the test kit that ships with gan-adapt, `gan_adapt.testing`: tiny models,
+Tests use the test kit that ships with gan-adapt, in `gan_adapt.plugin`: tiny models,
 `make_context` / `make_step` and `check_term` / `check_encoder`.
 '''
 
@@ -147,8 +147,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gan_adapt.plugin_host.markers import hookimpl
-from gan_adapt.plugin_host.registry import lazy
+from gan_adapt.plugin import hookimpl, lazy
 
 from @package@ import params
 
@@ -210,8 +209,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_adapt.plugin_host.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import BuildContext, GanAdaptError, Step
 
 from @package@.params import EmbeddingDistanceParams
 
@@ -245,8 +243,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gan_adapt.plugin_host.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import BuildContext, GanAdaptError, Step
 
 from @package@.params import PixelDistanceParams
 
@@ -278,7 +275,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gan_adapt.encoders.base import EncoderBase
+from gan_adapt.plugin import EncoderBase
 
 from @package@.params import PoolEncoderParams
 
@@ -369,7 +366,7 @@ n_samples = 4
 '''
 
 TEMPLATES["tests/test_{snake}.py"] = '''\
-"""Tests of @dist@ with gan-adapt's test kit (gan_adapt.testing): offline, on tiny models."""
+"""Tests of @dist@ with gan-adapt's test kit (in gan_adapt.plugin): offline, on tiny models."""
 
 from __future__ import annotations
 
@@ -379,7 +376,7 @@ from pathlib import Path
 
 import pytest
 
-from gan_adapt.testing import check_encoder, check_term, make_context, make_step
+from gan_adapt.plugin import check_encoder, check_term, make_context, make_step
 
 from @package@.encoder import PoolEncoder
 from @package@.loss import EmbeddingDistance
@@ -411,7 +408,7 @@ def test_the_search_objective_moves_the_latent(ctx):
 
 
 def test_the_plugin_registers_its_components():
-    from gan_adapt.plugin_host.loading import load_plugins
+    from gan_adapt.plugin import load_plugins
 
     from @package@ import plugin
 

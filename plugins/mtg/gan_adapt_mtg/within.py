@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_adapt.plugin_host.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import BuildContext, GanAdaptError, Step
 from gan_adapt_mtg.params import ClipWithinDomainParams
 from gan_adapt_nada.clip_space import directional_loss, members, unit
 

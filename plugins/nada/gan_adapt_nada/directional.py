@@ -24,9 +24,8 @@ from typing import Any
 
 import torch
 
-from gan_adapt.encoders.prompts import mean_prompt_embedding, prompt_direction
-from gan_adapt.plugin_host.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import (BuildContext, GanAdaptError, Step, mean_prompt_embedding,
+                              prompt_direction)
 from gan_adapt_nada.clip_space import directional_loss, mean_direction, members, unit
 from gan_adapt_nada.layers import select_layers
 from gan_adapt_nada.params import DirectionalParams

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_adapt.encoders.augment import CLIPAugment
-from gan_adapt.plugin_host.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import BuildContext, CLIPAugment, GanAdaptError, Step
 from gan_adapt_oneshotclip.params import AugmentParams, ClipImageDistanceParams
 
 __all__ = ["AugmentParams", "ClipImageDistance", "ClipImageDistanceParams"]

@@ -68,15 +68,9 @@ def translate_command(run_dir: str, photo: str, out: str | None, steps: int, lr:
     """Invert PHOTO into the source generator and render it with RUN_DIR's adapted generator."""
     import torch
 
-    from gan_adapt.cli.commands import get_run_plugins
-    from gan_adapt.engine.build import resolve_device
-    from gan_adapt.plugin_host.context import BuildContext, TargetData
-    from gan_adapt.engine.run_folder import require_run_folder
-    from gan_adapt.errors import GanAdaptError
-    from gan_adapt.generators import load as load_generator
-    from gan_adapt.io.images import load_image, save_grid
-    from gan_adapt.losses.reconstruction import LPIPS
-    from gan_adapt.recipe.schema import read_toml, validate
+    from gan_adapt.plugin import (LPIPS, BuildContext, GanAdaptError, TargetData, get_run_plugins,
+                                  load_generator, load_image, read_toml, require_run_folder,
+                                  resolve_device, save_grid, validate)
 
     folder = require_run_folder(run_dir)
     adapted_path = folder.generator / "native"

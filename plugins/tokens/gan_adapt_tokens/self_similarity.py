@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_adapt.plugin_host.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import BuildContext, GanAdaptError, Step
 from gan_adapt_tokens.params import SelfSimilarityParams
 from gan_adapt_tokens.token_maps import TokenMaps, frozen_maps, self_similarity
 

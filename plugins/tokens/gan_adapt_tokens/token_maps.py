@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import GanAdaptError
 
 
 class TokenMaps:
