@@ -203,7 +203,8 @@ def build_bench(resolution: int, device: torch.device, tiny: bool) -> Bench:
     import gan_adapt_oneshotclip.plugin as oneshotclip_plugin
 
     from gan_adapt.engine.build import build_components
-    from gan_adapt.engine.loop import Run, setup_adaptation
+    from gan_adapt.engine.run_state import RunState as Run
+    from gan_adapt.engine.loop import setup_adaptation
     from gan_adapt.plugin_host.loading import load_plugins
     from gan_adapt.recipe.schema import read_toml, validate
 
@@ -252,7 +253,9 @@ def _next_index(bench: Bench, kind: str) -> int:
 
 def take_step(bench: Bench, kind: str, config: Config) -> None:
     """One step of ``kind`` through the engine's step functions, in configuration ``config``."""
-    from gan_adapt.engine.loop import _step_kind, adapt_step, search_step, set_precision
+    from gan_adapt.recipe.schedule import step_kind as _step_kind
+    from gan_adapt.engine.updates import adapt_step, search_step
+    from gan_adapt.engine.loop import set_precision
 
     state = bench.state
     recipe = state.validated.recipe
@@ -275,7 +278,7 @@ def apply_config(bench: Bench, config: Config) -> Iterator[None]:
     """Set PatchNCE's micro-batch and CLIP's input size, and put back the chosen waste items;
     undo on exit."""
     from gan_adapt.plugin_host import context
-    from gan_adapt.engine import loop
+    from gan_adapt.engine import updates
     from gan_adapt.generators import ops
 
     state = bench.state
@@ -347,9 +350,9 @@ def apply_config(bench: Bench, config: Config) -> Iterator[None]:
         undo.append(lambda: setattr(context.Step, "fake", original_fake))
         undo.append(lambda: setattr(state, "w_ref", w_ref))
     if "unbatched" in waste:
-        original_request = loop._request_embeddings
-        loop._request_embeddings = lambda step, terms: None
-        undo.append(lambda: setattr(loop, "_request_embeddings", original_request))
+        original_request = updates.request_embeddings
+        updates.request_embeddings = lambda step, terms: None
+        undo.append(lambda: setattr(updates, "request_embeddings", original_request))
     if "grouped_modconv" in waste:
         original_modconv = ops.modulated_conv2d
         ops.modulated_conv2d = functools.partial(original_modconv, grouped=True)

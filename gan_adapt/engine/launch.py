@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from gan_adapt.engine.identity import check_resume, run_identity
-from gan_adapt.engine.loop import RunResult
+from gan_adapt.engine.run_state import RunOutcome
 from gan_adapt.engine.run_folder import (RunFolder, default_run_dir, environment_record,
                                          require_run_folder)
 from gan_adapt.errors import GanAdaptError
 from gan_adapt.recipe.schema import ValidatedRecipe, read_toml, validate
 from gan_adapt.recipe.targets import target_override
 
-__all__ = ["start", "read_recipe", "start_new", "target_override", "RunResult",
+__all__ = ["start", "read_recipe", "start_new", "target_override", "RunOutcome",
            "RunFolder"]
 
 
@@ -34,7 +34,7 @@ def plugins_record(plugin_set: Any) -> dict[str, Any]:
 def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | None = None,
           target: str | None = None, overrides: list[str] = (), resume: str | Path | None = None,
           device: str | None = None, progress_live: bool | None = None,
-          allow_output_changes: bool = False) -> RunResult:
+          allow_output_changes: bool = False) -> RunOutcome:
     """Run a recipe (or resume a run folder) to completion or interruption.
 
     Under ``torchrun`` every process calls this; rank 0 alone writes the run folder and shows
@@ -85,7 +85,7 @@ def read_recipe(recipe_path: str | Path, plugin_set: Any, *, target: str | None 
 
 def start_new(validated: ValidatedRecipe, plugin_set: Any, *, out: str | Path | None = None,
               target: str | None = None, overrides: list[str] = (), device: str | None = None,
-              progress_live: bool | None = None) -> RunResult:
+              progress_live: bool | None = None) -> RunOutcome:
     """Run a recipe read by :func:`read_recipe` (``target`` and ``overrides`` are what it was
     read with, recorded in run.json) into a new run folder."""
     from gan_adapt.engine.build import resolve_device
@@ -120,7 +120,7 @@ def start_new(validated: ValidatedRecipe, plugin_set: Any, *, out: str | Path | 
 
 
 def _resume(folder: RunFolder, plugin_set: Any, dist: Any, device: str | None,
-            progress_live: bool | None, allow_output_changes: bool) -> RunResult:
+            progress_live: bool | None, allow_output_changes: bool) -> RunOutcome:
     """``--resume``: check the folder is the run it claims to be, then continue it."""
     from gan_adapt.engine.build import resolve_device
     from gan_adapt.engine.loop import prepare, run

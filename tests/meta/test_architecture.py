@@ -1,6 +1,9 @@
 """The layout of docs/architecture.md holds: few top-level modules, a docstring per package,
 re-exports only in ``__init__.py``, the import contracts, plugins through one front door, and
-old import paths that still work (with a deprecation warning)."""
+old import paths that still work (with a deprecation warning).
+
+(rewrite-imports: skip-file: the old paths below are meant.)
+"""
 
 from __future__ import annotations
 

@@ -19,7 +19,10 @@ import torch
 from gan_adapt import hookimpl
 from gan_adapt.generators import compiling
 from gan_adapt.generators.compiling import compile_networks, eager, uncompile_networks
-from gan_adapt.engine.loop import Run, _step_kind, adapt_step, search_step, setup_adaptation
+from gan_adapt.engine.run_state import RunState as Run
+from gan_adapt.recipe.schedule import step_kind as _step_kind
+from gan_adapt.engine.updates import adapt_step, search_step
+from gan_adapt.engine.loop import setup_adaptation
 from tests.performance.conftest import ROOT
 
 RECIPE = """
