@@ -732,7 +732,7 @@ def score_sweep(sweep_file: Path, sweep_out: Path | None, settings: Any,
     from gan_adapt.plugin_host.context import TargetData
     from gan_adapt.evaluation.evaluate import evaluate_generators
     from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
-    from gan_adapt.evaluation.runs import load_run
+    from gan_adapt.evaluation.runs import open_finished_run
     from gan_adapt.generators import load
     from gan_adapt.plugin_host.loading import load_plugins
     from gan_adapt.sweep.runner import sweep_folder
@@ -752,7 +752,7 @@ def score_sweep(sweep_file: Path, sweep_out: Path | None, settings: Any,
         if not (run_dir / "result.json").is_file():
             missing.append(run.run_id)
             continue
-        adapted = load_run(run_dir, plugin_set, "cpu").adapted
+        adapted = open_finished_run(run_dir, plugin_set, "cpu").adapted
         image = target_image(G_s, TRANSFORMS[transform])
         metrics = evaluate_generators(G_s, adapted, TargetData(image=image, images=image),
                                       instruments, settings, ideal=TRANSFORMS[transform])

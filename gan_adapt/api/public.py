@@ -13,7 +13,8 @@ There is one code path: ``gan-adapt run`` and ``gan-adapt eval`` call :func:`run
 subclasses, with the same messages. Runs and evaluations write the same run folder and files.
 
 Functions that need plugins load them (once per ``plugins_dir``) unless given ``plugins``, a
-:class:`~gan_adapt.plugin_host.loading.PluginSet`; a plugin that failed to load is a ``UserWarning``.
+:class:`~gan_adapt.plugin_host.loading.PluginSet`; a plugin that failed to load is a
+``UserWarning``.
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ class Run:
     # -- what the folder holds -------------------------------------------------------------
     @cached_property
     def _loaded(self) -> Any:
-        from gan_adapt.evaluation.runs import load_run as open_finished_run
+        from gan_adapt.evaluation.runs import open_finished_run
 
         return open_finished_run(self.folder, self._plugins, self.device)
 

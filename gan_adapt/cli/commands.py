@@ -166,10 +166,10 @@ def run(recipe: str | None, out: str | None, target: str | None, overrides: tupl
     from gan_adapt.engine.distributed import current
 
     if resume is not None and Path(resume, "plugins.json").is_file():
-        from gan_adapt.plugin_host.provenance import check_resume
+        from gan_adapt.plugin_host.provenance import check_resume_plugins
 
         plugin_set = get_run_plugins(resume, plugins_dir)
-        for change in check_resume(resume, plugin_set, allow_changed_plugins):
+        for change in check_resume_plugins(resume, plugin_set, allow_changed_plugins):
             click.echo(f"warning: resuming with changed plugin code: {change}", err=True)
     else:
         plugin_set = get_plugins(plugins_dir)
@@ -212,14 +212,14 @@ def validate(recipes: tuple[str, ...], overrides: tuple[str, ...],
 
     Settings that are valid but can never take effect are reported as warnings."""
     from gan_adapt.errors import RecipeError
-    from gan_adapt.recipe.schema import load
+    from gan_adapt.recipe.schema import read_and_validate
     from gan_adapt.recipe.warnings import ineffective_settings
 
     plugin_set = get_plugins(plugins_dir)
     failed = []
     for path in recipes:
         try:
-            validated = load(path, plugin_set, overrides=list(overrides))
+            validated = read_and_validate(path, plugin_set, overrides=list(overrides))
         except RecipeError as exc:
             click.echo(f"{path}: {exc}", err=True)
             failed.append(path)

@@ -68,8 +68,8 @@ def build_clip(model: str = "ViT-B-32", pretrained: str | None = "openai", *,
             ``model_cfg`` is given.
         pretrained: an open_clip pretrained tag (``"openai"``, ``"laion2b_s34b_b79k"``, ...);
             ``"gan-adapt"`` for a CLIP the project trained and ships (``model`` is then its
-            name, e.g. ``"portraits-clip"``, see :mod:`gan_adapt.weights.shipped`); ``None`` for random
-            weights. With ``checkpoint`` it only selects the preprocessing
+            name, e.g. ``"portraits-clip"``, see :mod:`gan_adapt.weights.shipped`); ``None`` for
+            random weights. With ``checkpoint`` it only selects the preprocessing
             and activation the weights were trained with.
         checkpoint: a local weights file; no download then.
         model_cfg: a custom open_clip architecture dict (``embed_dim``, ``vision_cfg``,

@@ -32,7 +32,8 @@ class ActiveTerm:
 
     def __call__(self, step: Any) -> Any:
         """The term's value at ``step``; a failure inside the component names it (see below),
-        and so does a value that breaks the contract (see :mod:`gan_adapt.plugin_host.contracts`)."""
+        and so does a value that breaks the contract (see
+        :mod:`gan_adapt.plugin_host.contracts`)."""
         return contracts.term_value(self._guarded(self.impl, step, ""), step.ws.device,
                                     lambda: self._where(step, ""))
 

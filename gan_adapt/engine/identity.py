@@ -94,7 +94,7 @@ def differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """What differs between two identities, in words; empty when they are the same run.
 
     An [output]-only recipe edit is reported as ``"output"`` alone, so that a caller can allow
-    it (see :func:`check_resume`).
+    it (see :func:`check_resume_identity`).
     """
     changed: list[str] = []
     if recorded.get("recipe") != current.get("recipe"):
@@ -113,8 +113,8 @@ def differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
     return changed
 
 
-def check_resume(folder_root: Path, recorded: dict[str, Any] | None, current: dict[str, Any],
-                 allow_output_changes: bool = False) -> bool:
+def check_resume_identity(folder_root: Path, recorded: dict[str, Any] | None,
+                          current: dict[str, Any], allow_output_changes: bool = False) -> bool:
     """Refuse to resume a folder whose recipe or target changed since the run started.
 
     Returns True when the recorded identity should be updated (an allowed [output] edit).

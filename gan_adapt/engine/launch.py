@@ -1,7 +1,7 @@
 """The engine: from a recipe file to a finished run folder.
 
-:func:`start` is what ``gan-adapt run`` calls, through :func:`gan_adapt.api.public.run`. It validates
-(:func:`read_recipe`), builds every component (so that any user error surfaces before the run
+:func:`start` is what ``gan-adapt run`` calls, through :func:`gan_adapt.api.public.run`. It
+validates (:func:`read_recipe`), builds every component (so that any user error surfaces before the run
 folder exists), creates the folder and runs the loop in :mod:`gan_adapt.engine.loop`
 (:func:`start_new`).
 """
@@ -12,23 +12,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gan_adapt.engine.identity import check_resume, run_identity
-from gan_adapt.engine.run_state import RunOutcome
+from gan_adapt.engine.identity import check_resume_identity, run_identity
 from gan_adapt.engine.run_folder import (RunFolder, default_run_dir, environment_record,
                                          require_run_folder)
+from gan_adapt.engine.run_state import RunOutcome
 from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin_host.provenance import plugins_record
 from gan_adapt.recipe.schema import ValidatedRecipe, read_toml, validate
 from gan_adapt.recipe.targets import target_override
 
 __all__ = ["start", "read_recipe", "start_new", "target_override", "RunOutcome",
            "RunFolder"]
-
-
-def plugins_record(plugin_set: Any) -> dict[str, Any]:
-    """What ``plugins.json`` records (see :mod:`gan_adapt.plugin_host.provenance`)."""
-    from gan_adapt.plugin_host import provenance as run_plugins
-
-    return run_plugins.plugins_record(plugin_set)
 
 
 def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | None = None,
@@ -133,7 +127,7 @@ def _resume(folder: RunFolder, plugin_set: Any, dist: Any, device: str | None,
                          base_dir=Path(meta.get("base_dir") or folder.root),
                          source=str(folder.recipe))
     current = run_identity(validated)
-    if check_resume(folder.root, meta.get("identity"), current, allow_output_changes):
+    if check_resume_identity(folder.root, meta.get("identity"), current, allow_output_changes):
         folder.update_meta(identity=current)  # an accepted [output]-only edit
     folder.identity = current if meta.get("identity") is not None else None
     if dist.is_main:

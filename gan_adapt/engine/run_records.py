@@ -39,7 +39,7 @@ class RunMeta(_Record):
     device: str | None = None
 
 
-class RunResult(_Record):
+class ResultRecord(_Record):
     """``result.json`` of a finished run: its outputs, relative to the run folder."""
 
     outputs: dict[str, str]
@@ -146,7 +146,7 @@ def read_meta(root: Path) -> dict[str, Any]:
 def read_outputs(root: Path) -> dict[str, str]:
     """The ``outputs`` of ``result.json``; each must be a path inside the run folder."""
     path = root / "result.json"
-    outputs = read_record(path, RunResult)["outputs"]  # type: ignore[index]
+    outputs = read_record(path, ResultRecord)["outputs"]  # type: ignore[index]
     inside = root.resolve()
     for key, relative in outputs.items():
         target = (root / relative).resolve()

@@ -199,10 +199,10 @@ def evaluate_run(run_dir: str | Path, plugin_set: Any, settings: EvalSettings, *
     """Evaluate a finished run and write ``eval.json`` (into the run folder unless ``out``)."""
     from gan_adapt.io import atomic_files as files
     from gan_adapt.evaluation.metric_models import build_clip, build_lpips
-    from gan_adapt.evaluation.runs import load_run
+    from gan_adapt.evaluation.runs import open_finished_run
 
     started = time.time()
-    run = load_run(run_dir, plugin_set, device)
+    run = open_finished_run(run_dir, plugin_set, device)
     resolution = run.source.img_resolution
     # Build every instrument (and fetch its weights) before generating anything.
     lpips_model = build_lpips(lpips, run.validated, resolution, run.device)

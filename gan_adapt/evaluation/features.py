@@ -2,8 +2,8 @@
 
 * ``inception`` (the standard): the TensorFlow Inception-v3 of the original FID code, as
   ported by torch-fidelity (bit-compatible with the published FID/KID numbers). Its weights
-  are a :class:`~gan_adapt.weights.download.KnownWeights` entry, so they share gan-adapt's cache and its
-  offline message; torch-fidelity never downloads anything itself.
+  are a :class:`~gan_adapt.weights.download.KnownWeights` entry, so they share gan-adapt's cache
+  and its offline message; torch-fidelity never downloads anything itself.
 * ``encoder``: the L2-normalised embeddings of any gan-adapt image encoder (e.g. the run's
   CLIP: "FD_CLIP", Kynkäänniemi et al. 2023). Not comparable with published FIDs; it is what
   works offline with the tiny random encoders of the smoke recipe, and what the tests use.

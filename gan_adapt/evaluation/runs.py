@@ -103,7 +103,8 @@ def load_adapted(folder: RunFolder, outputs: dict[str, str], source: Any,
     return G.to(device).eval().requires_grad_(False)
 
 
-def load_run(path: str | Path, plugin_set: Any, device: torch.device | str = "cpu") -> LoadedRun:
+def open_finished_run(path: str | Path, plugin_set: Any,
+                      device: torch.device | str = "cpu") -> LoadedRun:
     """Open a finished run: recipe, G_s, G_t and the target at G's resolution."""
     from gan_adapt.engine.build import load_target
 

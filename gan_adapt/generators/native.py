@@ -10,7 +10,8 @@
 
 Safetensors holds nothing but tensors, so loading it cannot run code; the JSON file is all that
 is needed to rebuild the networks and can be read by a person. Both files are written atomically
-(:mod:`gan_adapt.io.atomic_files`), weights first, so an interrupted save never leaves a half-written one.
+(:mod:`gan_adapt.io.atomic_files`), weights first, so an interrupted save never leaves a
+half-written one.
 """
 
 from __future__ import annotations

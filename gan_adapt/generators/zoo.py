@@ -3,8 +3,8 @@
 Each name maps to an official download: NVlabs network pickles (which include the discriminator
 and both generators), and rosinality's PyTorch conversions of the StyleGAN2 config-f FFHQ
 network. The first use downloads the file into ``$GAN_ADAPT_HOME/generators`` (see
-:mod:`gan_adapt.weights.download`); later uses read the cached copy. Offline, the error names the URL, the
-exact path to place the file at and the hash it will be checked against.
+:mod:`gan_adapt.weights.download`); later uses read the cached copy. Offline, the error names
+the URL, the exact path to place the file at and the hash it will be checked against.
 
 Hashes: NVIDIA, rosinality and the OneShotCLIP authors publish no checksum or exact size for
 these files, and none could be found in public material, so every entry says so ("unknown here").

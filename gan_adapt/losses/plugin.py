@@ -1,7 +1,7 @@
 """Default plugin: generic reconstruction, latent and adversarial terms.
 
-Registered lazily (:func:`gan_adapt.plugin_host.registry.lazy`): validating a recipe imports only the
-torch-free params models of :mod:`gan_adapt.losses.params`; a term's module is imported when a
+Registered lazily (:func:`gan_adapt.plugin_host.registry.lazy`): validating a recipe imports only
+the torch-free params models of :mod:`gan_adapt.losses.params`; a term's module is imported when a
 run builds it.
 """
 

@@ -322,7 +322,8 @@ def hook_problems(plugin: Any) -> str:
                             f"{', '.join(sorted(specs))})")
         elif not marked and attr in specs and not isinstance(value, type):
             problems.append(f"{attr!r} is named like a hook but not marked @hookimpl "
-                            "(add `from gan_adapt.plugin import hookimpl` and `@hookimpl` above it)")
+                            "(add `from gan_adapt.plugin import hookimpl` and `@hookimpl` above "
+                            "it)")
     return "; ".join(problems)
 
 

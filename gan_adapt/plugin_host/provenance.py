@@ -197,7 +197,7 @@ def changed_plugins(run_dir: str | Path, plugin_set: Any) -> list[str]:
     return changes
 
 
-def check_resume(run_dir: str | Path, plugin_set: Any, allow_changed: bool) -> list[str]:
+def check_resume_plugins(run_dir: str | Path, plugin_set: Any, allow_changed: bool) -> list[str]:
     """Refuse a resume whose plugin code changed (GanAdaptError listing what changed), unless
     ``allow_changed``; then return the changes (for a warning)."""
     changes = changed_plugins(run_dir, plugin_set)

@@ -602,7 +602,8 @@ def _missing_target_files(recipe: Recipe, base_dir: Path) -> list[str]:
     return problems
 
 
-def load(path: str | Path, plugin_set: Any, overrides: list[str] = ()) -> ValidatedRecipe:
+def read_and_validate(path: str | Path, plugin_set: Any,
+                      overrides: list[str] = ()) -> ValidatedRecipe:
     """Read and validate a recipe file (see :func:`validate`)."""
     path = Path(path)
     data = read_toml(path)

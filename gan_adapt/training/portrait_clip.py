@@ -4,10 +4,10 @@
 
 A CLIP built from open_clip's own classes (a ViT image tower and a transformer text tower, the
 symmetric contrastive loss with a learned temperature) trained on procedural portraits
-(:mod:`gan_adapt.synthetic_data.portraits`) shown in every known domain: the photo and each transform
-of :mod:`gan_adapt.synthetic_data.known_transforms`. Each image is paired with a procedural caption
-naming its domain and (a random subset of) its attributes, "a pencil sketch of a smiling face
-with short red hair and glasses".
+(:mod:`gan_adapt.synthetic_data.portraits`) shown in every known domain: the photo and each
+transform of :mod:`gan_adapt.synthetic_data.known_transforms`. Each image is paired with a
+procedural caption naming its domain and (a random subset of) its attributes, "a pencil sketch of a
+smiling face with short red hair and glasses".
 
 At the end it prints and writes (``--export``/``heldout.json``) held-out figures on images no
 step saw: image -> caption retrieval, zero-shot domain accuracy and zero-shot accuracy per

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({time.time() - started:.0f} s in this process)", flush=True)
     if args.export is not None:
         folder = save_pretrained(result, config, args.export, extra={
-            "name": NAME if not args.quick else "quick", "data": "gan_adapt.synthetic_data.portraits",
+            "name": NAME if not args.quick else "quick",
+            "data": "gan_adapt.synthetic_data.portraits",
             "threads": torch.get_num_threads()})
         sample_sheet(result.generator, args.export.parent / f"{args.export.name}-samples.png")
         (args.export.parent / f"{args.export.name}-log.jsonl").write_text(

@@ -10,7 +10,7 @@ import pytest
 
 from gan_adapt.errors import PluginError, RecipeError
 from gan_adapt.plugin_host.loading import load_plugins
-from gan_adapt.recipe.schema import load
+from gan_adapt.recipe.schema import read_and_validate
 from gan_adapt.plugin_host.registry import Registry
 
 from .helpers import FIXTURES, TOY_RECIPE, assert_clean_error, run_cli, toy_plugin_set
@@ -68,11 +68,11 @@ def test_plugins_dir_adds_a_loss_that_a_recipe_uses(tmp_path):
     recipe = recipe_using_brightness(tmp_path)
 
     with pytest.raises(RecipeError) as info:  # without the plugin: a clear validation error
-        load(recipe, toy_plugin_set())
+        read_and_validate(recipe, toy_plugin_set())
     assert any("unknown loss 'brightness'" in p for p in info.value.problems)
 
     plugin_set = toy_plugin_set(plugins)
-    validated = load(recipe, plugin_set)
+    validated = read_and_validate(recipe, plugin_set)
     assert validated.params["adapt.losses[3]"].level == 0.5
     info = plugin_set.plugins["brightness_plugin"]
     assert info.version == "1.2.3" and ("loss", "brightness") in info.components

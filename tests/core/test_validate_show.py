@@ -8,7 +8,7 @@ import tomllib
 import pytest
 import torch
 
-from gan_adapt.recipe.schema import load, validate
+from gan_adapt.recipe.schema import read_and_validate, validate
 from gan_adapt.recipe.show import resolved_recipe
 from gan_adapt.recipe.warnings import ineffective_settings
 
@@ -27,7 +27,7 @@ def _dumps(validated) -> tuple[dict, dict]:
 
 
 def test_show_fills_every_default_and_round_trips(plugin_set, tmp_path):
-    original = load(TOY_RECIPE, plugin_set, overrides=["adapt.steps=12"])
+    original = read_and_validate(TOY_RECIPE, plugin_set, overrides=["adapt.steps=12"])
     shown = resolved_recipe(original)
     assert shown["adapt"]["steps"] == 12  # --set applied
     assert shown["adapt"]["losses"][1]["params"] == {"r1_gamma": 10.0, "r1_every": 4,
@@ -53,7 +53,7 @@ def test_the_printed_recipe_runs_the_same(plugin_set, tmp_path):
 
     resolved = tmp_path / "copy" / "resolved.toml"
     resolved.parent.mkdir()
-    resolved.write_text(resolved_toml(load(TOY_RECIPE, plugin_set)))
+    resolved.write_text(resolved_toml(read_and_validate(TOY_RECIPE, plugin_set)))
     weights = []
     for recipe, out in [(TOY_RECIPE, tmp_path / "a"), (resolved, tmp_path / "b")]:
         result = start(str(recipe), plugin_set, out=str(out), progress_live=False)
@@ -63,7 +63,8 @@ def test_the_printed_recipe_runs_the_same(plugin_set, tmp_path):
 
 
 def _warnings(plugin_set, *overrides: str) -> list[str]:
-    return ineffective_settings(load(TOY_RECIPE, plugin_set, overrides=list(overrides)))
+    validated = read_and_validate(TOY_RECIPE, plugin_set, overrides=list(overrides))
+    return ineffective_settings(validated)
 
 
 def test_a_clean_recipe_has_no_warnings(plugin_set):

@@ -125,7 +125,8 @@ def test_the_front_door_exports_what_a_plugin_needs():
     assert (door.Step, door.BuildContext, door.TargetData) == \
         (context.Step, context.BuildContext, context.TargetData)
     error_classes = {n for n, v in vars(errors).items()
-                     if isinstance(v, type) and issubclass(v, Exception) and v.__module__ == errors.__name__}
+                     if isinstance(v, type) and issubclass(v, Exception)
+                     and v.__module__ == errors.__name__}
     assert error_classes <= set(door.__all__)
     assert set(testing.__all__) <= set(door.__all__)
     for name in door.__all__:

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def hook_names() -> list[str]:
-    """The hook specs of gan_adapt.plugin_host.hookspecs (functions carrying pluggy's spec marker)."""
+    """The hook specs of gan_adapt.plugin_host.hookspecs (functions with pluggy's spec marker)."""
     return [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
             if hasattr(fn, "gan_adapt_spec")]
 

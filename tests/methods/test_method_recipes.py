@@ -11,7 +11,7 @@ import torch
 
 from gan_adapt.engine.launch import start
 from gan_adapt.engine.weights_check import MissingWeightsError
-from gan_adapt.recipe.schema import load, read_toml
+from gan_adapt.recipe.schema import read_and_validate, read_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "recipes"
@@ -39,7 +39,7 @@ def plugin_set():
 
 @pytest.mark.parametrize("name", sorted(PAPER) + [f"{n}-smoke" for n in sorted(PAPER)])
 def test_recipe_validates_with_its_plugins(name, plugin_set):
-    validated = load(RECIPES / f"{name}.toml", plugin_set)
+    validated = read_and_validate(RECIPES / f"{name}.toml", plugin_set)
     assert validated.recipe.requires and all(plugin_set.has_plugin(r)
                                              for r in validated.recipe.requires)
 

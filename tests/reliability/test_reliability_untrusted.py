@@ -291,7 +291,7 @@ RECIPES = [TOY_RECIPE, SMOKE_RECIPE.parent / "oneshotclip.toml"]
     min_size=1, max_size=6))
 def test_fuzzed_recipe_text_fails_only_with_recipe_errors(recipe, edits, recipe_plugin_set,
                                                           tmp_path_factory):
-    from gan_adapt.recipe.schema import load
+    from gan_adapt.recipe.schema import read_and_validate
 
     text = bytearray(recipe.read_bytes())
     for where, op, byte in edits:
@@ -305,7 +305,7 @@ def test_fuzzed_recipe_text_fails_only_with_recipe_errors(recipe, edits, recipe_
     path = tmp_path_factory.mktemp("fuzz-recipe", numbered=True) / "recipe.toml"
     path.write_bytes(bytes(text))
     try:
-        load(path, recipe_plugin_set)
+        read_and_validate(path, recipe_plugin_set)
     except RecipeError:
         pass
 

@@ -107,11 +107,11 @@ def test_values_at_the_edge_of_their_domain_are_accepted(override, cli):
 def test_the_estimate_uses_this_machines_memory(monkeypatch):
     """Without the test's small machine: a size no machine holds is refused, a usual one not."""
     monkeypatch.undo()
-    from gan_adapt.recipe.schema import load
+    from gan_adapt.recipe.schema import read_and_validate
     from gan_adapt.plugin_host.loading import load_plugins
 
     plugin_set = load_plugins(FIXTURES, entry_points=False)
-    recipe = load(TOY_RECIPE, plugin_set).recipe
+    recipe = read_and_validate(TOY_RECIPE, plugin_set).recipe
     assert recipe_limits.memory_problems(recipe) == []
     huge = recipe.model_copy(update={"output": recipe.output.model_copy(
         update={"n_samples": 10 ** 12})})

@@ -12,8 +12,8 @@ G_s(w) and G_t(w) share latents and noise. The domain direction ``d`` (unit leng
 
 With a CLIP ensemble the loss is computed per member and averaged with the members' weights.
 Each member embeds G_s(w) and G_t(w) through the step's shared batches (the keys of
-:meth:`gan_adapt.plugin_host.context.Step.embedding`), so other terms that embed the same images with
-the same model (Mind the Gap's within-domain loss, OneShotCLIP's L_con) add no forwards.
+:meth:`gan_adapt.plugin_host.context.Step.embedding`), so other terms that embed the same images
+with the same model (Mind the Gap's within-domain loss, OneShotCLIP's L_con) add no forwards.
 With ``adaptive_layers`` the term also chooses, before each update it takes part in, the layers
 that update trains (see :mod:`gan_adapt_nada.layers`).
 """

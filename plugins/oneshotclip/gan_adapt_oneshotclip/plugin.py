@@ -1,8 +1,8 @@
 """Entry point of the OneShotCLIP plugin (group ``gan_adapt``, name ``oneshotclip``).
 
-Registration only adds names, lazily (:func:`gan_adapt.plugin_host.registry.lazy`): nothing beyond this
-module and the torch-free :mod:`~gan_adapt_oneshotclip.params` is imported until a recipe builds
-a term (or a command runs).
+Registration only adds names, lazily (:func:`gan_adapt.plugin_host.registry.lazy`): nothing beyond
+this module and the torch-free :mod:`~gan_adapt_oneshotclip.params` is imported until a recipe
+builds a term (or a command runs).
 """
 
 from __future__ import annotations
