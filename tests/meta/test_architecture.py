@@ -8,6 +8,7 @@ old import paths that still work (with a deprecation warning).
 from __future__ import annotations
 
 import ast
+import re
 import importlib
 import shutil
 import subprocess
@@ -176,3 +177,44 @@ def test_old_from_imports_give_the_same_objects():
         from gan_adapt import hookimpl  # noqa: F401
         from gan_adapt.errors import GanAdaptError  # noqa: F401
         from gan_adapt.testing import check_term  # noqa: F401
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/architecture.md matches the tree
+
+
+def _documented_tree() -> dict[str, set[str]]:
+    """Package -> the words of its entry in the tree of docs/architecture.md."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    block = text.split("```\ngan_adapt/\n", 1)[1].split("```", 1)[0]
+    entries: dict[str, set[str]] = {}
+    current = None
+    for line in block.splitlines():
+        head = line[2:].split(" ", 1)[0] if line.startswith("  ") and line[2] != " " else ""
+        if head.endswith("/"):
+            current = head.rstrip("/")
+            entries[current] = set()
+            line = line[2 + len(head):]
+        if current is not None:
+            entries[current] |= set(re.findall(r"\w+", line))
+    return entries
+
+
+def test_the_architecture_page_lists_every_package_and_module():
+    documented = _documented_tree()
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert set(documented) - {"assets"} == packages
+    for name in packages:
+        modules = {p.stem for p in (PACKAGE / name).glob("*.py")} - {"__init__", "__main__"}
+        assert modules <= documented[name], f"{name}/: {modules - documented[name]} not documented"
+
+
+def test_the_architecture_page_names_the_layers_of_the_contract():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c for c in config["contracts"] if c["type"] == "layers")["layers"]
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    for layer in layers:
+        for package in re.split(r"\s*\|\s*", layer):
+            assert f"`{package}`" in page, f"{package} is in the contract but not on the page"
