@@ -17,11 +17,18 @@ def _adapt_terms():
     from gan_adapt_oneshotclip.consistency import ClipConsistency
     from gan_adapt_oneshotclip.patch_nce import PatchNCE
     from gan_adapt_tokens.attentive_style import AttentiveStyle
-    from gan_adapt_tokens.self_similarity import SelfSimilarity
+    from gan_adapt_tokens.difa_style import DifaAttentiveStyle
+    from gan_adapt_tokens.key_self_similarity import KeySelfSimilarity
+    from gan_adapt_tokens.self_similarity import SelfSimilarity, TokenSelfSimilarity
+    from gan_adapt_tokens.token_analogy import TokenAnalogy
 
     return {
         "attentive_style": (AttentiveStyle, {"layers": [0, 1]}),
         "self_similarity": (SelfSimilarity, {"layers": [0, -1]}),
+        "difa_attentive_style": (DifaAttentiveStyle, {"layers": [-1]}),
+        "key_self_similarity": (KeySelfSimilarity, {}),
+        "token_analogy": (TokenAnalogy, {"layers": [0, 1]}),
+        "token_self_similarity": (TokenSelfSimilarity, {"layers": [0, -1]}),
         "cdc_consistency": (CrossDomainConsistency, {"batch": 3}),
         "clip_directional": (ClipDirectional, {}),
         "clip_within_domain": (ClipWithinDomain, {}),
@@ -37,10 +44,13 @@ def _search_terms():
     from gan_adapt_mtg.pnorm import PNormL2
     from gan_adapt_oneshotclip.search import ClipImageDistance
     from gan_adapt_oneshotclip.text import ClipTextDistance
-    from gan_adapt_tokens.self_similarity import SelfSimilarity
+    from gan_adapt_tokens.key_self_similarity import KeySelfSimilarity
+    from gan_adapt_tokens.self_similarity import SelfSimilarity, TokenSelfSimilarity
 
     return {
         "self_similarity": (SelfSimilarity, {"layers": [0, 2]}),
+        "token_self_similarity": (TokenSelfSimilarity, {"layers": [0, 2]}),
+        "key_self_similarity": (KeySelfSimilarity, {"layers": [1, 2]}),
         "pnorm_l2": (PNormL2, {"n_samples": 200}),
         "clip_image_distance": (ClipImageDistance, {"n_aug": 2}),
         "clip_text_distance": (ClipTextDistance, {"n_aug": 2}),
@@ -55,7 +65,9 @@ def ctx():
 @pytest.mark.parametrize("name", ["cdc_consistency", "clip_directional", "clip_within_domain",
                                   "reference_clip", "reference_l2", "reference_lpips",
                                   "clip_consistency", "patch_nce", "attentive_style",
-                                  "self_similarity"])
+                                  "self_similarity", "difa_attentive_style",
+                                  "key_self_similarity", "token_analogy",
+                                  "token_self_similarity"])
 def test_adaptation_terms_keep_the_contract(ctx, name):
     factory, params = _adapt_terms()[name]
     term = factory(factory.Params(**params), ctx)
@@ -63,7 +75,8 @@ def test_adaptation_terms_keep_the_contract(ctx, name):
 
 
 @pytest.mark.parametrize("name", ["pnorm_l2", "clip_image_distance", "clip_text_distance",
-                                  "self_similarity"])
+                                  "self_similarity", "token_self_similarity",
+                                  "key_self_similarity"])
 def test_search_objectives_move_the_latent(ctx, name):
     factory, params = _search_terms()[name]
     term = factory(factory.Params(**params), ctx)

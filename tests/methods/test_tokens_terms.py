@@ -1,6 +1,7 @@
-"""The tokens plugin's terms (self_similarity, attentive_style) against hand-computed values,
-on a see-through ViT whose tokens are the pixels' colours, and on the real open_clip and timm
-towers."""
+"""The tokens plugin's token-map terms (token_self_similarity, token_analogy, and their old
+names self_similarity, attentive_style) against hand-computed values, on a see-through ViT whose
+tokens are the pixels' colours, and on the real open_clip and timm towers. The paper terms
+(difa_attentive_style, key_self_similarity) are in test_tokens_paper_terms.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from gan_adapt.encoders.base import EncoderBase
 from gan_adapt.plugin_host.context import Step, TargetData
 from gan_adapt.errors import GanAdaptError
 from gan_adapt_tokens.attentive_style import AttentiveStyle
-from gan_adapt_tokens.self_similarity import SelfSimilarity
+from gan_adapt_tokens.self_similarity import SelfSimilarity, TokenSelfSimilarity
+from gan_adapt_tokens.token_analogy import TokenAnalogy
 from gan_adapt_tokens.token_maps import TokenMaps, self_similarity
 from tests.methods.fakes import Ensemble
 
@@ -93,7 +95,8 @@ def test_the_see_through_tower_gives_the_pixels_as_layer_0():
 
 def test_structure_search_ignores_appearance_and_sees_layout():
     target = picture(RED, RED, GREEN, GREEN)
-    term = SelfSimilarity(SelfSimilarity.Params(layers=[0]), _ctx(SeeThroughEncoder(), target))
+    term = TokenSelfSimilarity(TokenSelfSimilarity.Params(layers=[0]),
+                               _ctx(SeeThroughEncoder(), target))
     # the inverted target has the same structure: cos(-a, -b) = cos(a, b)
     assert term(_step("search", fake=-target)).item() == pytest.approx(0, abs=1e-6)
     # a recoloured target (red -> blue) too: the two colours are as unlike as before
@@ -111,7 +114,7 @@ def test_structure_search_ignores_appearance_and_sees_layout():
 
 
 def test_structure_loss_compares_each_sample_with_its_source():
-    term = SelfSimilarity(SelfSimilarity.Params(layers=[0, 1]), _ctx(SeeThroughEncoder()))
+    term = TokenSelfSimilarity(TokenSelfSimilarity.Params(layers=[0, 1]), _ctx(SeeThroughEncoder()))
     source = torch.cat([picture(RED, RED, GREEN, GREEN), picture(RED, GREEN, RED, GREEN)])
     assert term(_step("adapt", fake=-source, source=source)).item() == \
         pytest.approx(0, abs=1e-6)
@@ -121,15 +124,15 @@ def test_structure_loss_compares_each_sample_with_its_source():
         term(_step("search", fake=source))
 
 
-def test_attentive_style_is_zero_on_the_analogy_and_positive_elsewhere():
+def test_token_analogy_is_zero_on_the_analogy_and_positive_elsewhere():
     # the reference pair: red hair over green skin, drawn as blue over white in the target
     source_reference = picture(RED, RED, GREEN, GREEN)
     target = picture(BLUE, BLUE, WHITE, WHITE)
     # a sample with a different layout, and what the analogy makes of it
     sample = picture(GREEN, RED, GREEN, RED)
     analogy = picture(WHITE, BLUE, WHITE, BLUE)
-    params = AttentiveStyle.Params(layers=[0], temperature=0.01)  # attention ~ one-hot
-    term = AttentiveStyle(params, _ctx(SeeThroughEncoder(), target))
+    params = TokenAnalogy.Params(layers=[0], temperature=0.01)  # attention ~ one-hot
+    term = TokenAnalogy(params, _ctx(SeeThroughEncoder(), target))
     w_ref = torch.zeros(1, 1, 1)
 
     def loss(fake):
@@ -147,12 +150,12 @@ def test_attentive_style_is_zero_on_the_analogy_and_positive_elsewhere():
     assert fake.grad.abs().sum() > 0
 
 
-def test_attentive_style_blends_with_a_high_temperature():
+def test_token_analogy_blends_with_a_high_temperature():
     source_reference = picture(RED, RED, GREEN, GREEN)
     target = picture(BLUE, BLUE, WHITE, WHITE)
     sample = picture(GREEN, RED, GREEN, RED)
     analogy = picture(WHITE, BLUE, WHITE, BLUE)
-    hot = AttentiveStyle(AttentiveStyle.Params(layers=[0], temperature=100.0),
+    hot = TokenAnalogy(TokenAnalogy.Params(layers=[0], temperature=100.0),
                          _ctx(SeeThroughEncoder(), target))
     step = _step("adapt", fake=analogy, source=sample, source_reference=source_reference,
                  w_ref=torch.zeros(1, 1, 1))
@@ -162,21 +165,22 @@ def test_attentive_style_blends_with_a_high_temperature():
 
 def test_errors_name_the_term_and_the_problem():
     see = SeeThroughEncoder()
-    with pytest.raises(GanAdaptError, match="attentive_style needs a target image"):
-        AttentiveStyle(AttentiveStyle.Params(), _ctx(see))
-    with pytest.raises(GanAdaptError, match=r"self_similarity: layer 3 does not exist.*2 blocks"):
-        SelfSimilarity(SelfSimilarity.Params(layers=[3]), _ctx(see))
+    with pytest.raises(GanAdaptError, match="token_analogy needs a target image"):
+        TokenAnalogy(TokenAnalogy.Params(), _ctx(see))
+    with pytest.raises(GanAdaptError,
+                       match=r"token_self_similarity: layer 3 does not exist.*2 blocks"):
+        TokenSelfSimilarity(TokenSelfSimilarity.Params(layers=[3]), _ctx(see))
     with pytest.raises(GanAdaptError, match=r"layer -3 does not exist"):
-        SelfSimilarity(SelfSimilarity.Params(layers=[-3]), _ctx(see))
-    with pytest.raises(GanAdaptError, match="self_similarity needs a single ViT encoder"):
-        SelfSimilarity(SelfSimilarity.Params(), _ctx(Ensemble([see, see], (0.5, 0.5))))
-    term = AttentiveStyle(AttentiveStyle.Params(layers=[0]), _ctx(see, picture(*[RED] * 4)))
+        TokenSelfSimilarity(TokenSelfSimilarity.Params(layers=[-3]), _ctx(see))
+    with pytest.raises(GanAdaptError, match="token_self_similarity needs a single ViT encoder"):
+        TokenSelfSimilarity(TokenSelfSimilarity.Params(), _ctx(Ensemble([see, see], (0.5, 0.5))))
+    term = TokenAnalogy(TokenAnalogy.Params(layers=[0]), _ctx(see, picture(*[RED] * 4)))
     with pytest.raises(GanAdaptError, match="needs the searched latent w_ref"):
         term(_step("adapt", fake=picture(*[RED] * 4), source=picture(*[RED] * 4)))
     with pytest.raises(ValidationError, match="layers must be distinct"):
-        SelfSimilarity.Params(layers=[0, 0])
+        TokenSelfSimilarity.Params(layers=[0, 0])
     with pytest.raises(ValidationError):
-        AttentiveStyle.Params(temperature=0)
+        TokenAnalogy.Params(temperature=0)
 
 
 @pytest.mark.parametrize("backend", ["clip", "dino"])
@@ -195,10 +199,50 @@ def test_token_maps_of_real_open_clip_and_timm_towers(backend):
         assert torch.allclose(m.norm(dim=1), torch.ones(2, grid, grid), atol=1e-4)
     assert not torch.allclose(out[0][:, :out[1].shape[1]], out[1])  # different layers
     target = images[:1]
-    term = SelfSimilarity(SelfSimilarity.Params(encoder=backend, layers=[0, -1]),
+    term = TokenSelfSimilarity(TokenSelfSimilarity.Params(encoder=backend, layers=[0, -1]),
                           _ctx(encoder, target))
     fake = images[1:].clone().requires_grad_(True)
     value = term(_step("search", fake=fake))
     value.backward()
     assert value.item() > 0 and fake.grad.abs().sum() > 0
     assert term(_step("search", fake=target)).item() == pytest.approx(0, abs=1e-6)
+
+
+def test_the_old_names_are_the_same_terms_naming_themselves():
+    target = picture(BLUE, BLUE, WHITE, WHITE)
+    sample, fake = picture(GREEN, RED, GREEN, RED), picture(RED, WHITE, BLUE, GREEN)
+    step = _step("adapt", fake=fake, source=sample,
+                 source_reference=picture(RED, RED, GREEN, GREEN), w_ref=torch.zeros(1, 1, 1))
+    params = {"layers": [0, 1], "temperature": 0.05}
+    old = AttentiveStyle(AttentiveStyle.Params(**params), _ctx(SeeThroughEncoder(), target))
+    new = TokenAnalogy(TokenAnalogy.Params(**params), _ctx(SeeThroughEncoder(), target))
+    assert old(step).item() == pytest.approx(new(step).item()) and new(step).item() > 0
+    old = SelfSimilarity(SelfSimilarity.Params(), _ctx(SeeThroughEncoder(), target))
+    new = TokenSelfSimilarity(TokenSelfSimilarity.Params(), _ctx(SeeThroughEncoder(), target))
+    search = _step("search", fake=fake)
+    assert old(search).item() == pytest.approx(new(search).item()) and new(search).item() > 0
+    with pytest.raises(GanAdaptError, match="^attentive_style needs a target image"):
+        AttentiveStyle(AttentiveStyle.Params(), _ctx(SeeThroughEncoder()))
+    with pytest.raises(GanAdaptError, match="^self_similarity: layer 3 does not exist"):
+        SelfSimilarity(SelfSimilarity.Params(layers=[3]), _ctx(SeeThroughEncoder()))
+
+
+def test_the_plugin_registers_the_honest_names_and_the_old_ones():
+    from gan_adapt_tokens import plugin
+
+    found: dict[str, dict[str, object]] = {"search": {}, "loss": {}}
+    plugin.register_search_objectives(lambda name, factory: found["search"].update({name: factory}))
+    plugin.register_losses(lambda name, factory: found["loss"].update({name: factory}))
+    assert set(found["search"]) == {"key_self_similarity", "token_self_similarity",
+                                    "self_similarity"}
+    assert set(found["loss"]) == {"key_self_similarity", "token_self_similarity",
+                                  "self_similarity", "difa_attentive_style", "token_analogy",
+                                  "attentive_style"}
+    loaded = {name: factory.load() for name, factory in found["loss"].items()}
+    assert loaded["attentive_style"] is AttentiveStyle and \
+        issubclass(AttentiveStyle, loaded["token_analogy"])
+    assert issubclass(loaded["self_similarity"], loaded["token_self_similarity"])
+    for name in ("attentive_style", "self_similarity"):  # `gan-adapt list` says so
+        assert (loaded[name].__doc__ or "").startswith("Old name of token_")
+    assert "DiFa" in loaded["difa_attentive_style"].__doc__
+    assert "Splice" in loaded["key_self_similarity"].__doc__

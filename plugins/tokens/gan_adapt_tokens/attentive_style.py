@@ -1,57 +1,16 @@
-"""DiFa's attentive style loss (Zhang et al. 2022): the reference pair as a local analogy.
-
-The search gives a pair: G_s(w_ref), a source image with the target's content, and the target
-image I_ref. Token by token, the pair says how each kind of source content looks in the target
-domain. For a sample w, each token of G_s(w) attends over the tokens of G_s(w_ref) (softmax of
-cosine similarities / temperature); the same weights over I_ref's tokens give what that token
-should become, and G_t(w)'s token there is pulled towards it:
-
-    A = softmax(t(G_s(w)) t(G_s(w_ref))^T / tau)          [P, P] per sample and layer
-    L = mean over layers, positions of || t(G_t(w)) - unit(A t(I_ref)) ||^2
-
-(t: unit-normalised tokens of one layer.) Hair becomes the target's hair, skin the target's skin,
-wherever they are in the sample; the pixel and CLIP losses only see the reference latent, and
-the CLIP-direction losses only the whole image.
-"""
+"""``attentive_style``: the old name of :mod:`.token_analogy`, kept so that recipes written with
+it run unchanged. It is not DiFa's attentive style loss; that is ``difa_attentive_style``
+(:mod:`.difa_style`)."""
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-
-from gan_adapt.plugin import BuildContext, GanAdaptError, Step
-from gan_adapt_tokens.params import AttentiveStyleParams
-from gan_adapt_tokens.token_maps import TokenMaps, frozen_maps
+from gan_adapt_tokens.token_analogy import TokenAnalogy
 
 
-class AttentiveStyle:
-    """Each token of G_t(w) becomes the target's token where G_s(w_ref) looks like G_s(w)."""
+class AttentiveStyle(TokenAnalogy):
+    """Old name of token_analogy, kept for recipes (not DiFa's attentive style loss).
 
-    Params = AttentiveStyleParams
+    DiFa's loss is ``difa_attentive_style``.
+    """
 
-    def __init__(self, params: AttentiveStyleParams, ctx: BuildContext) -> None:
-        if ctx.target.image is None:
-            raise GanAdaptError("attentive_style needs a target image (target.image)")
-        self.maps = TokenMaps(ctx.encoder(params.encoder), params.layers, "attentive_style")
-        self.temperature = params.temperature
-        self.values = [v.flatten(2).transpose(1, 2)  # [1, P, C] per layer
-                       for v in frozen_maps(self.maps, ctx.target.image)]
-        self.keys: list[torch.Tensor] | None = None  # G_s(w_ref)'s tokens, on the first step
-
-    def __call__(self, step: Step) -> torch.Tensor:
-        if step.w_ref is None:
-            raise GanAdaptError("attentive_style needs the searched latent w_ref: add a "
-                                "[search] section to the recipe")
-        if self.keys is None:  # w_ref is fixed for the whole adaptation
-            self.keys = [k.flatten(2).transpose(1, 2)
-                         for k in frozen_maps(self.maps, step.source_reference)]
-        queries = frozen_maps(self.maps, step.source)
-        adapted = self.maps(step.fake)
-        parts = []
-        for query, key, value, got in zip(queries, self.keys, self.values, adapted):
-            q = query.flatten(2).transpose(1, 2)  # [N, P, C]
-            attention = torch.softmax(q @ key.transpose(1, 2) / self.temperature, dim=-1)
-            wanted = F.normalize(attention @ value, dim=-1)  # [N, P, C]
-            got = got.flatten(2).transpose(1, 2)
-            parts.append((got - wanted).square().sum(dim=-1).mean())
-        return torch.stack(parts).mean()
+    name = "attentive_style"

@@ -35,3 +35,33 @@ class AttentiveStyleParams(TokenTermParams):
         "Softmax temperature of the attention of G_s(w)'s tokens over G_s(w_ref)'s (on cosine "
         "similarities): small values copy the single most similar reference token, large ones "
         "blend many."))
+
+
+#: The analogy loss's params under its honest name (``AttentiveStyleParams`` is the old one).
+TokenAnalogyParams = AttentiveStyleParams
+#: The token self-similarity's params under its honest name.
+TokenSelfSimilarityParams = SelfSimilarityParams
+
+
+class DifaAttentiveStyleParams(TokenTermParams):
+    layers: list[int] = Field([4], min_length=1, description=(
+        "Token maps compared, numbered as in the other terms (0 the patch embedding, k >= 1 the "
+        "output of block k, negative from the last). DiFa reads the output of the 4th block "
+        "(its clip_layer = 3, counted from 0), so the default is 4: the last block of the "
+        "shipped 4-block portraits CLIP, the 4th of 12 on a ViT-B. Several layers: the mean of "
+        "their distances (DiFa uses one)."))
+
+
+class KeySelfSimilarityParams(TokenTermParams):
+    layers: list[int] = Field([-1], min_length=1, description=(
+        "Transformer blocks whose attention keys are compared: k >= 1 block k, negative "
+        "numbers from the last (-1: the last, Splice's choice). 0, the patch embedding, has no "
+        "keys. Several blocks: the mean of their distances (Splice uses one)."))
+
+    @field_validator("layers")
+    @classmethod
+    def blocks_only(cls, layers: list[int]) -> list[int]:
+        if 0 in layers:
+            raise ValueError("layer 0 is the patch embedding, which has no attention keys; "
+                             "blocks are 1, 2, ... or -1 (the last), -2, ...")
+        return layers

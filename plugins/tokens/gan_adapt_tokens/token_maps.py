@@ -92,12 +92,18 @@ def _patchify(tower: nn.Module, who: str) -> nn.Module:
 
 
 def _depth(tower: nn.Module, who: str) -> int:
+    return len(transformer_blocks(tower, who))
+
+
+def transformer_blocks(tower: nn.Module, who: str) -> Any:
+    """The tower's transformer blocks, in order (open_clip: ``transformer.resblocks``; timm:
+    ``blocks``)."""
     blocks = getattr(getattr(tower, "transformer", None), "resblocks", None)
     if blocks is None:
         blocks = getattr(tower, "blocks", None)
     if blocks is None:
         raise GanAdaptError(f"{who}: cannot find the transformer blocks of the encoder's tower")
-    return len(blocks)
+    return blocks
 
 
 def frozen_maps(maps: TokenMaps, images: Tensor) -> list[Tensor]:
