@@ -473,3 +473,8 @@ def _image_tensor(image: PathLike | Image.Image | torch.Tensor, size: int) -> to
 
     array = np.asarray(image.convert("RGB"), dtype=np.float32) / 127.5 - 1.0
     return square_resize(torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0), size)
+
+
+# The API is documented, imported and pickled as gan_adapt.api (its package re-exports it).
+for _name in __all__:
+    globals()[_name].__module__ = "gan_adapt.api"
