@@ -29,6 +29,7 @@ MOVED = {
     "gan_adapt.evaluation.test_split_transforms": "gan_adapt.synthetic_data.test_split_transforms",
     "gan_adapt.files": "gan_adapt.io.atomic_files",
     "gan_adapt.generators.cli": "gan_adapt.cli.generators",
+    "gan_adapt.generators.safe_pickle": "gan_adapt.weights.safe_pickle",
     "gan_adapt.hookspecs": "gan_adapt.plugin_host.hookspecs",
     "gan_adapt.hub": "gan_adapt.weights.download",
     "gan_adapt.images": "gan_adapt.io.images",

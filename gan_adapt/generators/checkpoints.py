@@ -23,7 +23,8 @@ from typing import Any
 import torch
 
 from gan_adapt.errors import CheckpointError
-from gan_adapt.generators import native, nvlabs, rosinality, safe_pickle, zoo
+from gan_adapt.generators import native, nvlabs, rosinality, zoo
+from gan_adapt.weights import safe_pickle
 from gan_adapt.generators.dry_build import expected_shapes
 from gan_adapt.io.safe_paths import not_a_file_message, special_file_kind
 from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,

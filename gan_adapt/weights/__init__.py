@@ -1,1 +1,2 @@
-"""Pretrained weights: verified downloads, the manifest of pinned files, and the shipped models."""
+"""Pretrained weights: verified downloads, the manifest of pinned files, the shipped models, and
+reading weights files without running code from them."""

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from gan_adapt.generators import load, load_discriminator
-from gan_adapt.generators.safe_pickle import load_pickle
+from gan_adapt.weights.safe_pickle import load_pickle
 from tests.generators.conftest import (PICKLES, ROS_CKPT, TOL_IMAGE, TOL_VECTOR,
                                        max_diff)
 

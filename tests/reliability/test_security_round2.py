@@ -259,7 +259,7 @@ def test_legacy_torch_file_declaring_more_than_it_holds_is_refused(tmp_path):
 
 
 def test_storage_inside_a_network_pickle_declaring_more_than_it_holds_is_refused():
-    from gan_adapt.generators.safe_pickle import _load_storage
+    from gan_adapt.weights.safe_pickle import _load_storage
 
     buffer = io.BytesIO()
     torch.save(torch.zeros(4).untyped_storage(), buffer, _use_new_zipfile_serialization=False)
