@@ -1,34 +1,62 @@
 """The quality benchmark: adaptation towards target domains whose ground truth is known.
 
-Set-up (everything ships with the repository; nothing is downloaded):
+Protocol (docs/benchmark.md, "Protocol"; the why in docs/benchmark-protocol notes):
 
-* the source generator G_s is the shipped 32-px portraits StyleGAN2 (``portraits-stylegan2-32``,
-  trained by ``python -m gan_adapt.training.portrait_gan`` on procedural portraits);
-* a target domain is a known transform T (``sketch``, ``posterise``, ``invert``, ``watercolour``,
-  ``hatch``: ``gan_adapt.synthetic_data.known_transforms``), so the ideal adapted generator is
-  T(G_s(z)) for every z;
-* every recipe of ``benchmarks/recipes/`` runs once per transform through the normal engine,
-  given the target the way its own ``[target]`` is written: an image recipe gets ONE image
-  T(x0) (x0 a fixed sample of G_s), a folder recipe (``cdc-10shot``) TEN images T(G_s(z_i)) of
-  fixed latents, a text recipe (``oneshotclip-text``, ``nada``) the transform's caption
-  ("a pencil sketch of a face") with the source text "a photo of a face";
-* two rows need no training: ``source`` (G_s itself) and ``ideal`` (T(G_s): the values to aim at).
+* the source generator G_s is the shipped 32-px portraits StyleGAN2 (``portraits-stylegan2-32``);
+* a target domain is a known transform T, so the ideal adapted generator is T(G_s(z)) for
+  every z. Transforms come in splits: ``tune`` (sketch, posterise, invert, watercolour, hatch:
+  every recipe and sweep was chosen on them) and ``test`` (grade, pixelart, relief, lineart,
+  canvas: for reporting only). Plugins add transforms (hook ``register_transforms``); those
+  belong to neither split (``held-out``) and run only when named;
+* each transform has several one-shot targets T(x0), from two sources reported apart (see
+  ``quality_targets.py``): ``gan-<seed>`` (in range: G_s(z_seed) at truncation 1, seeds far
+  from G_s(w_avg)) and ``render-<seed>`` (out of range: the procedural renderer's portrait);
+  a case is one (transform, target). Image recipes get T(x0); folder recipes (``cdc-10shot``)
+  get ten in-range images T(G_s(z_i)), text recipes the transform's caption: their run is the
+  same for every target, so it runs once (filed under ``fewshot-10`` / ``caption``) and is
+  scored in every case of its transform;
+* every recipe runs once per recipe seed (``--recipe-seeds``; the engine's ``seed`` key);
+* two rows need no run: ``source`` (G_s) and ``ideal`` (T(G_s)).
 
-Numbers per (transform, method), on ``--n`` fixed latents (``gan_adapt.evaluation.evaluate``),
-measured by the shipped, trained portraits CLIP: fidelity (an LPIPS-style distance on that
-CLIP's features, and L1, between G_t(z) and T(G_s(z)); lower is better), diversity (pairwise
-distance among samples) and its ratio to the ideal's, target similarity (CLIP cosine to T(x0)
-and to the caption, for every row alike), attribute preservation (hair style, expression and
-eyewear read zero-shot from G_s(z) and G_t(z) agree), content distance (G_s(z) to G_t(z)).
+Numbers (``quality_scoring.py``), on ``--n`` latents of ``--seed``: measured by the
+independent evaluator (``--evaluator``, default the shipped ``portraits-evaluator``: a CNN no
+recipe can name): fidelity (distance of G_t(z) to T(G_s(z))), diversity (pairwise, and its
+ratio to the ideal's), attribute preservation (hair style, expression, eyewear of G_s(z) and
+G_t(z)); with no network: fidelity L1 and SSIM. The portraits-CLIP figures (fidelity,
+diversity, attributes, target similarity) stay beside them as a second opinion; every recipe
+that trains against the portraits CLIP is flagged, and one that names the evaluator is refused.
+Claims are means over cases of per-case ratios to ``--baseline``, with bootstrap 95% intervals
+(``gan_adapt.evaluation.intervals``), overall, per group (tune/test x gan/render) and per
+transform; the seed noise is the baseline's seed 1 over its seed 0.
 
-The paper recipe (``oneshotclip``) also records a fidelity-versus-step curve: every
-``--curve`` adaptation steps an observer plugin measures the run's G_ema against T(G_s) on
-``--curve-n`` fixed latents (``curves`` in results.json, ``curve.md``, ``curve.png``).
+Runs are resumable: every engine run writes ``<out>/runs/<recipe>/<transform>/<target>/seed<k>/``
+and is reused once finished (``benchmark-run.json`` marks it), restarted if not. ``--out`` may
+be an existing folder of this benchmark (it resumes, and may add recipes, transforms, targets
+or seeds); any other non-empty folder is refused. Scores are cached per run and settings.
 
-    python benchmarks/quality.py                   # the benchmark (every recipe, 5 transforms;
-                                                   # one run per core at once, 1 thread each)
-    python benchmarks/quality.py --recipes oneshotclip best   # the paper recipe vs gan-adapt's
-    python benchmarks/quality.py --quick           # under a minute: tests the pipeline only
+Options:
+  --split tune|test [..]     transforms of these splits (default: tune)
+  --transforms NAME...       these transforms instead (plugin transforms by name)
+  --plugins-dir DIR          load extra transforms (and other components) from DIR's *.py
+  --targets gan|render|both  target sources (default: both)
+  --target-seeds S...        target seeds (117: for every source; gan-117 / render-5001: one);
+                             default: the 2 far gan seeds and render 5001 5002
+  --recipes NAME|FILE...     recipes of benchmarks/recipes or recipe files (default: all)
+  --recipe-seeds K...        engine seeds of each recipe (default: 0 1)
+  --baseline NAME            the recipe ratios are taken against (default: oneshotclip)
+  --n N, --seed S            evaluation latents and their seed (default 256, 0)
+  --evaluator NAME|FOLDER    the scoring instrument (default: portraits-evaluator)
+  --jobs J                   runs at once, one thread each (default: one per core)
+  --runs-only                run (or resume) the runs, score nothing
+  --json FILE                also write the results record to FILE
+  --resamples B              bootstrap resamples (default 2000)
+  --quick                    2 steps, 2 transforms, 2 targets, 3 recipes, 8 latents: pipeline test
+  --score-sweep SWEEP        score a `gan-adapt sweep`'s finished runs (tune split only)
+  --write-targets DIR        only write the targets (for sweep files)
+  --table RESULTS_JSON       only print a results.json's Markdown tables (for docs)
+
+    python benchmarks/quality.py --split test --recipes oneshotclip best --out runs/q-test
+    python benchmarks/quality.py --quick                  # under a minute: the pipeline only
 """
 
 from __future__ import annotations
@@ -37,10 +65,11 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -48,86 +77,59 @@ import torch
 
 from gan_adapt import hookimpl
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # quality_targets, quality_scoring
+import quality_targets as qt  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent
 RECIPES = ROOT / "recipes"
 #: The shipped source generator (``gan_adapt.weights.shipped``).
 SOURCE = "portraits-stylegan2-32"
+#: The tune split (kept for the sweep files and older callers).
 TRANSFORM_NAMES = ("sketch", "posterise", "invert", "watercolour", "hatch")
 #: The description of the source domain given to text recipes.
 SOURCE_TEXT = "a photo of a face"
-#: Seed of the source latent x0 = G_s(z0) whose transform is the one-shot target.
-TARGET_SEED = 7
-TARGET_TRUNCATION = 0.7
-#: The few-shot targets (``[target] images`` recipes): T(G_s(z_i)) for these many seeded z_i.
-FEW_SHOT = 10
-FEW_SHOT_SEED = 1000
+#: The legacy one-shot target of the sweeps (``--score-sweep`` of runs made before the
+#: protocol's targets): G_s(seed 7, truncation 0.7).
+LEGACY_TARGET_SEED = 7
+LEGACY_TARGET_TRUNCATION = 0.7
 #: Recipes whose fidelity-versus-step curve is recorded (with --curve > 0).
 CURVE_RECIPES = ("oneshotclip",)
-#: --quick: one recipe of each target kind (image, text, folder), two transforms, two steps.
+#: --quick: one recipe of each target kind (image, text, folder), a transform of each split,
+#: one target of each source, two steps, one recipe seed.
 QUICK_RECIPES = ("oneshotclip", "nada", "cdc-10shot")
-QUICK_TRANSFORMS = ("sketch", "invert")
+QUICK_TRANSFORMS = ("sketch", "grade")
+QUICK_TARGETS = ("gan-0", "render-5001")
 QUICK_STEPS = 2
+QUICK_REFERENCE_FACES = 64  # --quick: the targets' distance percentiles among 64 faces
 #: A curve point is "as good as the best" within this relative margin.
 PLATEAU_TOLERANCE = 0.02
+#: The file that marks a folder as this benchmark's output (and what it was started with).
+MARKER = "benchmark.json"
+#: The file that marks an engine run of the benchmark as finished.
+RUN_MARKER = "benchmark-run.json"
+LAYOUT = 2
 
 
 # ---------------------------------------------------------------------------------------------
-# Targets
+# Recipes
 
 
-def caption(transform: str) -> str:
-    """The text target of a transform: its domain phrase, as the portraits CLIP learnt it."""
-    from gan_adapt.synthetic_data.portraits import DOMAINS
-
-    return f"{DOMAINS[transform]} of a face"
-
-
-@torch.no_grad()
-def source_samples(G: Any, seed: int, n: int, truncation: float) -> torch.Tensor:
-    """``n`` seeded samples of G (constant noise), ``[n, 3, R, R]`` in [-1, 1]."""
-    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed))
-    return G.synthesis(G.mapping(z, truncation_psi=truncation), noise_mode="const").clamp(-1, 1)
-
-
-def target_image(G: Any, transform: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """T(x0): the transform of the fixed source sample x0 = G_s(z0), ``[1, 3, R, R]``."""
-    return transform(source_samples(G, TARGET_SEED, 1, TARGET_TRUNCATION))
-
-
-def few_shot_images(G: Any, transform: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """T(G_s(z_i)) for the FEW_SHOT fixed latents: the folder recipes' targets."""
-    return transform(source_samples(G, FEW_SHOT_SEED, FEW_SHOT, TARGET_TRUNCATION))
-
-
-def write_pngs(images: torch.Tensor, paths: list[Path]) -> list[Path]:
-    """One PNG per image, at the generator's size (no grid padding: the engine reads these)."""
-    from gan_adapt.io.atomic_files import write_bytes
-    from gan_adapt.io.images import encode_png
-
-    return [write_bytes(path, data) for path, data in zip(paths, encode_png(images))]
-
-
-@dataclass(frozen=True)
-class TargetFiles:
-    """Where a transform's targets were written."""
-
-    image: Path  # T(x0)
-    folder: Path  # the FEW_SHOT images
-
-
-def write_targets(G: Any, folder: Path, names: list[str]) -> dict[str, TargetFiles]:
-    """``folder/<T>.png`` and ``folder/<T>-10/NN.png`` for each transform."""
-    from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
-
-    written = {}
-    for name in names:
-        image = folder / f"{name}.png"
-        write_pngs(target_image(G, TRANSFORMS[name]), [image])
-        shots = folder / f"{name}-{FEW_SHOT}"
-        write_pngs(few_shot_images(G, TRANSFORMS[name]),
-                   [shots / f"{i:02d}.png" for i in range(FEW_SHOT)])
-        written[name] = TargetFiles(image, shots)
-    return written
+def recipe_files(names: list[str] | None) -> list[Path]:
+    """The recipes named: a name is a file of ``benchmarks/recipes`` (all of them when None),
+    an argument ending in ``.toml`` is a recipe file anywhere (a sweep's candidate)."""
+    if not names:
+        return sorted(RECIPES.glob("*.toml"))
+    paths = [Path(n) if n.endswith(".toml") else RECIPES / f"{n}.toml" for n in names]
+    missing = [n for n, p in zip(names, paths) if not p.is_file()]
+    if missing:
+        known = ", ".join(p.stem for p in sorted(RECIPES.glob("*.toml")))
+        raise SystemExit(f"no recipe {', '.join(missing)} (the names of {RECIPES}: {known}; "
+                         f"or give a path ending in .toml)")
+    stems = [p.stem for p in paths]
+    twice = sorted({s for s in stems if stems.count(s) > 1})
+    if twice:  # rows and run folders are named after the file's stem
+        raise SystemExit(f"two recipes share the name {', '.join(twice)}")
+    return [p.resolve() if n.endswith(".toml") else p for n, p in zip(names, paths)]
 
 
 def target_kind(recipe: Path) -> str:
@@ -142,17 +144,6 @@ def target_kind(recipe: Path) -> str:
     raise SystemExit(f"{recipe}: [target] has no image, images or text")
 
 
-def target_arguments(kind: str, transform: str, files: TargetFiles) -> tuple[str, list[str]]:
-    """The engine's ``target`` value and the extra overrides for one (recipe kind, transform)."""
-    if kind == "text":
-        # --target replaces the text and keeps the recipe's source text; set it explicitly so
-        # that every text recipe starts from the same description.
-        return caption(transform), [f"target.source_text={SOURCE_TEXT}"]
-    if kind == "images":
-        return str(files.folder.resolve()), []
-    return str(files.image.resolve()), []
-
-
 def quick_overrides(recipe: Path) -> list[str]:
     """--quick: a few steps of each phase the recipe has (a [search] it lacks stays absent)."""
     from gan_adapt.recipe.schema import read_toml
@@ -162,6 +153,33 @@ def quick_overrides(recipe: Path) -> list[str]:
     if read_toml(recipe).get("search") is not None:
         steps.append(f"search.steps={QUICK_STEPS}")
     return steps
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside a TOML value (tables and arrays walked)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+#: Recipe keys that configure no term (what the target is, where outputs go, prose).
+NOT_TERMS = ("target", "output", "name", "description", "extends")
+
+
+def instrument_use(recipe: Path, overrides: list[str], names: list[str]) -> list[str]:
+    """Which of ``names`` (instrument names or folders) the recipe (``extends`` merged, the
+    overrides applied) mentions outside its target, outputs and prose: a recipe that trains
+    against a scoring instrument games it."""
+    from gan_adapt.recipe.schema import apply_overrides, read_toml
+
+    data, _ = apply_overrides(read_toml(recipe), overrides)
+    text = [s.lower() for key, value in data.items() if key not in NOT_TERMS
+            for s in _strings(value)]
+    return [name for name in names if any(name.lower() in s for s in text)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,27 +247,27 @@ def plateau_step(points: list[dict[str, float]], key: str = "fidelity_lpips",
 
 
 def curve_markdown(curves: dict[str, dict[str, list[dict[str, float]]]]) -> str:
-    """The curves as Markdown: one table per recipe, a row per step, a column per transform."""
+    """The curves as Markdown: one table per recipe, a row per step, a column per run."""
     parts = []
-    for recipe, by_transform in curves.items():
-        names = list(by_transform)
+    for recipe, by_run in curves.items():
+        names = list(by_run)
         header = "| step | " + " | ".join(f"{t} LPIPS / L1" for t in names) + " |"
-        lines = [f"Fidelity of `{recipe}` against T(G_s) during adaptation:", "", header,
-                 "|" + "---|" * (len(names) + 1)]
-        steps = [int(p["step"]) for p in by_transform[names[0]]]
+        lines = [f"Fidelity (portraits-CLIP LPIPS / L1) of `{recipe}` against T(G_s) during "
+                 "adaptation:", "", header, "|" + "---|" * (len(names) + 1)]
+        steps = [int(p["step"]) for p in by_run[names[0]]]
         for index, step in enumerate(steps):
-            cells = [f"{by_transform[t][index]['fidelity_lpips']:.4f} / "
-                     f"{by_transform[t][index]['fidelity_l1']:.4f}" for t in names]
+            cells = [f"{by_run[t][index]['fidelity_lpips']:.4f} / "
+                     f"{by_run[t][index]['fidelity_l1']:.4f}" if index < len(by_run[t])
+                     else "–" for t in names]
             lines.append(f"| {step} | " + " | ".join(cells) + " |")
         lines.append("| stops improving (within 2% of the best LPIPS) | " + " | ".join(
-            f"step {plateau_step(by_transform[t])}" for t in names) + " |")
+            f"step {plateau_step(by_run[t])}" for t in names) + " |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
 
 def plot_curves(curves: dict[str, dict[str, list[dict[str, float]]]], path: Path) -> Path | None:
-    """Fidelity LPIPS and L1 against steps, a line per (recipe, transform); None without
-    matplotlib."""
+    """Fidelity LPIPS and L1 against steps, a line per (recipe, run); None without matplotlib."""
     try:
         import matplotlib
 
@@ -258,17 +276,17 @@ def plot_curves(curves: dict[str, dict[str, list[dict[str, float]]]], path: Path
     except ImportError:
         return None
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for recipe, by_transform in curves.items():
-        for transform, points in by_transform.items():
+    for recipe, by_run in curves.items():
+        for name, points in by_run.items():
             steps = [p["step"] for p in points]
-            label = transform if len(curves) == 1 else f"{recipe} {transform}"
+            label = name if len(curves) == 1 else f"{recipe} {name}"
             for axis, key in zip(axes, ("fidelity_lpips", "fidelity_l1")):
                 axis.plot(steps, [p[key] for p in points], marker=".", label=label)
     for axis, title in zip(axes, ("fidelity LPIPS (portraits CLIP) ↓", "fidelity L1 ↓")):
         axis.set_xlabel("adaptation step")
         axis.set_title(title)
         axis.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=6)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
@@ -276,7 +294,7 @@ def plot_curves(curves: dict[str, dict[str, list[dict[str, float]]]], path: Path
 
 
 # ---------------------------------------------------------------------------------------------
-# Runs (in this process, or N at once in worker processes)
+# Runs (in this process, or N at once in worker processes), each resumable
 
 
 @dataclass(frozen=True)
@@ -285,6 +303,8 @@ class Job:
 
     recipe: str
     transform: str
+    given: str  # the target id the run is filed under: gan-117, render-5001, caption, fewshot-10
+    seed: int  # the recipe seed (the engine's `seed`)
     folder: str
     target: str  # the engine's `target` value: an image, a folder or a text
     overrides: tuple[str, ...]
@@ -292,6 +312,15 @@ class Job:
     curve_n: int = 32
     curve_seed: int = 0
     lpips: str = "portraits-clip"  # the curve's distance
+    plugins_dirs: tuple[str, ...] = ()
+
+    @property
+    def method(self) -> str:
+        return Path(self.recipe).stem
+
+    @property
+    def label(self) -> str:
+        return f"{self.method}/{self.transform}/{self.given}/seed{self.seed}"
 
 
 @dataclass
@@ -302,27 +331,56 @@ class Outcome:
     seconds: float
     generator: str  # the adapted generator's folder
     curve: list[dict[str, float]] = field(default_factory=list)
+    reused: bool = False
 
     @property
     def method(self) -> str:
-        return Path(self.job.recipe).stem
+        return self.job.method
+
+
+def finished(job: Job) -> Outcome | None:
+    """The outcome of a job whose run finished earlier (its marker and result exist)."""
+    folder = Path(job.folder)
+    try:
+        marker = json.loads((folder / RUN_MARKER).read_text(encoding="utf-8"))
+        result = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    generator = folder / result.get("outputs", {}).get("generator", "generator")
+    if result.get("status") != "done" or not generator.is_dir():
+        return None
+    if list(marker.get("overrides", [])) != list(job.overrides) \
+            or marker.get("target") != job.target:
+        raise SystemExit(f"{folder} was run with other settings (overrides "
+                         f"{marker.get('overrides')}, target {marker.get('target')!r}); give "
+                         "the benchmark the settings it was started with, or another --out")
+    return Outcome(job, float(marker.get("seconds", 0.0)), str(generator),
+                   list(marker.get("curve", [])), reused=True)
 
 
 def execute(job: Job, plugin_set: Any) -> Outcome:
-    """Run one job through the engine; its progress lines go to ``<folder>.log``."""
+    """Run one job through the engine (an unfinished earlier attempt is removed first); its
+    progress lines go to ``<folder>.log``; the marker is written last."""
+    from gan_adapt.io import atomic_files as files
     from gan_adapt.engine.launch import start
-    from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
-    from gan_adapt.evaluation.metric_models import build_lpips
 
+    done = finished(job)
+    if done is not None:
+        return done
     folder = Path(job.folder)
+    if folder.exists():
+        shutil.rmtree(folder)  # an interrupted run: start it again from scratch
     log = folder.parent / f"{folder.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     curve = None
     if job.curve_every > 0:
+        from gan_adapt.evaluation.metric_models import build_lpips
+
         distance = build_lpips(job.lpips, None, 32, torch.device("cpu")).model
-        curve = FidelityCurve(TRANSFORMS[job.transform], distance, job.curve_every,
+        table = transform_table(plugin_set)
+        curve = FidelityCurve(table[job.transform].fn, distance, job.curve_every,
                               job.curve_n, job.curve_seed)
-        plugin_set.manager.register(curve, name=f"quality-curve-{folder.name}")
+        plugin_set.manager.register(curve, name=f"quality-curve-{job.label}")
     started = time.time()
     try:
         with open(log, "w", encoding="utf-8") as handle, contextlib.redirect_stderr(handle):
@@ -331,8 +389,12 @@ def execute(job: Job, plugin_set: Any) -> Outcome:
     finally:
         if curve is not None:  # the plugin set outlives this run (in-process jobs)
             plugin_set.manager.unregister(curve)
-    return Outcome(job, time.time() - started, str(result.folder / result.outputs["generator"]),
-                   curve.points if curve else [])
+    outcome = Outcome(job, time.time() - started, str(result.folder / result.outputs["generator"]),
+                      curve.points if curve else [])
+    files.write_json(folder / RUN_MARKER, {"job": asdict(job), "seconds": round(outcome.seconds, 1),
+                                           "overrides": list(job.overrides), "target": job.target,
+                                           "curve": outcome.curve})
+    return outcome
 
 
 _WORKER_PLUGINS: Any = None  # a worker process loads the plugins once
@@ -345,329 +407,271 @@ def _worker(job: Job) -> Outcome:
 
     torch.set_num_threads(1)  # N workers share the cores
     if _WORKER_PLUGINS is None:
-        _WORKER_PLUGINS = load_plugins()
+        _WORKER_PLUGINS = load_plugins(list(job.plugins_dirs))
     return execute(job, _WORKER_PLUGINS)
 
 
 def run_jobs(jobs: list[Job], workers: int, plugin_set: Any) -> list[Outcome]:
-    """Every job, in order of the list: in this process, or ``workers`` at once."""
+    """Every job, in order of the list: in this process, or ``workers`` at once. Finished runs
+    are reused without a worker. A failed run is reported and the others go on; the failures
+    are raised together at the end (their folders restart on the next call)."""
     outcomes: list[Outcome] = []
-    if workers <= 1:
-        for job in jobs:
-            outcomes.append(execute(job, plugin_set))
-            _report_run(outcomes[-1])
-        return outcomes
-    import multiprocessing
+    failures: list[str] = []
+    pending = []
+    for job in jobs:
+        done = finished(job)
+        if done is not None:
+            outcomes.append(done)
+        else:
+            pending.append(job)
+    if pending:
+        print(f"{len(pending)} runs to do, {len(outcomes)} finished earlier", flush=True)
+    if workers <= 1 or len(pending) <= 1:
+        for job in pending:
+            try:
+                outcomes.append(execute(job, plugin_set))
+                _report_run(outcomes[-1])
+            except Exception as exc:  # noqa: BLE001 - reported, the other runs go on
+                failures.append(f"{job.label}: {type(exc).__name__}: {exc}")
+    else:
+        import multiprocessing
 
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_worker, job) for job in jobs]
-        for future in futures:  # in order, so the rows keep the list's order
-            outcomes.append(future.result())
-            _report_run(outcomes[-1])
-    return outcomes
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = [(job, pool.submit(_worker, job)) for job in pending]
+            for job, future in futures:
+                try:
+                    outcomes.append(future.result())
+                    _report_run(outcomes[-1])
+                except Exception as exc:  # noqa: BLE001 - reported, the other runs go on
+                    failures.append(f"{job.label}: {type(exc).__name__}: {exc}")
+    if failures:
+        raise SystemExit(f"{len(failures)} of {len(jobs)} runs failed (the others are kept; "
+                         "run the same command again to retry):\n  " + "\n  ".join(failures))
+    order = {job.folder: index for index, job in enumerate(jobs)}
+    return sorted(outcomes, key=lambda o: order[o.job.folder])
 
 
 def _report_run(outcome: Outcome) -> None:
-    print(f"{outcome.job.transform:11s} {outcome.method:22s} run done in "
-          f"{outcome.seconds:.0f} s", flush=True)
+    print(f"{outcome.job.label:50s} run done in {outcome.seconds:.0f} s", flush=True)
 
 
-def plan_jobs(args: argparse.Namespace, recipes: list[Path],
-              targets: dict[str, TargetFiles], out: Path) -> list[Job]:
-    """A job per (transform, recipe), each given the target its recipe's [target] asks for."""
+def given_target(kind: str, spec: qt.TargetSpec) -> str:
+    """The id a recipe of ``kind`` files its run under for target ``spec``."""
+    return {"text": qt.CAPTION_ID, "images": qt.FEW_SHOT_ID}.get(kind, spec.id)
+
+
+def target_arguments(kind: str, entry: qt.BenchTransform, given: str,
+                     files: qt.TargetFiles) -> tuple[str, list[str]]:
+    """The engine's ``target`` value and the extra overrides for one (recipe kind, transform,
+    given target)."""
+    if kind == "text":
+        # --target replaces the text and keeps the recipe's source text; set it explicitly so
+        # that every text recipe starts from the same description.
+        return entry.caption, [f"target.source_text={SOURCE_TEXT}"]
+    if kind == "images":
+        return str(files.folder.resolve()), []
+    return str(files.images[given].resolve()), []
+
+
+def run_folder(out: Path, recipe: str, transform: str, given: str, seed: int) -> Path:
+    """``<out>/runs/<recipe>/<transform>/<target>/seed<k>``."""
+    return out / "runs" / recipe / transform / given / f"seed{seed}"
+
+
+def plan_jobs(args: argparse.Namespace, recipes: list[Path], table: dict[str, qt.BenchTransform],
+              specs: list[qt.TargetSpec], targets: dict[str, qt.TargetFiles],
+              out: Path) -> list[Job]:
+    """A job per (recipe, transform, given target, recipe seed)."""
     kinds = {recipe: target_kind(recipe) for recipe in recipes}
-    jobs = []
+    jobs: dict[str, Job] = {}
     for transform in args.transforms:
         for recipe in recipes:
-            value, extra = target_arguments(kinds[recipe], transform, targets[transform])
             quick = quick_overrides(recipe) if args.quick else []
             curve = args.curve if recipe.stem in args.curve_recipes else 0
-            folder = out / "runs" / f"{transform}-{recipe.stem}"
-            jobs.append(Job(str(recipe), transform, str(folder), value,
-                            tuple(list(args.set) + quick + extra), curve, args.curve_n,
-                            args.seed, args.lpips))
-    return jobs
+            for spec in specs:
+                given = given_target(kinds[recipe], spec)
+                value, extra = target_arguments(kinds[recipe], table[transform], given,
+                                                targets[transform])
+                for seed in args.recipe_seeds:
+                    folder = run_folder(out, recipe.stem, transform, given, seed)
+                    jobs.setdefault(str(folder), Job(
+                        str(recipe), transform, given, seed, str(folder), value,
+                        tuple(list(args.set) + quick + extra + [f"seed={seed}"]), curve,
+                        args.curve_n, args.seed, args.lpips, tuple(args.plugins_dir)))
+    return list(jobs.values())
 
 
 # ---------------------------------------------------------------------------------------------
-# Evaluation
+# Transforms and targets
 
 
-def build_instruments(lpips: str, clip: str, resolution: int) -> Any:
-    """The metrics' LPIPS and CLIP, and the attribute classifier when that CLIP can read
-    portraits."""
-    from gan_adapt.evaluation.attributes import AttributeClassifier, can_classify
-    from gan_adapt.evaluation.evaluate import Instruments
-    from gan_adapt.evaluation.metric_models import build_clip, build_lpips
-
-    device = torch.device("cpu")
-    lpips_model = build_lpips(lpips, None, resolution, device)
-    clip_model = build_clip(clip, None, None, device)
-    instruments = Instruments(lpips_model.model, clip_model.model,
-                              {"lpips": lpips_model.info, "clip": clip_model.info})
-    if can_classify(clip_model.model):
-        instruments.attributes = AttributeClassifier(clip_model.model)
-        # eval.json's instruments are records (dicts): `compare` and `report` read them back
-        instruments.info["attributes"] = {
-            "classifier": "gan_adapt.evaluation.attributes.AttributeClassifier",
-            "weights": "zero-shot with the portraits CLIP; preserved = the same hair style, "
-                       "expression and eyewear read from G_t(z) as from G_s(z)"}
-    return instruments
-
-
-def add_diversity_ratio(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``diversity_ratio``: each row's diversity over the ``ideal`` row's of its transform
-    (None when that transform has no ideal row or the ideal has no diversity)."""
-    ideal = {row["transform"]: row["diversity_lpips"] for row in rows if row["method"] == "ideal"}
-    for row in rows:
-        reference = ideal.get(row["transform"])
-        row["diversity_ratio"] = row["diversity_lpips"] / reference if reference else None
-    return rows
-
-
-def write_sheet(runs: list[Path], ideal: Any, ideal_metrics: dict[str, float], plugin_set: Any,
-                path: Path) -> Path:
-    """``gan-adapt compare``'s sheet (G_s, then every run, same latents) with the ideal
-    T(G_s) as the second row."""
-    from gan_adapt.evaluation.compare import (SHEET_METRICS, Row, compose_sheet, latents,
-                                              load_rows, render_rows, tile_size)
-
-    rows = load_rows(runs, plugin_set, torch.device("cpu"))
-    lines = [f"{short} {ideal_metrics[key]:.3f}" for key, short in SHEET_METRICS
-             if isinstance(ideal_metrics.get(key), (int, float))]
-    rows.insert(1, Row("ideal T(G_s)", lines, ideal))
-    tile = tile_size(rows[0].generator.img_resolution)
-    images = render_rows(rows, latents(rows[0].generator, 8, 0, 0.7), tile)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    compose_sheet(rows, images, tile).save(path)
-    return path
-
-
-def evaluate_transform(name: str, G_s: Any, outcomes: list[Outcome], instruments: Any,
-                       settings: Any, targets: TargetFiles, plugin_set: Any,
-                       out: Path) -> list[dict[str, Any]]:
-    """The rows of one transform (ideal, source, every run), each run's eval.json, the sheet."""
-    from gan_adapt.io import atomic_files as files
-    from gan_adapt.plugin_host.context import TargetData
-    from gan_adapt.evaluation.evaluate import eval_record, evaluate_generators
-    from gan_adapt.synthetic_data.known_transforms import TRANSFORMS, TransformedGenerator
-    from gan_adapt.generators import load
-
-    transform = TRANSFORMS[name]
-    # Every row is measured against the same target: the one image T(x0) and the caption.
-    target = TargetData(image=target_image(G_s, transform), text=caption(name),
-                        source_text=SOURCE_TEXT, path=str(targets.image))
-    ideal = TransformedGenerator(G_s, transform)
-    candidates: list[tuple[str, Any, Outcome | None]] = [("ideal", ideal, None),
-                                                         ("source", G_s, None)]
-    for outcome in outcomes:
-        candidates.append((outcome.method, load(outcome.generator).eval(), outcome))
-    rows = []
-    for method, G_t, outcome in candidates:
-        started = time.time()
-        metrics = evaluate_generators(G_s, G_t, target, instruments, settings, ideal=transform)
-        if outcome is not None:  # `gan-adapt compare` and `report` show these numbers
-            files.write_json(Path(outcome.job.folder) / "eval.json", eval_record(
-                metrics, settings, instruments, time.time() - started, run=outcome.job.folder,
-                recipe=method, target={"transform": name, "given": outcome.job.target,
-                                       "measured_against": [str(targets.image), caption(name)]}))
-        rows.append({"transform": name, "method": method,
-                     "run_seconds": round(outcome.seconds, 1) if outcome else 0.0, **metrics})
-        _report_row(rows[-1])
-    if outcomes:  # one picture per transform: the same latents through every generator
-        write_sheet([Path(o.job.folder) for o in outcomes], ideal, rows[0], plugin_set,
-                    out / f"sheet-{name}.png")
-    return rows
-
-
-def _report_row(row: dict[str, Any]) -> None:
-    print(f"{row['transform']:11s} {row['method']:22s} fidelity {row['fidelity_lpips']:.4f} / "
-          f"{row['fidelity_l1']:.4f}  diversity {row['diversity_lpips']:.4f}  target "
-          f"{row['target_clip_image']:.4f} / {row['target_clip_text']:.4f}  attributes "
-          f"{row.get('attribute_preservation', float('nan')):.3f}", flush=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# The benchmark
-
-
-def recipe_files(names: list[str] | None) -> list[Path]:
-    """The recipes named: a name is a file of ``benchmarks/recipes`` (all of them when None),
-    an argument ending in ``.toml`` is a recipe file anywhere (a sweep's candidate)."""
-    if not names:
-        return sorted(RECIPES.glob("*.toml"))
-    paths = [Path(n) if n.endswith(".toml") else RECIPES / f"{n}.toml" for n in names]
-    missing = [n for n, p in zip(names, paths) if not p.is_file()]
-    if missing:
-        known = ", ".join(p.stem for p in sorted(RECIPES.glob("*.toml")))
-        raise SystemExit(f"no recipe {', '.join(missing)} (the names of {RECIPES}: {known}; "
-                         f"or give a path ending in .toml)")
-    stems = [p.stem for p in paths]
-    twice = sorted({s for s in stems if stems.count(s) > 1})
-    if twice:  # rows and run folders are named after the file's stem
-        raise SystemExit(f"two recipes share the name {', '.join(twice)}")
-    return [p.resolve() if n.endswith(".toml") else p for n, p in zip(names, paths)]
-
-
-def collect_curves(outcomes: list[Outcome]) -> dict[str, dict[str, list[dict[str, float]]]]:
-    """``{recipe: {transform: points}}`` of the runs that recorded a curve."""
-    curves: dict[str, dict[str, list[dict[str, float]]]] = {}
-    for outcome in outcomes:
-        if outcome.curve:
-            curves.setdefault(outcome.method, {})[outcome.job.transform] = outcome.curve
-    return curves
-
-
-def benchmark(args: argparse.Namespace) -> dict[str, Any]:
-    """Run every (transform, recipe) pair, evaluate every row; return the results record."""
-    from gan_adapt.evaluation.evaluate import EvalSettings
-    from gan_adapt.generators import load
+def transform_table(plugin_set: Any = None) -> dict[str, qt.BenchTransform]:
+    """Every transform the registry knows (``register_transforms``): the built-in tune and test
+    splits (registered by gan_adapt.cli.plugin), then plugins' (held out)."""
     from gan_adapt.plugin_host.loading import load_plugins
 
-    out = Path(args.out)
+    plugin_set = plugin_set if plugin_set is not None else load_plugins()
+    from gan_adapt.cli.plugin import TEST_CAPTIONS, TUNE_CAPTIONS
+
+    table = qt.registered_transforms(plugin_set.registry)
+    splits = {split: index for index, split in enumerate((qt.TUNE, qt.TEST, qt.HELD_OUT))}
+    builtin = {name: index for index, name in enumerate([*TUNE_CAPTIONS, *TEST_CAPTIONS])}
+    return dict(sorted(table.items(), key=lambda item: (
+        splits[item[1].split], builtin.get(item[0], len(builtin)), item[0])))
+
+
+def choose_transforms(args: argparse.Namespace, table: dict[str, qt.BenchTransform]) -> list[str]:
+    """``--transforms`` if given, else the transforms of ``--split`` (--quick: one of each)."""
+    if args.transforms:
+        unknown = [t for t in args.transforms if t not in table]
+        if unknown:
+            raise SystemExit(f"unknown transform {', '.join(unknown)} (known: "
+                             f"{', '.join(table)}; a plugin's transform needs --plugins-dir)")
+        return list(dict.fromkeys(args.transforms))
+    if args.quick:
+        return list(QUICK_TRANSFORMS)
+    return [name for split in args.split for name in qt.split_names(table, split)]
+
+
+def choose_targets(args: argparse.Namespace, G_s: Any,
+                   folder: Path) -> tuple[list[qt.TargetSpec], dict[str, Any]]:
+    """The target specs and what is known about them (``<folder>/targets.json``): for each,
+    its portraits-CLIP LPIPS from G_s(w_avg) and that distance's percentile among random
+    faces. The default gan seeds are chosen by that distance (quality_targets)."""
+    from gan_adapt.evaluation.metric_models import build_lpips
+
+    from gan_adapt.evaluation import benchmark_targets as bt
+
+    sources = list(qt.SOURCES) if args.targets == "both" else [args.targets]
+    cache = folder / "targets.json"
+    known = json.loads(cache.read_text()) if cache.is_file() else {}
+    distance = build_lpips("portraits-clip", None, G_s.img_resolution, torch.device("cpu")).model
+    if args.target_seeds:
+        specs = qt.parse_target_seeds(args.target_seeds, sources)
+    elif args.quick:
+        specs = [s for s in qt.parse_target_seeds(list(QUICK_TARGETS), sources)
+                 if s.source in sources]
+    else:
+        if "gan" in sources and "default_gan_seeds" not in known:
+            seeds, threshold = bt.far_seeds(G_s, distance, qt.GAN_TARGETS)
+            known["default_gan_seeds"], known["far_threshold"] = seeds, round(threshold, 4)
+        specs = [qt.TargetSpec("gan", s) for s in known.get("default_gan_seeds", [])
+                 if "gan" in sources]
+        specs += [qt.TargetSpec("render", s) for s in qt.RENDER_SEEDS if "render" in sources]
+    faces = QUICK_REFERENCE_FACES if args.quick else qt.REFERENCE_FACES
+    reference = known.get("reference_distances")
+    if reference is None or len(reference) != faces:
+        reference = [round(float(v), 6) for v in qt.reference_distances(G_s, distance, faces)]
+        known["reference_distances"] = reference
+    reference_tensor = torch.tensor(reference, dtype=torch.float64)
+    start = qt.mean_face(G_s)
+    info = known.setdefault("targets", {})
+    portraits = {}
+    for spec in specs:
+        portraits[spec.id] = qt.portrait(G_s, spec)
+        value = float(distance(start, portraits[spec.id]))
+        info[spec.id] = {"source": spec.source, "seed": spec.seed, "in_range": spec.in_range,
+                         "clip_lpips_from_mean_face": round(value, 4),
+                         "clip_lpips_percentile": round(qt.percentile_of(value,
+                                                                         reference_tensor), 1)}
+    known["reference"] = {"faces": faces, "seeds": f"{bt.REFERENCE_SEEDS.start}-"
+                          f"{bt.REFERENCE_SEEDS.start + faces - 1}",
+                          "percentile": qt.FAR_PERCENTILE,
+                          "threshold": round(float(torch.quantile(reference_tensor,
+                                                                  qt.FAR_PERCENTILE / 100)), 4),
+                          "median": round(float(reference_tensor.median()), 4)}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(known, indent=2) + "\n")
+    return specs, {"portraits": portraits, "info": known}
+
+
+# ---------------------------------------------------------------------------------------------
+# The output folder
+
+
+def open_out(out: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Create ``out`` or reopen a folder of this benchmark (then the settings that change runs
+    must be the ones it was started with); refuse any other non-empty folder."""
+    settings = {"quick": bool(args.quick), "set": list(args.set)}
+    marker = out / MARKER
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"--out {out} is a file")
     if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"--out {out} exists and is not empty")
-    G_s = load(SOURCE).eval().requires_grad_(False)
-    recipes = recipe_files(args.recipes)
-    plugin_set = load_plugins()
-    targets = write_targets(G_s, out / "targets", args.transforms)
-    jobs = plan_jobs(args, recipes, targets, out)
-    outcomes = run_jobs(jobs, args.jobs, plugin_set)
-    instruments = build_instruments(args.lpips, args.clip, G_s.img_resolution)
-    settings = EvalSettings(n=args.n, seed=args.seed, batch=32)
-    rows: list[dict[str, Any]] = []
-    for name in args.transforms:
-        mine = [o for o in outcomes if o.job.transform == name]
-        rows += evaluate_transform(name, G_s, mine, instruments, settings, targets[name],
-                                   plugin_set, out)
-    return {"settings": {"n": args.n, "seed": args.seed, "quick": args.quick,
-                         "overrides": list(args.set), "threads": args.threads,
-                         "jobs": args.jobs, "recipes": [r.name for r in recipes],
-                         "transforms": list(args.transforms), "source": SOURCE,
-                         "target_seed": TARGET_SEED, "few_shot_seed": FEW_SHOT_SEED,
-                         "source_text": SOURCE_TEXT,
-                         "captions": {t: caption(t) for t in args.transforms},
-                         "targets": {o.method: _kind_of(o) for o in outcomes},
-                         "curve": {"every": args.curve, "n": args.curve_n,
-                                   "recipes": list(args.curve_recipes)}},
-            "instruments": instruments.info, "rows": add_diversity_ratio(rows),
-            "curves": collect_curves(outcomes)}
-
-
-def finish_record(record: dict[str, Any]) -> dict[str, Any]:
-    """Add the per-method means over transforms."""
-    record["means"] = method_means(record["rows"])
+        if not marker.is_file():
+            raise SystemExit(f"--out {out} is not empty and not a folder of this benchmark "
+                             f"(no {MARKER}); choose a new folder")
+        record = json.loads(marker.read_text(encoding="utf-8"))
+        if record.get("layout") != LAYOUT:
+            raise SystemExit(f"--out {out} was written by another version of the benchmark "
+                             f"(layout {record.get('layout')}, this one {LAYOUT})")
+        if record.get("runs") != settings:
+            raise SystemExit(f"--out {out} was started with {record.get('runs')}; resuming "
+                             f"needs the same --quick and --set (got {settings})")
+        return record
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"benchmark": "gan-adapt quality", "layout": LAYOUT, "runs": settings,
+              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    marker.write_text(json.dumps(record, indent=2) + "\n")
     return record
 
 
-def _kind_of(outcome: Outcome) -> str:
-    return target_kind(Path(outcome.job.recipe))
-
-
-COLUMNS = (("fidelity_lpips", "fidelity LPIPS ↓"), ("fidelity_l1", "fidelity L1 ↓"),
-           ("diversity_lpips", "diversity"), ("diversity_ratio", "diversity / ideal"),
-           ("target_clip_image", "target CLIP image ↑"),
-           ("target_clip_text", "target CLIP text ↑"),
-           ("attribute_preservation", "attributes kept ↑"), ("content_lpips", "content LPIPS"),
-           ("run_seconds", "run s"))
-
-
-#: Columns averaged over transforms per method (the numbers issue-level targets compare).
-MEAN_KEYS = ("fidelity_lpips", "fidelity_l1", "diversity_lpips", "diversity_ratio",
-             "target_clip_image", "attribute_preservation", "run_seconds")
-
-
-def method_means(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per method: the mean of each of :data:`MEAN_KEYS` over its transforms (in the
-    order methods first appear)."""
-    methods = list(dict.fromkeys(row["method"] for row in rows))
-    means = []
-    for method in methods:
-        mine = [row for row in rows if row["method"] == method]
-        entry: dict[str, Any] = {"method": method, "transforms": len(mine)}
-        for key in MEAN_KEYS:
-            values = [row[key] for row in mine if row.get(key) is not None]
-            entry[key] = sum(values) / len(values) if len(values) == len(mine) else None
-        means.append(entry)
-    return means
-
-
-def means_markdown(means: list[dict[str, Any]], baseline: str = "oneshotclip") -> str:
-    """The per-method means, and each method's ratio to ``baseline`` where it ran."""
-    base = next((m for m in means if m["method"] == baseline), None)
-    keys = [k for k in MEAN_KEYS if k != "run_seconds"] + ["run_seconds"]
-    header = "| method (mean over transforms) | " + " | ".join(keys) + " |"
-    lines = [header, "|" + "---|" * (len(keys) + 1)]
-    for entry in means:
-        cells = []
-        for key in keys:
-            value = entry.get(key)
-            cell = "–" if value is None else (f"{value:.1f}" if key == "run_seconds"
-                                              else f"{value:.4f}")
-            if base is not None and entry is not base and value is not None \
-                    and base.get(key) and key != "run_seconds":
-                cell += f" ({value / base[key]:.2f}x)"
-            cells.append(cell)
-        lines.append(f"| {entry['method']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _cell(row: dict[str, Any], key: str) -> str:
-    value = row.get(key)
-    if value is None:
-        return "–"
-    return f"{value:.1f}" if key == "run_seconds" else f"{value:.4f}"
-
-
-def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """The results as a Markdown table (what docs/benchmark.md shows)."""
-    header = "| transform | method | " + " | ".join(label for _, label in COLUMNS) + " |"
-    lines = [header, "|" + "---|" * (len(COLUMNS) + 2)]
-    for row in rows:
-        cells = [_cell(row, key) for key, _ in COLUMNS]
-        lines.append(f"| {row['transform']} | {row['method']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def print_table(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("transform", "method", *(label for _, label in COLUMNS),
-                  title="gan-adapt quality benchmark")
-    for row in rows:
-        table.add_row(row["transform"], row["method"], *(_cell(row, key) for key, _ in COLUMNS))
-    Console(width=180).print(table)
+# ---------------------------------------------------------------------------------------------
+# Command line
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python benchmarks/quality.py",
-                                     description=__doc__.split("\n\n")[0])
+                                     description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=None, help="Output folder (default "
-                        "runs/quality-<timestamp>); must be new or empty.")
-    parser.add_argument("--transforms", nargs="+", choices=TRANSFORM_NAMES, default=None,
-                        help="Target transforms (default: all five; --quick: sketch invert).")
+                        "runs/quality-<timestamp>): new, empty, or one of this benchmark's "
+                        "(resumed).")
+    parser.add_argument("--split", nargs="+", choices=(qt.TUNE, qt.TEST), default=[qt.TUNE],
+                        help="The transforms of these splits (default: tune).")
+    parser.add_argument("--transforms", nargs="+", default=None,
+                        help="These transforms instead of a split (plugin transforms too).")
+    parser.add_argument("--plugins-dir", action="append", default=[], metavar="DIR",
+                        help="Load plugins (e.g. transforms) from DIR's *.py (repeatable).")
+    parser.add_argument("--targets", choices=("gan", "render", "both"), default="both",
+                        help="Target sources: in range (gan), out of range (render), both.")
+    parser.add_argument("--target-seeds", nargs="+", default=None, metavar="S",
+                        help="Target seeds: 117 (for every source of --targets) or target ids "
+                             "gan-117 / render-5001 (default: 2 far gan seeds, render 5001 "
+                             "5002; --quick: gan-0 render-5001).")
     parser.add_argument("--recipes", nargs="+", default=None,
-                        help="Recipe names of benchmarks/recipes, or recipe files (*.toml) (default: all; --quick: "
-                             + " ".join(QUICK_RECIPES) + ").")
+                        help="Recipe names of benchmarks/recipes, or recipe files (*.toml) "
+                             "(default: all; --quick: " + " ".join(QUICK_RECIPES) + ").")
+    parser.add_argument("--recipe-seeds", nargs="+", type=int, default=None, metavar="K",
+                        help="Engine seeds of each recipe run (default: 0 1; --quick: 0).")
+    parser.add_argument("--baseline", default="oneshotclip",
+                        help="The recipe the ratios are taken against (default: oneshotclip).")
     parser.add_argument("--n", type=int, default=256, help="Evaluation latents.")
     parser.add_argument("--seed", type=int, default=0,
                         help="Seed of the evaluation latents (and of the curve's).")
+    parser.add_argument("--evaluator", default="portraits-evaluator",
+                        help="The scoring instrument: a shipped evaluator's name or an "
+                             "exported folder (default: portraits-evaluator).")
     parser.add_argument("--lpips", default="portraits-clip",
-                        help="Perceptual distance of the metrics (default: the LPIPS-style "
-                             "distance on the shipped portraits CLIP).")
+                        help="Second-opinion perceptual distance (default: the portraits CLIP's).")
     parser.add_argument("--clip", default="portraits-clip",
-                        help="CLIP of the metrics (default: the shipped portraits CLIP, which "
-                             "also classifies the attributes).")
+                        help="Second-opinion CLIP (default: the shipped portraits CLIP, which "
+                             "also reads the attributes).")
+    parser.add_argument("--resamples", type=int, default=2000,
+                        help="Bootstrap resamples of every interval.")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="Recipe override applied to every recipe (repeatable).")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads of this process (1 is fastest on a busy "
                              "2-core machine); worker processes of --jobs use 1 each.")
     parser.add_argument("--jobs", type=int, default=None,
-                        help="Recipe runs at once, each in a worker process of one thread "
-                             "(default: one per CPU core, at most 4; --quick: 1, in this "
-                             "process). The results do not depend on it.")
+                        help="Runs at once, each in a worker process of one thread (default: "
+                             "one per CPU core, at most 4; --quick: 1, in this process). The "
+                             "results do not depend on it.")
+    parser.add_argument("--runs-only", action="store_true",
+                        help="Only run (or resume) the engine runs; score nothing.")
+    parser.add_argument("--json", default=None, metavar="FILE",
+                        help="Also write the results record (rows, means, intervals) to FILE.")
     parser.add_argument("--curve", type=int, default=25, metavar="K",
                         help="Record fidelity every K adaptation steps for --curve-recipes "
                              "(0: no curve; --quick: every step).")
@@ -675,116 +679,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--curve-recipes", nargs="+", default=list(CURVE_RECIPES),
                         help="Recipes whose curve is recorded (default: oneshotclip).")
     parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK_STEPS} steps of each phase, 2 transforms, 3 recipes, "
-                             "8 latents: tests the pipeline (numbers mean nothing).")
+                        help=f"{QUICK_STEPS} steps of each phase, 2 transforms, 2 targets, 3 "
+                             "recipes, 8 latents: tests the pipeline (numbers mean nothing).")
     parser.add_argument("--score-sweep", metavar="SWEEP_TOML", default=None,
                         help="Instead of running recipes: score the finished runs of this "
-                             "`gan-adapt sweep` file with the benchmark's metrics and rank its "
+                             "`gan-adapt sweep` file (tune-split transforms only) and rank its "
                              "settings (use --seed 1: not the benchmark's latents).")
     parser.add_argument("--sweep-out", default=None,
                         help="The sweep's folder if not the default sweeps/<name>.")
+    parser.add_argument("--table", metavar="RESULTS_JSON", default=None,
+                        help="Only print the Markdown tables (targets, ratios with intervals per "
+                             "group, means per group) of a results.json; with --transforms-rows "
+                             "also the per-transform ratios.")
+    parser.add_argument("--transforms-rows", action="store_true",
+                        help="--table: add the per-transform groups to the ratio table.")
     parser.add_argument("--write-targets", metavar="DIR", default=None,
-                        help="Only write the transforms' one-shot targets T(x0) (and the "
-                             "10-shot folders) into DIR, e.g. for a sweep file.")
+                        help="Only write the transforms' targets (and the 10-shot folders) "
+                             "into DIR, e.g. for a sweep file.")
     args = parser.parse_args(argv)
     if args.quick:
         args.n = min(args.n, 8)
         args.curve = min(args.curve, 1) if args.curve else 0
         args.curve_n = min(args.curve_n, 4)
-    args.transforms = args.transforms or list(QUICK_TRANSFORMS if args.quick else TRANSFORM_NAMES)
+    if args.recipe_seeds is None:
+        args.recipe_seeds = [0] if args.quick else [0, 1]
+    args.recipe_seeds = list(dict.fromkeys(args.recipe_seeds))
     if args.recipes is None and args.quick:
         args.recipes = list(QUICK_RECIPES)
+    if args.n < 2:
+        raise SystemExit("--n must be at least 2 (diversity compares pairs)")
     if args.out is None:
         args.out = f"runs/quality-{time.strftime('%Y%m%d-%H%M%S')}"
     return args
-
-
-def write_results(record: dict[str, Any], out: Path) -> list[Path]:
-    """results.json, table.md and, with curves, curve.md and curve.png."""
-    written = [out / "results.json", out / "table.md"]
-    written[0].write_text(json.dumps(record, indent=2) + "\n")
-    written[1].write_text(markdown_table(record["rows"]) + "\n" + means_markdown(record["means"]))
-    if record["curves"]:
-        (out / "curve.md").write_text(curve_markdown(record["curves"]))
-        written.append(out / "curve.md")
-        plot = plot_curves(record["curves"], out / "curve.png")
-        written += [plot] if plot else []
-    return written
-
-
-def report_curves(curves: dict[str, dict[str, list[dict[str, float]]]]) -> None:
-    for recipe, by_transform in curves.items():
-        for transform, points in by_transform.items():
-            print(f"{recipe} on {transform}: fidelity LPIPS stops improving after "
-                  f"~{plateau_step(points)} steps (first step within 2% of the best, "
-                  f"{min(p['fidelity_lpips'] for p in points):.4f})")
-
-
-# ---------------------------------------------------------------------------------------------
-# Scoring a sweep (`gan-adapt sweep benchmarks/sweeps/*.toml`)
-
-
-def score_sweep(sweep_file: Path, sweep_out: Path | None, settings: Any,
-                instruments: Any) -> dict[str, Any]:
-    """Every finished run of a sweep, scored like a benchmark row against T(G_s) (the
-    transform is the target file's stem), then the grid points ranked by their mean over
-    transforms: fidelity LPIPS first. Unfinished runs are listed, never guessed."""
-    from gan_adapt.plugin_host.context import TargetData
-    from gan_adapt.evaluation.evaluate import evaluate_generators
-    from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
-    from gan_adapt.evaluation.runs import open_finished_run
-    from gan_adapt.generators import load
-    from gan_adapt.plugin_host.loading import load_plugins
-    from gan_adapt.sweep.runner import sweep_folder
-    from gan_adapt.sweep.spec import expand, read_sweep
-
-    sweep = read_sweep(sweep_file)
-    folder = sweep_out if sweep_out is not None else sweep_folder(sweep.name, None)
-    G_s = load(SOURCE).eval().requires_grad_(False)
-    plugin_set = load_plugins()
-    rows, missing = [], []
-    for run in expand(sweep, sweep_file):
-        transform = Path(run.target or "").stem
-        run_dir = folder / "runs" / run.run_id
-        if transform not in TRANSFORMS:
-            raise SystemExit(f"{run.run_id}: the target {run.target!r} is not named after a "
-                             f"known transform ({', '.join(TRANSFORMS)})")
-        if not (run_dir / "result.json").is_file():
-            missing.append(run.run_id)
-            continue
-        adapted = open_finished_run(run_dir, plugin_set, "cpu").adapted
-        image = target_image(G_s, TRANSFORMS[transform])
-        metrics = evaluate_generators(G_s, adapted, TargetData(image=image, images=image),
-                                      instruments, settings, ideal=TRANSFORMS[transform])
-        rows.append({"run_id": run.run_id, "transform": transform,
-                     "setting": json.dumps(run.values, sort_keys=True), **metrics})
-    ranking = []
-    for setting in dict.fromkeys(row["setting"] for row in rows):
-        mine = [row for row in rows if row["setting"] == setting]
-        entry = {"setting": json.loads(setting), "transforms": sorted(r["transform"]
-                                                                       for r in mine)}
-        for key in ("fidelity_lpips", "fidelity_l1", "diversity_lpips",
-                    "attribute_preservation", "target_clip_image"):
-            values = [r[key] for r in mine if r.get(key) is not None]
-            entry[key] = sum(values) / len(values) if values else None
-        ranking.append(entry)
-    complete = len({r["transform"] for r in rows})
-    ranking.sort(key=lambda e: (-len(e["transforms"]), e["fidelity_lpips"]))
-    return {"sweep": str(sweep_file), "folder": str(folder), "seed": settings.seed,
-            "n": settings.n, "transforms_seen": complete, "missing": missing,
-            "rows": rows, "ranking": ranking}
-
-
-def print_ranking(scored: dict[str, Any], top: int = 15) -> None:
-    print(f"{len(scored['rows'])} runs scored on latent seed {scored['seed']} "
-          f"(n={scored['n']}); {len(scored['missing'])} not finished")
-    print("rank  fid-LPIPS  fid-L1   divers.  attrs   target  transforms  setting")
-    for rank, entry in enumerate(scored["ranking"][:top], 1):
-        cells = [f"{entry[k]:.4f}" if entry[k] is not None else "   –  " for k in
-                 ("fidelity_lpips", "fidelity_l1", "diversity_lpips",
-                  "attribute_preservation", "target_clip_image")]
-        print(f"{rank:4d}  " + "  ".join(cells) + f"  {len(entry['transforms'])}  "
-              f"{json.dumps(entry['setting'])}")
 
 
 def default_jobs(quick: bool) -> int:
@@ -795,41 +721,122 @@ def default_jobs(quick: bool) -> int:
     return max(1, min(cores or 1, 4))
 
 
+def collect_curves(outcomes: list[Outcome]) -> dict[str, dict[str, list[dict[str, float]]]]:
+    """``{recipe: {"<transform>/<target>/seed<k>": points}}`` of the runs with a curve."""
+    curves: dict[str, dict[str, list[dict[str, float]]]] = {}
+    for outcome in outcomes:
+        if outcome.curve:
+            job = outcome.job
+            curves.setdefault(outcome.method, {})[
+                f"{job.transform}/{job.given}/seed{job.seed}"] = outcome.curve
+    return curves
+
+
+def benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    """Run (or resume) every job; unless --runs-only, score every row and state the claims."""
+    from gan_adapt.generators import load
+    from gan_adapt.plugin_host.loading import load_plugins
+
+    out = Path(args.out)
+    recipes = recipe_files(args.recipes)
+    plugin_set = load_plugins(args.plugins_dir)
+    table = transform_table(plugin_set)
+    args.transforms = choose_transforms(args, table)
+    for recipe in recipes:  # before anything is written
+        if args.evaluator_names and instrument_use(recipe, args.set, args.evaluator_names):
+            raise SystemExit(f"recipe {recipe.stem} uses the evaluator "
+                             f"({', '.join(args.evaluator_names)}) in its terms: it could "
+                             "train against the instrument that scores it")
+    if not args.runs_only:  # a missing evaluator is found now, not after hours of runs
+        import quality_scoring
+
+        quality_scoring.load_scoring_evaluator(args.evaluator)
+    open_out(out, args)
+    G_s = load(SOURCE).eval().requires_grad_(False)
+    specs, targets = choose_targets(args, G_s, out / "targets")
+    files = qt.write_targets(G_s, out / "targets", [table[t] for t in args.transforms], specs,
+                             targets["portraits"])
+    jobs = plan_jobs(args, recipes, table, specs, files, out)
+    print(f"{len(jobs)} runs: {len(recipes)} recipes x {len(args.transforms)} transforms x "
+          f"{len(specs)} targets x {len(args.recipe_seeds)} seeds", flush=True)
+    outcomes = run_jobs(jobs, args.jobs, plugin_set)
+    settings = {"n": args.n, "seed": args.seed, "quick": args.quick, "overrides": list(args.set),
+                "threads": args.threads, "jobs": args.jobs,
+                "recipes": [r.name for r in recipes], "recipe_seeds": list(args.recipe_seeds),
+                "baseline": args.baseline, "split": list(args.split),
+                "transforms": {t: table[t].split for t in args.transforms},
+                "targets": [s.id for s in specs], "source": SOURCE, "source_text": SOURCE_TEXT,
+                "few_shot": {"count": qt.FEW_SHOT, "seed": qt.FEW_SHOT_SEED,
+                             "truncation": qt.FEW_SHOT_TRUNCATION, "in_range": True},
+                "captions": {t: table[t].caption for t in args.transforms},
+                "target_kinds": {r.stem: target_kind(r) for r in recipes},
+                "curve": {"every": args.curve, "n": args.curve_n,
+                          "recipes": list(args.curve_recipes)},
+                "resamples": args.resamples}
+    record: dict[str, Any] = {"settings": settings, "targets": targets["info"],
+                              "runs": [{"recipe": o.method, "transform": o.job.transform,
+                                        "given": o.job.given, "seed": o.job.seed,
+                                        "folder": o.job.folder, "seconds": round(o.seconds, 1),
+                                        "reused": o.reused} for o in outcomes],
+                              "curves": collect_curves(outcomes)}
+    if args.runs_only:
+        return record
+    import quality_scoring
+
+    return quality_scoring.score_benchmark(args, record, G_s, table, specs, files, outcomes,
+                                           recipes, plugin_set)
+
+
+def evaluator_names(choice: str) -> list[str]:
+    """The names and folder by which a recipe could name the evaluator ``choice``."""
+    names = [choice, "portraits-evaluator"]
+    path = Path(choice)
+    if path.is_dir():
+        names.append(str(path.resolve()))
+    return list(dict.fromkeys(names))
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     if args.jobs is None:
         args.jobs = default_jobs(args.quick)
+    args.evaluator_names = evaluator_names(args.evaluator)
     torch.set_num_threads(args.threads)
+    if args.table:
+        import quality_scoring
+
+        text = quality_scoring.docs_tables(Path(args.table), args.transforms_rows)
+        print(text)
+        return {"markdown": text}
     if args.write_targets:
         from gan_adapt.generators import load
+        from gan_adapt.plugin_host.loading import load_plugins
 
+        table = transform_table(load_plugins(args.plugins_dir))
+        names = choose_transforms(args, table)
         G_s = load(SOURCE).eval().requires_grad_(False)
-        for name, files in write_targets(G_s, Path(args.write_targets), args.transforms).items():
-            print(f"{name}: {files.image}")
+        folder = Path(args.write_targets)
+        specs, targets = choose_targets(args, G_s, folder)
+        written = qt.write_targets(G_s, folder, [table[t] for t in names], specs,
+                                   targets["portraits"])
+        for name, files in written.items():
+            print(f"{name}: " + ", ".join(str(p) for p in files.images.values()))
         return {}
     if args.score_sweep:
-        from gan_adapt.evaluation.evaluate import EvalSettings
+        import quality_scoring
 
-        instruments = build_instruments(args.lpips, args.clip, 32)
-        scored = score_sweep(Path(args.score_sweep),
-                             Path(args.sweep_out) if args.sweep_out else None,
-                             EvalSettings(n=args.n, seed=args.seed, batch=32), instruments)
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "sweep-scores.json").write_text(json.dumps(scored, indent=2) + "\n")
-        print_ranking(scored)
-        print(f"wrote {out / 'sweep-scores.json'}")
-        return scored
+        return quality_scoring.score_sweep_command(args)
     started = time.time()
-    record = finish_record(benchmark(args))
+    record = benchmark(args)
     record["seconds"] = round(time.time() - started, 1)
-    out = Path(args.out)
-    written = write_results(record, out)
-    print_table(record["rows"])
-    print(means_markdown(record["means"]))
-    report_curves(record["curves"])
-    for name, info in record["instruments"].items():
-        print(f"  {name}: {info.get('weights', info) if isinstance(info, dict) else info}")
+    if args.runs_only:
+        print(f"runs done in {record['seconds']:.0f} s ({sum(not r['reused'] for r in record['runs'])}"
+              f" new); score them by running the same command without --runs-only")
+        return record
+    import quality_scoring
+
+    written = quality_scoring.write_results(record, Path(args.out), args.json)
+    quality_scoring.print_summary(record)
     print(f"total {record['seconds']:.0f} s; wrote " + ", ".join(str(p) for p in written))
     return record
 

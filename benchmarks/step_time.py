@@ -36,7 +36,12 @@ Configurations (``--config``, ``--compare A B``, ``--ablate``) are comma-separat
   searched latent stays trainable, so reference D steps backpropagate into G), ``unbatched``
   (each term runs its own encoder forwards), ``grouped_modconv`` (per-sample weights in a grouped
   convolution), ``unfused_act`` (separate bias / leaky-ReLU / gain ops), ``nchw`` (no channels-last
-  D); ``naive`` is all of them.
+  D), ``unshared_maps`` (each token term runs its own ViT forwards of G_s(w) and G_t(w):
+  ``Step.share_feature_maps`` off); ``naive`` is all of them.
+
+``--recipe best`` times ``benchmarks/recipes/best.toml`` instead, as it is (the shipped 32-px
+portraits StyleGAN2 and CLIP, offline; its two token terms share one encoder): the figure of
+issue 27 is ``--recipe best --compare unshared_maps fp32 --steps search,random``.
 
 ``--compare`` and ``--ablate`` alternate the configurations step by step in one process, so that
 the ratios they print are measured under the same machine load: on a shared machine, quote
@@ -49,6 +54,7 @@ Examples::
     python benchmarks/step_time.py --config bf16 --steps random,reference
     python benchmarks/step_time.py --resolution 1024 --steps random --repeats 1 --warmup 0
     python benchmarks/step_time.py --tiny --repeats 1           # the smoke recipe: seconds
+    python benchmarks/step_time.py --recipe best --compare unshared_maps fp32 --steps random
 """
 
 from __future__ import annotations
@@ -82,7 +88,7 @@ from gan_adapt import hookimpl  # noqa: E402
 CONFIG_F = {4: 512, 8: 512, 16: 512, 32: 512, 64: 512, 128: 256, 256: 128, 512: 64, 1024: 32}
 STEP_KINDS = ("search", "reference", "reference_r1", "random", "cycle")
 WASTE = ("d_twice", "clip_grads", "source_graph", "w_ref_trainable", "unbatched",
-         "grouped_modconv", "unfused_act", "nchw")
+         "grouped_modconv", "unfused_act", "nchw", "unshared_maps")
 #: The reference implementation on the 2-core CPU machine (idle, 2 threads), from issue 8.
 REFERENCE_CPU_256 = {"search": 5.9, "reference": 29.0, "reference_r1": 38.0, "random": 65.0}
 REFERENCE_CPU_256_PEAK_GIB = 12.9
@@ -198,7 +204,8 @@ class Bench:
     compiled: bool = False  # a ``compile`` configuration has compiled the networks
 
 
-def build_bench(resolution: int, device: torch.device, tiny: bool) -> Bench:
+def build_bench(resolution: int, device: torch.device, tiny: bool,
+                recipe: str | None = None) -> Bench:
     """Validate and build the recipe with the engine, then set up both phases like a run."""
     import gan_adapt_oneshotclip.plugin as oneshotclip_plugin
 
@@ -208,9 +215,16 @@ def build_bench(resolution: int, device: torch.device, tiny: bool) -> Bench:
     from gan_adapt.plugin_host.loading import load_plugins
     from gan_adapt.recipe.schema import read_toml, validate
 
-    plugin_set = load_plugins(entry_points=False, extra=[oneshotclip_plugin, RandomStyleGAN2()])
+    extra: list[Any] = [oneshotclip_plugin, RandomStyleGAN2()]
     recipes = REPO / "recipes"
-    if tiny:
+    if recipe == "best":  # as it is: shipped models, its plugins
+        import gan_adapt_mtg.plugin as mtg_plugin
+        import gan_adapt_tokens.plugin as tokens_plugin
+
+        extra += [mtg_plugin, tokens_plugin]
+        recipes = REPO / "benchmarks" / "recipes"
+        data = read_toml(recipes / "best.toml")
+    elif tiny:
         data = read_toml(recipes / "smoke.toml")
     else:
         name = {256: "oneshotclip-256.toml", 1024: "oneshotclip.toml"}.get(resolution)
@@ -223,7 +237,8 @@ def build_bench(resolution: int, device: torch.device, tiny: bool) -> Bench:
         for term in [*data["search"]["objective"], *data["adapt"]["losses"]]:
             if term["name"] == "lpips":
                 term.setdefault("params", {})["pretrained"] = False  # random alex
-    data.pop("requires", None)  # the plugin is loaded explicitly above
+    plugin_set = load_plugins(entry_points=False, extra=extra)
+    data.pop("requires", None)  # the plugins are loaded explicitly above
     data["device"] = device.type
     validated = validate(data, plugin_set, base_dir=recipes, source="benchmark")
     components = build_components(validated, plugin_set, device)
@@ -353,6 +368,9 @@ def apply_config(bench: Bench, config: Config) -> Iterator[None]:
         original_request = updates.request_embeddings
         updates.request_embeddings = lambda step, terms: None
         undo.append(lambda: setattr(updates, "request_embeddings", original_request))
+    if "unshared_maps" in waste:
+        context.Step.share_feature_maps = False
+        undo.append(lambda: setattr(context.Step, "share_feature_maps", True))
     if "grouped_modconv" in waste:
         original_modconv = ops.modulated_conv2d
         ops.modulated_conv2d = functools.partial(original_modconv, grouped=True)
@@ -626,7 +644,7 @@ def report(results: dict[tuple[str, str], Measurement], kinds: list[str], config
             total = 1000 * t["search"] + 375 * t["reference"] + 125 * t["reference_r1"] \
                 + 1500 * t["random"]
             print(f"  {config.name:<28} {total / 60:7.1f} min")
-    if device.type == "cpu" and not args.tiny and args.resolution == 256:
+    if device.type == "cpu" and not (args.tiny or args.recipe) and args.resolution == 256:
         print("\nAgainst the reference implementation's figures (idle 2-core machine; valid only "
               "when this machine is idle too):")
         for kind in kinds:
@@ -675,6 +693,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resolution", type=int, default=256, choices=(256, 1024))
     parser.add_argument("--tiny", action="store_true",
                         help="the smoke recipe's tiny networks instead (a quick check)")
+    parser.add_argument("--recipe", choices=("best",), default=None,
+                        help="time benchmarks/recipes/best.toml as it is instead (shipped "
+                             "32-px models)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--steps", default="search,reference,reference_r1,random,cycle",
                         help=f"comma-separated step kinds among {', '.join(STEP_KINDS)}")
@@ -738,9 +759,10 @@ def main(argv: list[str] | None = None) -> int:
     else:  # emulated bf16: a 2048-square product alone takes minutes on an AVX2-only CPU
         log("bf16 matmul peak not measured: this device has no fast bf16 and no configuration "
             "uses it")
-    log(f"{describe(device)}: building the {'tiny' if args.tiny else args.resolution} px bench")
+    what = args.recipe or ("tiny" if args.tiny else f"{args.resolution} px")
+    log(f"{describe(device)}: building the {what} bench")
     start = time.perf_counter()
-    bench = build_bench(args.resolution, device, args.tiny)
+    bench = build_bench(args.resolution, device, args.tiny, args.recipe)
     log(f"built in {time.perf_counter() - start:.1f} s")
     memory = PeakMemory(device)
     results = measure(bench, kinds, configs, args, memory)

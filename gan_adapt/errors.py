@@ -50,6 +50,11 @@ class InputError(GanAdaptError):
     """A user input other than a recipe or checkpoint (an image, a folder, a path) is unusable."""
 
 
+class DamagedRecordError(InputError):
+    """A JSON file gan-adapt reads (a run's records, a manifest, a config) is unusable: missing,
+    too large, not UTF-8, not JSON, nested too deeply or of the wrong shape."""
+
+
 class WeightsUnavailableError(GanAdaptError):
     """Pretrained weights are not on disk and cannot be downloaded (offline, or the download failed).
 

@@ -19,7 +19,6 @@ Functions that need plugins load them (once per ``plugins_dir``) unless given ``
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +43,10 @@ Overrides = Union[Sequence[str], Mapping[str, Any]]
 PathLike = Union[str, Path]
 
 _plugin_sets: dict[tuple[str, ...], Any] = {}
+#: :meth:`Run.sample` makes its images this many at a time (memory stays bounded for any n).
+SAMPLE_BATCH = 16
+#: :meth:`Run.translate` converges in hundreds of steps; far more is a typo, not a wish to wait.
+MAX_TRANSLATE_STEPS = 100_000
 
 
 def _plugins(plugins: PluginSet | None, plugins_dir: Sequence[PathLike] | PathLike = ()
@@ -71,11 +74,18 @@ def _override_list(overrides: Overrides | None) -> list[str]:
     if isinstance(overrides, str):
         return [overrides]
     if isinstance(overrides, Mapping):
-        import tomli_w
+        from gan_adapt.errors import RecipeError
+        from gan_adapt.recipe.schema import override_text
 
-        # tomli_w writes `v = <literal>`; the literal is what --set takes.
-        return [f"{key}={tomli_w.dumps({'v': value}).strip()[4:]}"
-                for key, value in overrides.items()]
+        texts, problems = [], []
+        for key, value in overrides.items():
+            try:
+                texts.append(override_text(str(key), value))
+            except ValueError as exc:  # the same refusal as a sweep grid's value
+                problems.append(f"overrides[{str(key)!r}]: {exc}")
+        if problems:
+            raise RecipeError(problems, "overrides")
+        return texts
     return [str(item) for item in overrides]
 
 
@@ -243,17 +253,24 @@ class Run:
     @cached_property
     def metrics(self) -> dict[str, float]:
         """Final term values (``metrics.json``: the mean of each term's last logged values)."""
-        return _read_json_dict(self.folder / "metrics.json")
+        from gan_adapt.engine.run_records import read_mapping
+
+        return read_mapping(self.folder / "metrics.json", numbers=True) or {}
 
     @property
     def evaluation(self) -> dict[str, float]:
         """The metrics of ``eval.json`` (empty until the run is evaluated)."""
-        return _read_json_dict(self.folder / "eval.json").get("metrics", {})
+        from gan_adapt.engine.run_records import read_eval
+
+        return (read_eval(self.folder) or {}).get("metrics", {})
 
     @cached_property
     def paths(self) -> dict[str, Path]:
         """The outputs of ``result.json`` (generator, samples, metrics, ...) as full paths."""
-        outputs = _read_json_dict(self.folder / "result.json").get("outputs", {})
+        from gan_adapt.engine.run_records import read_outputs
+
+        result = self.folder / "result.json"
+        outputs = read_outputs(self.folder) if result.exists() or result.is_symlink() else {}
         return {key: self.folder / relative for key, relative in outputs.items()}
 
     @cached_property
@@ -268,19 +285,34 @@ class Run:
         """``n`` images ``[n, 3, R, R]`` in ``[-1, 1]`` from the ``"adapted"`` (or ``"source"``)
         generator. The latents come from ``seed`` alone, so the same seed gives the same latents
         through either generator; ``truncation`` defaults to the recipe's ``output.truncation``.
+
+        ``n`` must be a whole number whose images fit in half the device's memory; they are
+        made :data:`SAMPLE_BATCH` at a time. A bad ``n``, ``seed`` or ``truncation`` raises
+        :class:`~gan_adapt.recipe.user_numbers.NumberError` (also a ``ValueError``).
         """
         import torch
 
+        from gan_adapt.recipe import user_numbers
+
         if generator not in ("adapted", "source"):
             raise ValueError(f"generator must be 'adapted' or 'source', got {generator!r}")
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+        seed = user_numbers.seed(seed)
+        if truncation is not None:
+            truncation = user_numbers.truncation(truncation)
         G = self.adapted if generator == "adapted" else self.source
+        n = user_numbers.sample_count(n, G.img_resolution, "n", self.device)
         psi = self.recipe.recipe.output.truncation if truncation is None else truncation
         z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed))
+        images = None
         with torch.no_grad():
-            ws = G.mapping(z.to(self.device), truncation_psi=psi)
-            return G.synthesis(ws, noise_mode="const").clamp(-1, 1)
+            for first in range(0, n, SAMPLE_BATCH):
+                ws = G.mapping(z[first:first + SAMPLE_BATCH].to(self.device),
+                               truncation_psi=psi)
+                batch = G.synthesis(ws, noise_mode="const").clamp(-1, 1)
+                if images is None:  # one output tensor, filled batch by batch
+                    images = batch.new_empty((n, *batch.shape[1:]))
+                images[first:first + len(batch)] = batch
+        return images
 
     def compare(self, n: int = 8, seed: int = 0, truncation: float | None = None) -> Image.Image:
         """One image: ``n`` source samples (top row) over the same latents adapted (bottom)."""
@@ -299,8 +331,11 @@ class Run:
         synthesise that latent with G_t."""
         import torch
 
+        from gan_adapt.recipe import user_numbers
         from gan_adapt.api.inversion import invert
 
+        steps = user_numbers.whole_number(steps, "steps", 0, MAX_TRANSLATE_STEPS)
+        lr = user_numbers.finite(lr, "lr", positive=True)
         picture = _image_tensor(image, self.source.img_resolution).to(self.device)
         w = invert(self.source, picture, steps=steps, lr=lr)
         with torch.no_grad():
@@ -314,13 +349,23 @@ class Run:
 
     # -- display -----------------------------------------------------------------------------
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.folder)!r}, status={self.status!r})"
+        return f"{type(self).__name__}({str(self.folder)!r}, status={self._shown_status()!r})"
+
+    def _shown_status(self) -> str:
+        """:attr:`status` for display: a damaged run.json shows as "unreadable" (a repr never
+        raises; the damage is reported when the folder is used)."""
+        from gan_adapt.errors import GanAdaptError
+
+        try:
+            return self.status
+        except GanAdaptError:
+            return "unreadable"
 
     def _repr_html_(self) -> str:
         """Target and reference, the newest sample grid, metrics: read from the folder only."""
         from gan_adapt.api.display import escape, img_tag, values_table
 
-        parts = [f"<b>run {escape(self.name)}</b> ({escape(self.status)}) "
+        parts = [f"<b>run {escape(self.name)}</b> ({escape(self._shown_status())}) "
                  f"<code>{escape(self.folder)}</code><br>"]
         reference = self.folder / "search" / "target_vs_reference.png"
         if reference.is_file():
@@ -333,10 +378,16 @@ class Run:
             step = step_of(grids[-1], ".png")
             parts.append(img_tag(grids[-1].read_bytes(), f"samples at step {step}",
                                  f"step {step}: source (top), adapted (bottom)", scale=2))
-        if self.metrics:
-            parts.append("<p>final term values</p>" + values_table(self.metrics, ("term", "value")))
-        if self.evaluation:
-            parts.append("<p>evaluation (eval.json)</p>" + values_table(self.evaluation))
+        from gan_adapt.errors import GanAdaptError
+
+        try:
+            if self.metrics:
+                parts.append("<p>final term values</p>"
+                             + values_table(self.metrics, ("term", "value")))
+            if self.evaluation:
+                parts.append("<p>evaluation (eval.json)</p>" + values_table(self.evaluation))
+        except GanAdaptError as exc:  # a damaged record is shown as such, not as a traceback
+            parts.append(f"<p>{escape(exc)}</p>")
         return "".join(parts)
 
 
@@ -433,26 +484,25 @@ def evaluate(folder: PathLike, *, n: int = 1000, seed: int = 0, batch: int = 16,
     ``seed`` in batches of ``batch``; ``lpips`` / ``clip`` name the instruments (``"recipe"``:
     the recipe's own); ``target_dir`` adds FID and KID against real target-domain images.
     """
+    from gan_adapt.recipe import user_numbers
     from gan_adapt.engine.build import resolve_device
     from gan_adapt.evaluation.evaluate import EvalSettings, evaluate_run
 
-    settings = EvalSettings(n=n, seed=seed, batch=batch, truncation=truncation)
+    device = resolve_device(device)
+    # Evaluation keeps every sample's latent, embeddings and features (tens of kilobytes) in
+    # memory: n is bounded as sample()'s is for 32x32 images; the batch, by the generator's
+    # resolution (see evaluate_generators).
+    settings = EvalSettings(n=user_numbers.sample_count(n, 32, "n", device, minimum=2),
+                            seed=user_numbers.seed(seed),
+                            batch=user_numbers.whole_number(batch, "batch", 1),
+                            truncation=user_numbers.truncation(truncation))
     return evaluate_run(folder, _plugins(plugins, plugins_dir), settings, target_dir=target_dir,
-                        lpips=lpips, clip=clip, fid_features=fid_features,
-                        device=resolve_device(device), out=out)
+                        lpips=lpips, clip=clip, fid_features=fid_features, device=device,
+                        out=out)
 
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _read_json_dict(path: Path) -> dict[str, Any]:
-    """A JSON object from the run folder; {} when the file is missing or not an object."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _image_tensor(image: PathLike | Image.Image | torch.Tensor, size: int) -> torch.Tensor:
@@ -461,16 +511,20 @@ def _image_tensor(image: PathLike | Image.Image | torch.Tensor, size: int) -> to
 
     from gan_adapt.io.images import load_image, square_resize
 
+    from gan_adapt.recipe.user_numbers import NumberError, image_tensor
+
     if isinstance(image, (str, Path)):
         return load_image(image, size)
     if isinstance(image, torch.Tensor):
-        tensor = image.detach().float().cpu()
-        tensor = tensor.unsqueeze(0) if tensor.dim() == 3 else tensor
-        if tensor.dim() != 4 or tensor.shape[:2] != (1, 3):
-            raise ValueError(f"expected a [1, 3, H, W] image tensor, got {list(image.shape)}")
+        tensor = image_tensor(image.detach().cpu())
         return square_resize(tensor.clamp(-1, 1), size)
     import numpy as np
 
+    if not hasattr(image, "convert"):
+        raise NumberError(f"image must be a path, a PIL image or a [1, 3, H, W] tensor, got "
+                          f"{type(image).__name__}")
+    if min(image.size) < 1:
+        raise NumberError(f"image: the image is empty ({image.size[0]}x{image.size[1]} pixels)")
     array = np.asarray(image.convert("RGB"), dtype=np.float32) / 127.5 - 1.0
     return square_resize(torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0), size)
 

@@ -111,7 +111,8 @@ class PluginGroup(click.Group):
 
 _plugins_dir = click.option(
     "--plugins-dir", type=click.Path(file_okay=False), multiple=True,
-    help="Also load every .py file of this folder as a plugin (repeatable).")
+    help="Also load every .py file of this folder as a plugin, or, for a folder with a "
+         "pyproject.toml, the plugin package it declares, without installing it (repeatable).")
 _prefer_plugin = click.option(
     "--prefer-plugin", multiple=True, metavar="NAME", expose_value=False,
     callback=_remember_preference,
@@ -210,22 +211,29 @@ def validate(recipes: tuple[str, ...], overrides: tuple[str, ...],
              plugins_dir: tuple[str, ...], show: bool) -> None:
     """Check RECIPES (and overrides) without building any model; report every problem.
 
-    Settings that are valid but can never take effect are reported as warnings."""
+    Settings that are valid but can never take effect are reported as warnings; deliberate ones
+    that only cost nothing (a paper's idle R1 interval) as one note each, however many recipes
+    share them."""
     from gan_adapt.errors import RecipeError
     from gan_adapt.recipe.schema import read_and_validate
-    from gan_adapt.recipe.warnings import ineffective_settings
+    from gan_adapt.recipe.warnings import idle_setting_notes, ineffective_settings
 
     plugin_set = get_plugins(plugins_dir)
+    problems: list[str] = []
     failed = []
+    notes: dict[str, list[str]] = {}  # note -> the recipes it applies to
     for path in recipes:
         try:
             validated = read_and_validate(path, plugin_set, overrides=list(overrides))
         except RecipeError as exc:
-            click.echo(f"{path}: {exc}", err=True)
             failed.append(path)
+            problems += exc.problems if len(recipes) == 1 else \
+                [f"{path}: {problem}" for problem in exc.problems]
             continue
         for line in ineffective_settings(validated):
             click.echo(f"{path}: warning: {line}", err=True)
+        for line in idle_setting_notes(validated):
+            notes.setdefault(line, []).append(path)
         if show:
             from gan_adapt.recipe.show import resolved_toml
 
@@ -233,9 +241,11 @@ def validate(recipes: tuple[str, ...], overrides: tuple[str, ...],
             continue
         n = len(validated.params)
         click.echo(f"{path}: OK (recipe {validated.recipe.name!r}, {n} components)")
-    if failed:
-        raise RecipeError([f"{len(failed)} of {len(recipes)} recipe(s) are invalid: "
-                           + ", ".join(failed)])
+    for line, paths in notes.items():
+        where = paths[0] if len(paths) == 1 else f"{len(paths)} recipes: {', '.join(paths)}"
+        click.echo(f"note: {line} ({where})", err=True)
+    if failed:  # one count for everything: the problems, each named with its recipe
+        raise RecipeError(problems, failed[0] if len(recipes) == 1 else None)
 
 
 @cli.command()
@@ -257,13 +267,16 @@ def weights(as_json: bool) -> None:
 
 @cli.command()
 @plugins_dir_option
-def plugins(plugins_dir: tuple[str, ...]) -> None:
+@click.option("--check", is_flag=True,
+              help="Also import every component's lazy target and report each that fails "
+                   "(exit code 1 if any plugin or component is broken).")
+def plugins(plugins_dir: tuple[str, ...], check: bool) -> None:
     """List loaded plugins, their versions and what each registered."""
     from rich.console import Console
     from rich.table import Table
 
     plugin_set = get_plugins(plugins_dir, collect=False)
-    plugin_set.collect()
+    registry = plugin_set.collect()
     table = Table("plugin", "version", "origin", "components")
     for name, info in plugin_set.plugins.items():
         table.add_row(name, info.version, info.origin,
@@ -275,6 +288,27 @@ def plugins(plugins_dir: tuple[str, ...]) -> None:
         console.print(f"[red]{what}[/red] {failure.name}: {failure.error}", markup=True,
                       highlight=False)
     plugin_set.raise_conflicts()
+    if check:
+        _check_components(registry, len(plugin_set.failures))
+
+
+def _check_components(registry: Any, failed_plugins: int) -> None:
+    """``plugins --check``: import every lazy target; one line per broken component; a
+    PluginError (exit code 1) counting the problems, if any."""
+    from gan_adapt.errors import PluginError
+
+    components = registry.components()
+    broken = []
+    for component in components:
+        problem = component.import_problem()
+        if problem:
+            broken.append(component)
+            click.echo(f"broken: {component.describe_broken(problem)}", err=True)
+    if broken or failed_plugins:
+        parts = [f"{len(broken)} component(s) cannot be imported"] if broken else []
+        parts += [f"{failed_plugins} plugin(s) failed to load"] if failed_plugins else []
+        raise PluginError(" and ".join(parts) + " (see above)")
+    click.echo(f"All {len(components)} components import.")
 
 
 @cli.command()
@@ -293,10 +327,18 @@ def components(kind: str | None, plugins_dir: tuple[str, ...]) -> None:
                             f"kinds are {', '.join(KINDS)}")
     plugin_set = get_plugins(plugins_dir)
     table = Table("kind", "name", "plugin", "parameters", "description")
+    broken = []
     for component in plugin_set.registry.components(kind):
+        problem = component.import_problem()  # a misspelt lazy target must not hide the rest
+        if problem:
+            broken.append(component.describe_broken(problem))
+            continue
         table.add_row(component.kind, component.name, component.source,
                       describe_params(component.params_model), component.doc)
     Console(width=200).print(table)
+    for line in broken:
+        click.echo(f"warning: {line} (not listed; `gan-adapt plugins --check` checks them all)",
+                   err=True)
 
 
 @cli.command("new-plugin")
@@ -310,9 +352,11 @@ def new_plugin(name: str, out: str) -> None:
 
     root = create(name, out)
     n = names(name)
-    click.echo(f"Wrote {root}\n  pip install -e {root}\n  gan-adapt plugins\n"
-               f"  gan-adapt run {root / 'recipes' / (n['name'] + '-smoke.toml')}\n"
-               f"  pytest {root / 'tests'}")
+    recipe = root / "recipes" / (n["name"] + "-smoke.toml")
+    click.echo(f"Wrote {root}\n  pytest {root / 'tests'}\n"
+               f"  gan-adapt plugins --check --plugins-dir {root}\n"
+               f"  gan-adapt run {recipe} --plugins-dir {root}\n"
+               f"  pip install -e {root}   (then every command sees it, without --plugins-dir)")
 
 
 def resume_command(folder: Any, plugin_set: Any) -> str:

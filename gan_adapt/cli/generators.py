@@ -39,18 +39,21 @@ def sample(checkpoint: str, n: int, seed: int, truncation: float, out: str, nrow
     """Write a grid of N samples of CHECKPOINT (a path or a model-zoo name) to a PNG."""
     import torch
 
+    from gan_adapt.recipe import user_numbers
     from gan_adapt.generators import load
     from gan_adapt.io.images import save_grid
 
+    seed = user_numbers.seed(seed, "--seed")
+    truncation = user_numbers.truncation(truncation, "--truncation")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     G = load(checkpoint, which=which, device=device)
+    n = user_numbers.sample_count(n, G.img_resolution, "--n", torch.device(device))
+    class_idx = user_numbers.class_index(class_idx, G.c_dim, "--class")
+    nrow = min(nrow, n) if nrow else None  # more columns than images would only add blank
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(n, G.z_dim, generator=gen)
     c = None
     if G.c_dim:
-        if class_idx is not None and class_idx >= G.c_dim:
-            raise GanAdaptError(f"--class {class_idx} is out of range: the generator has "
-                                f"{G.c_dim} classes (0..{G.c_dim - 1})")
         labels = (torch.full((n,), class_idx) if class_idx is not None
                   else torch.randint(G.c_dim, (n,), generator=gen))
         c = torch.nn.functional.one_hot(labels, G.c_dim).float()
@@ -60,6 +63,10 @@ def sample(checkpoint: str, n: int, seed: int, truncation: float, out: str, nrow
             zi = z[i:i + batch].to(device)
             ci = c[i:i + batch].to(device) if c is not None else None
             images.append(G(zi, ci, truncation_psi=truncation, noise_mode=noise_mode).cpu())
+    if not all(bool(torch.isfinite(batch_images).all()) for batch_images in images):
+        raise GanAdaptError(f"{checkpoint}: the generator produced NaN or infinite pixels "
+                            f"(truncation {truncation}); no grid was written. Are its weights "
+                            "damaged?")
     path = save_grid(torch.cat(images), out, nrow or math.ceil(math.sqrt(n)))
     click.echo(f"wrote {n} samples ({G.img_resolution}x{G.img_resolution}) to {path}")
 

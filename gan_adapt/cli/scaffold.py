@@ -16,25 +16,39 @@ runs offline on tiny models:
         recipes/assets/                a tiny random StyleGAN2 checkpoint and a target image
         tests/test_NAME.py             contract and recipe tests (test kit of gan_adapt.plugin)
 
-``pip install -e gan-adapt-NAME`` then ``pytest gan-adapt-NAME/tests`` passes, and
-``gan-adapt run gan-adapt-NAME/recipes/NAME-smoke.toml`` runs.
+``pytest gan-adapt-NAME/tests`` passes and
+``gan-adapt run gan-adapt-NAME/recipes/NAME-smoke.toml --plugins-dir gan-adapt-NAME`` runs,
+installed or not: ``--plugins-dir`` reads a package folder's entry points from its
+``pyproject.toml``, the tests run the recipe in-process with :func:`gan_adapt.testing.run_recipe`,
+and the recipe's ``requires`` names the entry point, which is the plugin's name either way.
+``pip install -e gan-adapt-NAME`` makes it a plugin of every command, without the option.
+The generated code passes ``ruff check`` with the rules its ``pyproject.toml`` sets.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 from gan_adapt.errors import InputError
 
-_NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+#: The whole name must match (``fullmatch``: a ``$`` would let a trailing newline through).
+_NAME = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
+#: Longer names would push the generated code past its 100-character lines.
+MAX_NAME_LENGTH = 24
 
 
 def names(name: str) -> dict[str, str]:
     """The names a plugin called ``name`` uses (see docs/plugins.md, naming conventions)."""
-    if not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
         raise InputError(f"new-plugin {name!r}: a plugin name is lower-case letters and digits, "
-                         "words joined by '-' or '_', starting with a letter (e.g. 'sketch-loss')")
+                         "words joined by '-' or '_', starting with a letter, at most "
+                         f"{MAX_NAME_LENGTH} characters (longer names would push the generated "
+                         "code past its 100-character lines), no spaces or control characters "
+                         "(e.g. 'sketch-loss')")
     snake = name.replace("-", "_")
     return {"name": name, "snake": snake, "dist": f"gan-adapt-{name.replace('_', '-')}",
             "package": f"gan_adapt_{snake}", "loss": f"{snake}_embedding",
@@ -47,19 +61,62 @@ def create(name: str, out: str | Path = ".") -> Path:
     from gan_adapt._version import __version__
 
     n = names(name)
-    root = Path(out) / n["dist"]
-    if root.exists():
+    out = Path(out)
+    root = out / n["dist"]
+    if root.exists() or root.is_symlink():
         raise InputError(f"{root} already exists; choose another name or --out folder")
     files = {path.format(**n): _fill(text, n, __version__) for path, text in TEMPLATES.items()}
+    # Built in a temporary folder beside the destination, then renamed into place (one atomic
+    # step on one file system): a failure half-way leaves nothing behind.
+    created = _first_missing(out)
+    staging = None
     try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{n['dist']}.", suffix=".partial", dir=out))
         for relative, text in files.items():
-            target = root / relative
+            target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-        _write_assets(root / "recipes" / "assets")
-    except OSError as exc:
-        raise InputError(f"cannot write {root}: {exc.strerror or exc}") from None
+        _write_assets(staging / "recipes" / "assets")
+        from gan_adapt.io.atomic_files import _umask
+
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes a private folder
+        if root.exists() or root.is_symlink():  # appeared meanwhile: never replace it
+            raise FileExistsError(17, "it appeared while the package was being written")
+        os.rename(staging, root)
+    except BaseException as exc:
+        _remove_partial(staging, out, created)
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write {root}: {exc.strerror or exc}. Nothing was left "
+                             "behind.") from None
+        raise
     return root
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost folder of ``folder``'s path that does not exist yet (None: it exists)."""
+    missing = None
+    for candidate in [folder, *folder.parents]:
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
+
+
+def _remove_partial(staging: Path | None, out: Path, created: Path | None) -> None:
+    """Delete the staging folder, and the folders ``create`` made to hold it."""
+    if staging is not None:
+        shutil.rmtree(staging, ignore_errors=True)
+    if created is None:
+        return
+    for folder in [out, *out.parents]:
+        try:
+            folder.rmdir()  # only while empty: nothing of anyone else's is removed
+        except OSError:
+            return
+        if folder == created:
+            return
+
 
 
 def _fill(text: str, n: dict[str, str], version: str) -> str:
@@ -106,6 +163,14 @@ include = ["@package@*"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
+# The tests import the package from this folder, so they pass before `pip install -e .` too.
+pythonpath = ["."]
+
+[tool.ruff]
+line-length = 100
+
+[tool.ruff.lint]
+select = ["E", "F", "W", "I", "B", "UP"]
 '''
 
 TEMPLATES["README.md"] = '''\
@@ -119,13 +184,17 @@ A gan-adapt plugin, started with `gan-adapt new-plugin @name@`.
 | `@objective@` | search objective | mean absolute pixel difference of G_s(w) and the target, at low resolution |
 | `@encoder@` | encoder | a frozen random conv net, global-pooled and L2-normalised |
 
-    pip install -e .                                   # registers the entry point
-    gan-adapt plugins                                  # lists @snake@ and its components
-    gan-adapt run recipes/@name@-smoke.toml            # tiny offline models, seconds
-    pytest                                             # contract and gradient checks
+    pytest                                             # contracts, gradients, the recipe
+    gan-adapt plugins --plugins-dir .                  # lists @snake@ and its components
+    gan-adapt run recipes/@name@-smoke.toml --plugins-dir .   # tiny offline models, seconds
+    pip install -e .                                   # then every command sees the plugin
+
+`--plugins-dir .` reads the entry point from `pyproject.toml` and imports the package from
+this folder, so nothing needs installing while you work on it.
 
 Tests use the test kit that ships with gan-adapt, in `gan_adapt.plugin`: tiny models,
-`make_context` / `make_step` and `check_term` / `check_encoder`.
+`make_context` / `make_step`, `check_term` / `check_encoder`, and `run_recipe`, which runs a
+recipe in-process with this plugin for a few steps.
 '''
 
 TEMPLATES["{package}/__init__.py"] = '''\
@@ -154,17 +223,28 @@ from @package@ import params
 
 @hookimpl
 def register_losses(register: Any) -> None:
-    register("@loss@", lazy("@package@.loss:EmbeddingDistance", params.EmbeddingDistanceParams))
+    register(
+        "@loss@",
+        lazy("@package@.loss:EmbeddingDistance",
+             params.EmbeddingDistanceParams),
+    )
 
 
 @hookimpl
 def register_search_objectives(register: Any) -> None:
-    register("@objective@", lazy("@package@.search:PixelDistance", params.PixelDistanceParams))
+    register(
+        "@objective@",
+        lazy("@package@.search:PixelDistance", params.PixelDistanceParams),
+    )
 
 
 @hookimpl
 def register_encoders(register: Any) -> None:
-    register("@encoder@", lazy("@package@.encoder:build_pool_encoder", params.PoolEncoderParams))
+    register(
+        "@encoder@",
+        lazy("@package@.encoder:build_pool_encoder",
+             params.PoolEncoderParams),
+    )
 '''
 
 TEMPLATES["{package}/params.py"] = '''\
@@ -203,12 +283,12 @@ class PoolEncoderParams(BaseModel):
 '''
 
 TEMPLATES["{package}/loss.py"] = '''\
-"""``@loss@``: a loss term on an encoder's embeddings (the pattern of every CLIP-space term)."""
+"""``@loss@``: a loss term on an encoder's embeddings
+(the pattern of every CLIP-space term)."""
 
 from __future__ import annotations
 
 import torch
-
 from gan_adapt.plugin import BuildContext, GanAdaptError, Step
 
 from @package@.params import EmbeddingDistanceParams
@@ -221,7 +301,8 @@ class EmbeddingDistance:
 
     def __init__(self, params: EmbeddingDistanceParams, ctx: BuildContext) -> None:
         if ctx.target.image is None:  # a user error: say what to add to the recipe
-            raise GanAdaptError("@loss@ compares with a target image; set target.image")
+            raise GanAdaptError("@loss@ compares with a target image; "
+                                "set target.image")
         self.encoder = ctx.encoder(params.encoder)
         with torch.no_grad():  # a constant, computed once at build time
             self.target = self.encoder.embed_images(ctx.target.image)  # [1, D], unit length
@@ -236,13 +317,13 @@ class EmbeddingDistance:
 '''
 
 TEMPLATES["{package}/search.py"] = '''\
-"""``@objective@``: a search objective (the latent search minimises it over w)."""
+"""``@objective@``: a search objective
+(the latent search minimises it over w)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
 from gan_adapt.plugin import BuildContext, GanAdaptError, Step
 
 from @package@.params import PixelDistanceParams
@@ -255,7 +336,8 @@ class PixelDistance:
 
     def __init__(self, params: PixelDistanceParams, ctx: BuildContext) -> None:
         if ctx.target.image is None:
-            raise GanAdaptError("@objective@ compares with a target image; set target.image")
+            raise GanAdaptError("@objective@ compares with a target image; "
+                                "set target.image")
         self.size = params.size
         self.target = F.adaptive_avg_pool2d(ctx.target.image, self.size)
 
@@ -266,16 +348,17 @@ class PixelDistance:
 '''
 
 TEMPLATES["{package}/encoder.py"] = '''\
-"""``@encoder@``: an encoder backbone. EncoderBase does the preprocessing (range, crop, resize,
-mean/std), the L2 normalisation, patches, batching and mixed precision; a backbone writes
-``encode(pixels) -> [B, embed_dim]`` only."""
+"""``@encoder@``: an encoder backbone.
+
+EncoderBase does the preprocessing (range, crop, resize, mean/std), the L2 normalisation,
+patches, batching and mixed precision; a backbone writes ``encode(pixels) -> [B, embed_dim]``
+only."""
 
 from __future__ import annotations
 
 import torch
-from torch import nn
-
 from gan_adapt.plugin import EncoderBase
+from torch import nn
 
 from @package@.params import PoolEncoderParams
 
@@ -285,7 +368,8 @@ class PoolEncoder(EncoderBase):
 
     def __init__(self, params: PoolEncoderParams) -> None:
         super().__init__(input_size=params.input_size, embed_dim=params.embed_dim,
-                         mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), name="@encoder@")
+                         mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+                         name="@encoder@")
         gen = torch.Generator().manual_seed(params.seed)
         self.net = nn.Sequential(nn.Conv2d(3, 32, 3, stride=2, padding=1), nn.GELU(),
                                  nn.Conv2d(32, params.embed_dim, 3, stride=2, padding=1))
@@ -308,7 +392,7 @@ TEMPLATES["recipes/{name}-smoke.toml"] = '''\
 #   gan-adapt run recipes/@name@-smoke.toml
 name = "@name@-smoke"
 description = "The @snake@ plugin's loss, search objective and encoder on a tiny random StyleGAN2."
-requires = ["@dist@"]
+requires = ["@snake@"]  # the entry point's name: the plugin, installed or --plugins-dir
 device = "cpu"
 
 [generator]
@@ -366,21 +450,27 @@ n_samples = 4
 '''
 
 TEMPLATES["tests/test_{snake}.py"] = '''\
-"""Tests of @dist@ with gan-adapt's test kit (in gan_adapt.plugin): offline, on tiny models."""
+"""Tests of @dist@
+with gan-adapt's test kit (in gan_adapt.plugin): offline, on tiny models.
+
+They need no install: pytest imports the package from the folder above (``pythonpath`` in
+pyproject.toml), and ``run_recipe`` loads the plugin from that folder's entry point.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from gan_adapt.plugin import check_encoder, check_term, make_context, make_step
+from gan_adapt.plugin import check_encoder, check_term, make_context, make_step, run_recipe
 
 from @package@.encoder import PoolEncoder
 from @package@.loss import EmbeddingDistance
-from @package@.params import EmbeddingDistanceParams, PixelDistanceParams, PoolEncoderParams
+from @package@.params import (
+    EmbeddingDistanceParams,
+    PixelDistanceParams,
+    PoolEncoderParams,
+)
 from @package@.search import PixelDistance
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -413,17 +503,17 @@ def test_the_plugin_registers_its_components():
     from @package@ import plugin
 
     registry = load_plugins(entry_points=False, extra=[plugin]).registry
-    for kind, name in [("loss", "@loss@"), ("search_objective", "@objective@"),
+    for kind, name in [("loss", "@loss@"),
+                       ("search_objective", "@objective@"),
                        ("encoder", "@encoder@")]:
         assert registry.get(kind, name) is not None, (kind, name)
 
 
 def test_the_recipe_runs(tmp_path):
-    out = tmp_path / "run"
-    result = subprocess.run(
-        [sys.executable, "-m", "gan_adapt", "run", str(ROOT / "recipes" / "@name@-smoke.toml"),
-         "--out", str(out), "--set", "search.steps=2", "--set", "adapt.steps=2",
-         "--check-plugins"], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    assert (out / "generator").is_dir() and "@loss@" in (out / "metrics.json").read_text()
+    # The plugin as this folder's pyproject.toml declares it (installed or not), 2 steps each
+    # phase, with the engine's plugin contract checks on.
+    recipe = ROOT / "recipes" / "@name@-smoke.toml"
+    result = run_recipe(recipe, plugins=[ROOT], steps=2, out=tmp_path / "run")
+    assert result.status == "done" and result.steps_done == 2
+    assert "@loss@" in (result.folder / "metrics.json").read_text()
 '''

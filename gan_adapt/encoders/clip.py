@@ -130,7 +130,7 @@ def build_clip(model: str = "ViT-B-32", pretrained: str | None = "openai", *,
 def _shipped_clip(model: str, model_cfg: dict | None,
                   checkpoint: str | Path | None) -> tuple[dict, Path]:
     """The architecture and weights file of the shipped CLIP ``model`` (sha256 checked)."""
-    import json
+    from gan_adapt.io.json_files import read_object
 
     entry = shipped.lookup(model)
     if entry is None or entry.get("kind") != "clip":
@@ -141,7 +141,7 @@ def _shipped_clip(model: str, model_cfg: dict | None,
         raise GanAdaptError(f"The shipped CLIP {model!r} brings its own architecture and "
                             "weights; remove model_cfg and checkpoint from its parameters.")
     folder = shipped.path(model)
-    info = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    info = read_object(folder / "config.json", what="model config", error=CheckpointError)
     return info["model_cfg"], folder / "open_clip_model.safetensors"
 
 

@@ -166,10 +166,12 @@ class ClipFeatureDistance(nn.Module):
         if pretrained:
             encoder = build_clip(name, "gan-adapt")
         else:
-            import json
-
             from gan_adapt.weights import shipped
-            config = json.loads((shipped.path(name) / "config.json").read_text("utf-8"))
+            from gan_adapt.errors import CheckpointError
+            from gan_adapt.io.json_files import read_object
+
+            config = read_object(shipped.path(name) / "config.json", what="model config",
+                                 error=CheckpointError)
             encoder = build_clip(name, None, model_cfg=config["model_cfg"])
         self.visual = encoder.model.visual.float().eval().requires_grad_(False)
         self.register_buffer("mean", encoder.mean.reshape(1, 3, 1, 1).float().clone(),

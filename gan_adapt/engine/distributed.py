@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import torch
 
+from gan_adapt.errors import InputError
+
 
 @dataclass(frozen=True)
 class Distributed:
@@ -114,20 +116,65 @@ def current() -> Distributed:
 def init_from_env() -> Distributed:
     """Join the process group torchrun describes (``WORLD_SIZE`` > 1), else a single process.
 
-    CUDA runs use NCCL with one GPU per local rank; CPU runs use gloo.
+    CUDA runs use NCCL with one GPU per local rank; CPU runs use gloo. A malformed ``WORLD_SIZE``,
+    ``RANK`` or ``LOCAL_RANK`` is refused with one line naming the variable.
     """
     global _current
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = _env_int("WORLD_SIZE", 1, MAX_WORLD_SIZE)
+    last = world - 1 if world > 1 else MAX_WORLD_SIZE  # one process ignores ranks' values
+    rank = _env_int("RANK", 0, last)
+    local_rank = _env_int("LOCAL_RANK", 0, last)
     if world <= 1:
         _current = Distributed()
         return _current
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-            dist.init_process_group("nccl")
-        else:
-            dist.init_process_group("gloo")
+        try:
+            if torch.cuda.is_available():
+                if local_rank >= torch.cuda.device_count():
+                    raise DistributedSetupError(
+                        f"LOCAL_RANK={local_rank}, but this machine has "
+                        f"{torch.cuda.device_count()} GPU(s); torchrun's --nproc_per_node must "
+                        "not exceed them")
+                torch.cuda.set_device(local_rank)
+                dist.init_process_group("nccl")
+            else:
+                dist.init_process_group("gloo")
+        except ValueError as exc:  # torch's env:// rendezvous: a missing or bad variable
+            reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+            raise DistributedSetupError(
+                f"cannot join the process group WORLD_SIZE={world} RANK={rank} describes: "
+                f"{reason} (start "
+                "multi-process runs with torchrun, which sets every variable; unset WORLD_SIZE "
+                "for one process)") from None
     _current = Distributed(dist.get_rank(), dist.get_world_size())
     return _current
+
+
+#: More processes than any job has; a larger WORLD_SIZE is a typo.
+MAX_WORLD_SIZE = 1 << 20
+
+
+class DistributedSetupError(InputError):
+    """torchrun's environment (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``) is malformed."""
+
+
+def _env_int(name: str, default: int, maximum: int) -> int:
+    """The whole number in the environment variable ``name`` (``default`` when unset), which
+    must lie in ``[0, maximum]`` (``[1, maximum]`` for WORLD_SIZE)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    minimum = 1 if name == "WORLD_SIZE" else 0
+    shown = raw if len(raw) <= 40 else raw[:40] + "..."
+    text = raw.strip()
+    value = int(text) if text.isascii() and text.lstrip("+-").isdigit() else None
+    if value is None or not minimum <= value <= maximum:
+        where = f"a whole number from {minimum} to {maximum}"
+        context = (f" (WORLD_SIZE is {os.environ.get('WORLD_SIZE', '1 (unset)')})"
+                   if name != "WORLD_SIZE" else "")
+        raise DistributedSetupError(
+            f"the environment variable {name}={shown!r} is not {where}{context}. torchrun sets "
+            f"it for multi-process runs; unset it to run one process")
+    return value

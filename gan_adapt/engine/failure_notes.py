@@ -4,11 +4,7 @@ user what the folder keeps and how to go on."""
 from __future__ import annotations
 
 from gan_adapt.engine.run_state import RunState
-from gan_adapt.errors import (
-    GanAdaptError,
-    OutOfMemory,
-    TrainingDiverged,
-)
+from gan_adapt.errors import GanAdaptError, OutOfMemory, PluginError, TrainingDiverged
 from gan_adapt.recipe.schedule import step_kind
 
 
@@ -46,6 +42,27 @@ def record_failure(state: RunState, exc: BaseException) -> None:
         exc.add_note(f"The run folder {root} is marked failed and {kept}. A resume keeps the "
                      "recipe, so it helps only if other processes held the memory (gan-adapt "
                      f"run --resume {root}); to use a memory mode, start a new run.")
+    elif _plugin_caused(exc) and _has_plugin_code(state):
+        # Fixing a plugin changes its code, and a plain resume refuses changed plugin code
+        # (gan_adapt.plugin_host.provenance.check_resume_plugins): name the option that accepts it.
+        exc.add_note(f"The run folder {root} is marked failed and {kept}. Once the plugin is "
+                     f"fixed, continue with: gan-adapt run --resume {root} "
+                     "--allow-changed-plugins (a resume refuses plugin code that changed since "
+                     "the run started, unless this option accepts it)")
     else:
         exc.add_note(f"The run folder {root} is marked failed and {kept}. Once the cause is "
                      f"fixed, continue with: gan-adapt run --resume {root}")
+
+
+def _plugin_caused(exc: GanAdaptError) -> bool:
+    """True for a failure of a component's code: a broken contract or a crash (PluginError),
+    or a component's own error, which the engine notes as "(raised by ...)"."""
+    return isinstance(exc, PluginError) or any(
+        note.startswith("(raised by ") for note in getattr(exc, "__notes__", ()))
+
+
+def _has_plugin_code(state: RunState) -> bool:
+    """True when the run loaded plugins other than gan-adapt's own, whose code a resume checks
+    (built-in components change only with gan-adapt itself)."""
+    plugins = getattr(state.plugin_set, "plugins", {})
+    return any(info.origin != "builtin" for info in plugins.values())

@@ -1,8 +1,8 @@
 """The engine: from a recipe file to a finished run folder.
 
 :func:`start` is what ``gan-adapt run`` calls, through :func:`gan_adapt.api.public.run`. It
-validates (:func:`read_recipe`), builds every component (so that any user error surfaces before the run
-folder exists), creates the folder and runs the loop in :mod:`gan_adapt.engine.loop`
+validates (:func:`read_recipe`), builds every component (so that any user error surfaces before
+the run folder exists), creates the folder and runs the loop in :mod:`gan_adapt.engine.loop`
 (:func:`start_new`).
 """
 

@@ -35,6 +35,10 @@ _STEP_FILE = re.compile(r"step-(\d{6,})")
 LOCK_NAME = ".run.lock"
 
 
+#: A log line is a few hundred bytes; a million steps' worth is far more than any run logs.
+MAX_LOG_BYTES = 512 * 2 ** 20
+
+
 def step_of(path: Path, suffix: str) -> int | None:
     """The step of a ``step-NNNNNN<suffix>`` file that a run wrote; None for any other name."""
     if not path.name.endswith(suffix):
@@ -202,18 +206,35 @@ class RunFolder:
             raise files.WriteError(self.log, exc) from exc
 
     def read_log(self) -> list[dict[str, Any]]:
-        """Every complete line of the log."""
-        if not self.log.exists():
+        """Every complete line of the log (read line by line, bounded like every record: see
+        :mod:`gan_adapt.io.json_files`; a FIFO or a huge file is refused, never read)."""
+        import stat
+
+        from gan_adapt.errors import DamagedRecordError
+        from gan_adapt.io.json_files import damaged, depth
+        from gan_adapt.io.safe_paths import not_a_file_message, special_file_kind
+
+        try:
+            info = self.log.stat()
+        except FileNotFoundError:
             return []
+        except OSError as exc:
+            raise damaged(self.log, exc.strerror or str(exc)) from None
+        if not stat.S_ISREG(info.st_mode):
+            raise DamagedRecordError(not_a_file_message(
+                self.log, special_file_kind(self.log) or "not a regular file", "log"))
+        if info.st_size > MAX_LOG_BYTES:
+            raise damaged(self.log, f"{info.st_size:,} bytes, far more than a run's log holds")
         records = []
-        for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-            except (json.JSONDecodeError, RecursionError):
-                break  # a line cut by a crash: everything after it is gone too
-            if not isinstance(record, dict):
-                break
-            records.append(record)
+        with open(self.log, "rb") as handle:
+            for raw in handle:
+                try:
+                    record = json.loads(raw.decode("utf-8", errors="replace"))
+                except (json.JSONDecodeError, RecursionError):
+                    break  # a line cut by a crash: everything after it is gone too
+                if not isinstance(record, dict) or depth(record) > 2:
+                    break  # a log record is one flat object of numbers and names
+                records.append(record)
         return records
 
     def truncate_log(self, keep: Any) -> None:

@@ -14,8 +14,6 @@ do not name are kept as they are (a newer gan-adapt may write more).
 
 from __future__ import annotations
 
-import json
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -55,40 +53,18 @@ class EvalRecord(_Record):
 
 def damaged(path: Path, what: str) -> InputError:
     """The one-line error of a damaged run-folder file."""
-    return InputError(f"{path} is damaged: {what}")
+    from gan_adapt.io.json_files import damaged as damaged_file
+
+    return damaged_file(path, what)  # type: ignore[return-value]
 
 
-def read_json(path: str | Path, *, required: bool = True) -> Any:
-    """The JSON value in ``path``, read with bounded memory; None when absent and optional."""
-    path = Path(path)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        if required:
-            raise InputError(f"{path} is missing") from None
-        return None
-    except OSError as exc:
-        raise damaged(path, exc.strerror or str(exc)) from None
-    if not stat.S_ISREG(info.st_mode):  # a FIFO would block the reader forever
-        from gan_adapt.io.safe_paths import not_a_file_message, special_file_kind
+def read_json(path: str | Path, *, required: bool = True, expect: type | None = None) -> Any:
+    """The JSON value in ``path`` (of type ``expect``), read by the one bounded reader (see
+    :mod:`gan_adapt.io.json_files`); None when absent and optional."""
+    from gan_adapt.io.json_files import read_json as read_bounded
 
-        kind = special_file_kind(path) or ("a folder" if stat.S_ISDIR(info.st_mode)
-                                           else "not a regular file")
-        raise InputError(not_a_file_message(path, kind, "record of a run"))
-    if info.st_size > MAX_RECORD_BYTES:
-        raise damaged(path, f"{info.st_size:,} bytes, far more than a record of a run holds")
-    try:
-        text = path.read_bytes().decode("utf-8")
-        return json.loads(text)
-    except OSError as exc:
-        raise damaged(path, exc.strerror or str(exc)) from None
-    except UnicodeDecodeError:
-        raise damaged(path, "not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise damaged(path, f"not valid JSON ({exc.msg} at line {exc.lineno} column "
-                            f"{exc.colno})") from None
-    except RecursionError:
-        raise damaged(path, "JSON nested too deeply") from None
+    return read_bounded(path, required=required, expect=expect, what="record of a run",
+                        max_bytes=MAX_RECORD_BYTES)
 
 
 def read_record(path: str | Path, model: type[BaseModel], *,
@@ -97,11 +73,9 @@ def read_record(path: str | Path, model: type[BaseModel], *,
     from gan_adapt.recipe.schema import pydantic_problems
 
     path = Path(path)
-    data = read_json(path, required=required)
+    data = read_json(path, required=required, expect=dict)
     if data is None and not required:
         return None
-    if not isinstance(data, dict):
-        raise damaged(path, f"expected a JSON object, found {type(data).__name__}")
     try:
         model.model_validate(data)
     except ValidationError as exc:
@@ -112,21 +86,16 @@ def read_record(path: str | Path, model: type[BaseModel], *,
 def read_json_object(path: str | Path) -> dict[str, Any] | None:
     """An optional record holding one JSON object, whatever its values; None when absent."""
     path = Path(path)
-    data = read_json(path, required=False)
-    if data is not None and not isinstance(data, dict):
-        raise damaged(path, f"expected a JSON object, found {type(data).__name__}")
-    return data
+    return read_json(path, required=False, expect=dict)
 
 
 def read_mapping(path: str | Path, *, numbers: bool = False) -> dict[str, Any] | None:
     """An optional file holding one JSON object (``metrics.json``, ``environment.json``);
     with ``numbers`` its values must be numbers (or null)."""
     path = Path(path)
-    data = read_json(path, required=False)
+    data = read_json(path, required=False, expect=dict)
     if data is None:
         return None
-    if not isinstance(data, dict):
-        raise damaged(path, f"expected a JSON object, found {type(data).__name__}")
     if numbers:
         for key, value in data.items():
             if value is not None and (isinstance(value, bool)

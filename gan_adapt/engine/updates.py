@@ -19,6 +19,7 @@ from gan_adapt.errors import (
 )
 from gan_adapt.plugin_host import contracts
 from gan_adapt.plugin_host.context import Step
+from gan_adapt.recipe.schedule import applied_before
 from gan_adapt.recipe.schema import StepKind
 
 
@@ -68,7 +69,8 @@ def discriminator_update(state: RunState, kind: StepKind, index: int, adversaria
     d_step = make_adapt_step(state, kind, index, for_discriminator=True)
     d_losses = {f"D/{t.label}": t.discriminator_loss(d_step) for t in adversarial}
     d_total = sum(d_losses.values())
-    check_finite(d_total, d_losses, index)
+    check_finite(d_total, d_losses, index, terms=adversarial,
+                 schedule=state.validated.recipe.adapt.schedule)
     d_opt.zero_grad(set_to_none=True)
     backward(d_total, adversarial, "discriminator", index)
     state.dist.average_gradients(d_params)
@@ -86,7 +88,8 @@ def generator_update(state: RunState, kind: StepKind, index: int, terms: list[Ac
     request_embeddings(g_step, terms)
     g_losses = {t.label: t(g_step) for t in terms}
     g_total = sum(t.spec.weight * g_losses[t.label] for t in terms)
-    check_finite(g_total, g_losses, index, terms=terms)
+    check_finite(g_total, g_losses, index, terms=terms,
+                 schedule=state.validated.recipe.adapt.schedule)
     if contracts.check_mode():
         contracts.check_first_gradients(state, "generator", terms, g_losses, g_params,
                                         "G_t's trainable parameters")
@@ -188,12 +191,28 @@ def update_ema(ema: Any, model: Any, decay: float) -> None:
 
 
 def check_finite(total: torch.Tensor, parts: dict[str, torch.Tensor], index: int,
-                  phase: str = "adapt", terms: list[ActiveTerm] = ()) -> None:
-    """Stop with the step and the term (its recipe path and plugin) that produced a NaN/Inf."""
+                 phase: str = "adapt", terms: list[ActiveTerm] = (),
+                 schedule: list[StepKind] | None = None) -> None:
+    """Stop with the step and the term (its recipe path and plugin) that produced a NaN/Inf.
+
+    A term that is non-finite the first time it applies has seen no training yet (nothing a
+    learning rate did): the term itself is blamed. ``schedule`` is the adapt schedule (None in
+    the search, whose steps are all of kind "search").
+    """
     if bool(torch.isfinite(total)):
         return
     bad = [name for name, value in parts.items() if not bool(torch.isfinite(value).all())]
-    where = "; ".join(t.describe() for t in terms if t.label in bad)
+    culprits = [t for t in terms if t.label in bad or f"D/{t.label}" in bad]
+    where = "; ".join(t.describe() for t in culprits)
+    first = [t.label for t in culprits
+             if not applied_before(t.spec, None if phase == "search" else schedule, index)]
+    if first and len(first) == len(culprits):
+        advice = (f" The first time {', '.join(first)} applied, before any step it took part in "
+                  "could change the weights: a bug in the term (its plugin), not a learning "
+                  "rate that is too high. Run with --check-plugins to check the term's "
+                  "contracts, and fix or report its plugin.")
+    else:
+        advice = " Lower the learning rate or the term's weight."
     raise TrainingDiverged(
         f"{phase} step {index}: the loss became non-finite (term(s): {', '.join(bad) or 'total'})."
-        + (f" Where: {where}." if where else "") + " Lower the learning rate or the term's weight.")
+        + (f" Where: {where}." if where else "") + advice)

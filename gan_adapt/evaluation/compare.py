@@ -152,7 +152,12 @@ def compare_runs(run_dirs: list[str | Path], plugin_set: Any, *, out: str | Path
                  gif: bool = False, device: torch.device | str = "cpu") -> list[Path]:
     """Write the comparison sheet (and the interpolation strip / GIF); return the files."""
     from gan_adapt.io import atomic_files as files
+    from gan_adapt.recipe import user_numbers
 
+    n = user_numbers.whole_number(n, "n", 1, 64)
+    seed = user_numbers.whole_number(seed, "seed", 0, user_numbers.MAX_SEED - 1)  # seed + 1
+    truncation = user_numbers.truncation(truncation)
+    interpolation = user_numbers.whole_number(interpolation, "interpolation", 0, 64)
     rows = load_rows(run_dirs, plugin_set, torch.device(device))
     source = rows[0].generator
     tile = tile_size(source.img_resolution)

@@ -115,9 +115,12 @@ def evaluate_generators(source: Any, adapted: Any, target: TargetData, instrumen
                         ideal: Callable[[Tensor], Tensor] | None = None,
                         device: torch.device | str = "cpu") -> dict[str, float]:
     """Every metric of the module doc for one (G_s, G_t) pair; returns ``{name: value}``."""
+    from gan_adapt.recipe.user_numbers import sample_count
+
     device = torch.device(device)
     if settings.n < 2:
         raise ValueError("evaluation needs n >= 2 samples")
+    sample_count(min(settings.batch, settings.n), source.img_resolution, "batch", device)
     gen = torch.Generator().manual_seed(settings.seed)
     z_all = torch.randn(settings.n, source.z_dim, generator=gen)
     diversity, diversity_source = _Ring(instruments.lpips), _Ring(instruments.lpips)

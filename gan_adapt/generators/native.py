@@ -16,7 +16,6 @@ half-written one.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +78,9 @@ def save(generator: StyleGAN2Generator, path: str | Path,
 def read_config(folder: Path) -> dict[str, Any]:
     """The parsed ``config.json`` of a native checkpoint, checked for format and version."""
     _refuse_special(folder / CONFIG_NAME)
-    try:
-        config = json.loads((folder / CONFIG_NAME).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{folder / CONFIG_NAME} is not valid JSON ({exc}).") from None
+    from gan_adapt.io.json_files import read_json
+
+    config = read_json(folder / CONFIG_NAME, what="generator config", error=CheckpointError)
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CheckpointError(f"{folder / CONFIG_NAME} is not a gan-adapt StyleGAN2 config "
                               f"(expected \"format\": \"{FORMAT}\").")

@@ -59,6 +59,8 @@ class Adversarial(torch.nn.Module):
 
     Params = AdversarialParams
     needs_discriminator = True
+    #: The whole D sees each batch, its minibatch-stddev layer too (checked before a run).
+    reaches_minibatch_stddev = True
 
     def __init__(self, params: AdversarialParams, ctx: BuildContext) -> None:
         super().__init__()

@@ -36,6 +36,7 @@ EXPORTS: dict[str, str] = {
     "RecipeError": "gan_adapt.errors",
     "PluginError": "gan_adapt.errors",
     "InputError": "gan_adapt.errors",
+    "DamagedRecordError": "gan_adapt.errors",
     "CheckpointError": "gan_adapt.errors",
     "UnsafeFileError": "gan_adapt.errors",
     "OutOfMemory": "gan_adapt.errors",
@@ -51,6 +52,7 @@ EXPORTS: dict[str, str] = {
     "tiny_discriminator": "gan_adapt.testing",
     "tiny_encoder": "gan_adapt.testing",
     "target_image": "gan_adapt.testing",
+    "run_recipe": "gan_adapt.testing",
     "load_plugins": "gan_adapt.plugin_host.loading",
     # Encoders: the interface, a base class and the helpers of the built-in ones
     "ImageEncoder": "gan_adapt.encoders.base",
@@ -97,9 +99,9 @@ if TYPE_CHECKING:  # the same names, for type checkers and import contracts
     from gan_adapt.encoders.templates import PromptTemplates
     from gan_adapt.engine.build import resolve_device
     from gan_adapt.engine.run_folder import require_run_folder
-    from gan_adapt.errors import (CheckpointError, GanAdaptError, InputError, OutOfMemory,
-                                  PluginError, RecipeError, TrainingDiverged, UnsafeFileError,
-                                  WeightsMismatchError, WeightsUnavailableError)
+    from gan_adapt.errors import (CheckpointError, DamagedRecordError, GanAdaptError, InputError,
+                                  OutOfMemory, PluginError, RecipeError, TrainingDiverged,
+                                  UnsafeFileError, WeightsMismatchError, WeightsUnavailableError)
     from gan_adapt.generators.checkpoints import load as load_generator
     from gan_adapt.io.atomic_files import write_bytes, write_json, write_text
     from gan_adapt.io.images import load_image, save_grid
@@ -112,7 +114,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and import contracts
     from gan_adapt.plugin_host.registry import lazy
     from gan_adapt.recipe.schema import read_toml, validate
     from gan_adapt.testing import (check_encoder, check_term, make_context, make_step,
-                                   target_image, tiny_discriminator, tiny_encoder,
+                                   run_recipe, target_image, tiny_discriminator, tiny_encoder,
                                    tiny_generator)
     from gan_adapt.weights.download import KnownWeights
     from gan_adapt.weights.download import ensure as ensure_weights

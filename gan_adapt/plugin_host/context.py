@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -199,6 +199,59 @@ class Step:
             pending.clear()
             done.update(zip(keys, encoder.embed_many(groups, flags)))
         return done[key]
+
+    # -- per-step feature maps ----------------------------------------------------------------
+    # Terms on an encoder's intermediate features (a ViT's token maps, layer by layer) share
+    # them like embeddings: each layer of each (encoder, step image, kind of maps) is computed
+    # once per step. Layers announced with ``request_feature_maps`` before the first
+    # ``feature_maps`` call of that image are computed together, in one forward; a layer asked
+    # for later costs one more forward, for the missing layers only.
+
+    #: False turns the sharing off (every call computes its maps): the benchmark's baseline.
+    share_feature_maps = True
+
+    def request_feature_maps(self, encoder: Any, image: str, layers: Iterable[int],
+                             kind: str) -> None:
+        """Announce that a term will read ``layers`` of ``encoder``'s ``kind`` maps (e.g.
+        ``"tokens"``) of the step's ``image`` (a :attr:`STEP_IMAGES` name)."""
+        pending, _ = self._feature_state(encoder, image, kind)
+        pending.update(layers)
+
+    def feature_maps(self, encoder: Any, image: str, layers: Sequence[int], kind: str,
+                     compute: Callable[[torch.Tensor, list[int]], list[torch.Tensor]]
+                     ) -> list[torch.Tensor]:
+        """``encoder``'s ``kind`` maps of the step's ``image``, one per layer of ``layers``,
+        shared by every term of the step that asks for them.
+
+        ``compute(images, layers)`` makes the maps of ``images`` for a list of distinct layers
+        (in that order); it runs without autograd for the step's constant images (``source``,
+        ``source_reference``), with it for the images being optimised. Two terms that ask for
+        the same ``kind`` must compute the same thing: the key says what the maps are.
+        """
+        grad = self.STEP_IMAGES[image]
+        if not self.share_feature_maps:
+            return self._compute_maps(image, list(dict.fromkeys(layers)), grad, compute,
+                                      as_list=layers)
+        pending, done = self._feature_state(encoder, image, kind)
+        missing = [layer for layer in dict.fromkeys([*layers, *sorted(pending)])
+                   if layer not in done]
+        if missing:
+            done.update(self._compute_maps(image, missing, grad, compute))
+            pending.clear()
+        return [done[layer] for layer in layers]
+
+    def _compute_maps(self, image: str, layers: list[int], grad: bool,
+                      compute: Callable[[torch.Tensor, list[int]], list[torch.Tensor]],
+                      as_list: Sequence[int] | None = None) -> Any:
+        with torch.set_grad_enabled(torch.is_grad_enabled() and grad):
+            maps = dict(zip(layers, compute(getattr(self, image), layers)))
+        return maps if as_list is None else [maps[layer] for layer in as_list]
+
+    def _feature_state(self, encoder: Any, image: str, kind: str
+                       ) -> tuple[set[int], dict[int, torch.Tensor]]:
+        state = self.__dict__.setdefault("_feature_maps", {})
+        entry = state.setdefault((id(encoder), image, kind), (encoder, set(), {}))
+        return entry[1], entry[2]
 
     def _embedding_state(self, encoder: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         state = self.__dict__.setdefault("_embeddings", {})

@@ -46,6 +46,13 @@ def register_losses(register: Any) -> None:
 
 
 @hookspec
+def register_transforms(register: Any) -> None:
+    """Register image transforms (target domains of the quality benchmark):
+    ``register(name, fn, caption=None)``, ``fn`` mapping ``[N, 3, H, W]`` in [-1, 1] to the
+    same shape and range; ``caption`` is the text target of text recipes."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add sub-commands to the ``gan-adapt`` click group ``cli``."""
 

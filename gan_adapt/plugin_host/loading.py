@@ -5,7 +5,10 @@ Three sources, loaded in this order, all through one pluggy ``PluginManager``:
 1. the built-in default plugins (:data:`DEFAULT_PLUGINS`): gan-adapt's own networks, encoders
    and generic losses are plugins like any other;
 2. installed packages that declare an entry point in the ``gan_adapt`` group;
-3. loose ``*.py`` files in ``--plugins-dir`` folders (and ``$GAN_ADAPT_PLUGINS_DIR``).
+3. loose ``*.py`` files in ``--plugins-dir`` folders (and ``$GAN_ADAPT_PLUGINS_DIR``), or, for
+   a folder holding a ``pyproject.toml``, the plugin package it describes: its ``gan_adapt``
+   entry points are read from the file and imported from the folder, so an author's package
+   works without ``pip install -e`` (see :meth:`PluginSet.load_plugins_dir`).
 
 ``GAN_ADAPT_LOAD_PLUGINS`` (comma-separated names) restricts which entry-point plugins load; set
 to an empty string it loads none. Files of an explicit ``--plugins-dir`` always load. Nothing
@@ -50,6 +53,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "gan_adapt.generators.plugin",
     "gan_adapt.encoders.plugin",
     "gan_adapt.losses.plugin",
+    "gan_adapt.cli.plugin",
     "gan_adapt.cli.plugin",
     "gan_adapt.tracking.tensorboard_observer",
     "gan_adapt.tracking.wandb_observer",
@@ -261,15 +265,30 @@ class PluginSet:
                                            self._label(name)))
         return False
 
-    def load_plugins_dir(self, folder: str | Path) -> None:
-        """Load every ``*.py`` file of ``folder`` as a plugin named after the file."""
+    def load_plugins_dir(self, folder: str | Path, given_by: str = "--plugins-dir") -> None:
+        """Load every ``*.py`` file of ``folder`` as a plugin named after the file; a folder
+        with a ``pyproject.toml`` is a plugin package instead (:meth:`load_package`).
+
+        ``given_by`` names where the folder came from in messages (the option, or the
+        environment variable ``GAN_ADAPT_PLUGINS_DIR``).
+        """
         folder = Path(folder)
-        if not folder.is_dir():
-            raise PluginError(f"--plugins-dir {folder} is not a folder")
-        if folder.resolve() in self.folders:
+        try:
+            if not folder.is_dir():
+                raise PluginError(f"{given_by} {str(folder)[:200]!r}: not a folder")
+            resolved = folder.resolve()
+            sources = sorted(folder.glob("*.py"))
+        except (OSError, ValueError, RuntimeError) as exc:  # too long, a loop, no permission
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise PluginError(f"{given_by} {str(folder)[:200]!r}: cannot be used as a folder "
+                              f"({reason})") from None
+        if resolved in self.folders:
             return  # named twice (given and remembered by a run): loaded once
-        self.folders.append(folder.resolve())
-        for path in sorted(folder.glob("*.py")):
+        self.folders.append(resolved)
+        if (folder / "pyproject.toml").is_file():
+            self.load_package(folder)
+            return
+        for path in sources:
             name = path.stem
             try:
                 module = _import_file(path)
@@ -279,6 +298,38 @@ class PluginSet:
                                                    str(path)))
                 continue
             self.add_module(module, name, getattr(module, "__version__", "-"), str(path))
+
+    def load_package(self, folder: Path) -> None:
+        """Load the plugins of the package in ``folder`` as if it were installed: each entry
+        point of its ``pyproject.toml`` in the ``gan_adapt`` group, imported from the folder
+        (or its ``src/``). The plugin's name is the entry point's, as when installed, so a
+        recipe's ``requires = ["<entry-point name>"]`` holds either way."""
+        entries = package_entry_points(folder)
+        origin = f"package {folder.resolve()}"
+        if not entries:
+            self.failures.append(PluginFailure(
+                folder.name, f"{folder / 'pyproject.toml'} declares no entry point in the "
+                f"{ENTRY_POINT_GROUP!r} group ([project.entry-points.{ENTRY_POINT_GROUP}])",
+                origin))
+            return
+        source = folder / "src" if (folder / "src").is_dir() else folder
+        if str(source.resolve()) not in sys.path:
+            sys.path.insert(0, str(source.resolve()))  # where `pip install -e` would point
+        for name, value in entries.items():
+            try:
+                module = _load_entry_point(value)
+            except Exception as exc:
+                self.failures.append(PluginFailure(
+                    name, f"could not import {value}: {type(exc).__name__}: {exc}", origin))
+                continue
+            elsewhere = _imported_elsewhere(module, source)
+            if elsewhere:  # an installed copy, imported first, would hide the folder's code
+                self.failures.append(PluginFailure(
+                    name, f"{value} was already imported from {elsewhere}, not from "
+                    f"{source.resolve()}; uninstall that copy (or leave it out with "
+                    f"{LOAD_ENV}) to load the folder's code", origin))
+                continue
+            self.add_module(module, name, _package_version(folder, module), origin)
 
     def failure_of(self, name: str) -> PluginFailure | None:
         """The failure of the plugin called ``name`` (plugin or distribution name), if any."""
@@ -359,6 +410,58 @@ def _import_file(path: Path) -> Any:
     return module
 
 
+def package_entry_points(folder: str | Path) -> dict[str, str]:
+    """The ``gan_adapt`` entry points a package folder's ``pyproject.toml`` declares
+    (name -> ``"module"`` or ``"module:attribute"``); a file that cannot be read is a
+    :class:`PluginError` naming it."""
+    import tomllib
+
+    path = Path(folder) / "pyproject.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PluginError(f"--plugins-dir {folder}: cannot read {path}: {exc}") from None
+    entries = data.get("project", {}).get("entry-points", {}).get(ENTRY_POINT_GROUP, {})
+    if not isinstance(entries, dict) or not all(isinstance(v, str) for v in entries.values()):
+        raise PluginError(f"--plugins-dir {folder}: [project.entry-points.{ENTRY_POINT_GROUP}] "
+                          f"in {path} must map names to 'module' or 'module:attribute' strings")
+    return dict(entries)
+
+
+def _load_entry_point(value: str) -> Any:
+    """What an entry point's value names, as ``EntryPoint.load`` would import it."""
+    module_name, _, attribute = value.partition(":")
+    target: Any = importlib.import_module(module_name.strip())
+    for part in attribute.strip().split(".") if attribute.strip() else ():
+        target = getattr(target, part)
+    return target
+
+
+def _imported_elsewhere(plugin: Any, source: Path) -> str:
+    """The file ``plugin``'s module came from when that is outside ``source`` ('' if inside)."""
+    import inspect
+
+    module = plugin if inspect.ismodule(plugin) else inspect.getmodule(type(plugin))
+    path = getattr(module, "__file__", None)
+    if not path or Path(path).resolve().is_relative_to(source.resolve()):
+        return ""
+    return str(Path(path).resolve())
+
+
+def _package_version(folder: Path, module: Any) -> str:
+    top = sys.modules.get(getattr(module, "__name__", "").split(".")[0])
+    version = getattr(top, "__version__", None)
+    if isinstance(version, str):
+        return version
+    try:
+        import tomllib
+
+        data = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+        return str(data.get("project", {}).get("version", "-"))
+    except (OSError, ValueError):
+        return "-"
+
+
 def _entry_points() -> Iterable[metadata.EntryPoint]:
     return metadata.entry_points(group=ENTRY_POINT_GROUP)
 
@@ -369,8 +472,9 @@ def load_plugins(plugins_dir: str | Path | Iterable[str | Path] | None = None, *
     """Build a :class:`PluginSet` from the default plugins, entry points and a plugins folder.
 
     ``extra`` are plugin objects (modules or instances) registered as well; tests use it to add
-    fixture plugins with entry points turned off. ``prefer`` (plus ``$GAN_ADAPT_PREFER_PLUGINS``)
-    names the plugins that win a conflict.
+    fixture plugins with entry points turned off. ``entry_points=False`` also ignores
+    ``$GAN_ADAPT_PLUGINS_DIR`` (only what the caller names loads). ``prefer`` (plus
+    ``$GAN_ADAPT_PREFER_PLUGINS``) names the plugins that win a conflict.
     """
     manager = pluggy.PluginManager("gan_adapt")
     manager.add_hookspecs(hookspecs)
@@ -402,7 +506,11 @@ def load_plugins(plugins_dir: str | Path | Iterable[str | Path] | None = None, *
         plugin_set.add_module(obj, name, getattr(obj, "__version__", "-"), "explicit")
     if plugins_dir is None or isinstance(plugins_dir, (str, Path)):
         plugins_dir = [plugins_dir] if plugins_dir else []
-    env_dirs = [d for d in os.environ.get(PLUGINS_DIR_ENV, "").split(os.pathsep) if d]
-    for folder in [*plugins_dir, *env_dirs]:
+    for folder in plugins_dir:
         plugin_set.load_plugins_dir(folder)
+    env_dirs = ([d for d in os.environ.get(PLUGINS_DIR_ENV, "").split(os.pathsep) if d.strip()]
+                if entry_points else [])
+    for folder in env_dirs:
+        plugin_set.load_plugins_dir(folder, f"the environment variable {PLUGINS_DIR_ENV} "
+                                            f"(folders separated by {os.pathsep!r}) names")
     return plugin_set

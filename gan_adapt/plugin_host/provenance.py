@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -96,9 +95,12 @@ def _trust_file() -> Path:
 
 
 def _read_trust() -> dict[str, str]:
-    try:
-        runs = json.loads(_trust_file().read_text()).get("runs", {})
-    except (OSError, ValueError, AttributeError):
+    from gan_adapt.io.json_files import read_object
+
+    try:  # an unreadable trust record trusts nothing: the plugins must then be named again
+        runs = (read_object(_trust_file(), required=False, what="trust record") or {}
+                ).get("runs", {})
+    except GanAdaptError:
         return {}
     return runs if isinstance(runs, dict) else {}
 
@@ -131,12 +133,12 @@ def is_trusted(run_dir: str | Path) -> bool:
 
 
 def read_record(run_dir: str | Path) -> dict[str, Any]:
-    """The run folder's ``plugins.json`` ({} when missing or unreadable)."""
-    try:
-        record = json.loads((Path(run_dir) / "plugins.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
+    """The run folder's ``plugins.json`` ({} when missing); a damaged one is refused with one
+    line (:mod:`gan_adapt.io.json_files`)."""
+    from gan_adapt.io.json_files import read_object
+
+    return read_object(Path(run_dir) / "plugins.json", required=False,
+                       what="record of a run") or {}
 
 
 def _recorded_dirs(record: dict[str, Any]) -> list[str]:

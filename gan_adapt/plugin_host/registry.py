@@ -25,6 +25,7 @@ KINDS: dict[str, str] = {
     "encoder": "register_encoders",
     "search_objective": "register_search_objectives",
     "loss": "register_losses",
+    "transform": "register_transforms",
 }
 
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
@@ -50,14 +51,46 @@ class Component:
     def doc(self) -> str:
         """The first line of the factory's docstring."""
         factory = self.factory.load() if isinstance(self.factory, LazyFactory) else self.factory
+        factory = factory.fn if isinstance(factory, TransformInfo) else factory
         text = inspect.getdoc(factory) or ""
         return text.strip().splitlines()[0] if text.strip() else ""
 
+    def import_problem(self) -> str:
+        """Why the factory cannot be imported ('' when it can): a lazy target whose module or
+        attribute is misspelt, or whose module fails on import. Imports the target."""
+        if not isinstance(self.factory, LazyFactory):
+            return ""
+        try:
+            self.factory.load()
+        except Exception as exc:  # any import-time failure of the plugin's module
+            return f"{type(exc).__name__}: {exc}"
+        return ""
+
+    def describe_broken(self, problem: str) -> str:
+        """One line naming a component whose factory cannot be imported, and why."""
+        return (f"plugin {self.source!r}: {self.kind} {self.name!r} is "
+                f"{self.factory!r}, which cannot be imported: {problem}")
+
     def build(self, params: BaseModel | dict[str, Any], ctx: Any) -> Any:
         """Construct the component from (validated) params."""
-        if not isinstance(params, self.params_model):
-            params = self.params_model.model_validate(params)
-        return self.factory(params, ctx)
+        return self.factory(validate_params(self.params_model, params), ctx)
+
+
+def validate_params(model: type[BaseModel], data: BaseModel | dict[str, Any]) -> BaseModel:
+    """A component's params from a recipe's ``params = {...}``, validated strictly: an ``int``
+    field refuses ``"8"`` and ``8.0``, a ``bool`` refuses ``1``, a ``str`` refuses ``8``, where
+    pydantic's default would coerce them silently. A ``float`` field still takes an integer (TOML
+    writes ``1`` for one), and arrays still fill tuples: the values are checked as the JSON
+    they are (TOML dates become strings, as JSON has none)."""
+    import json
+
+    if isinstance(data, model):
+        return data
+    try:
+        text = json.dumps(data, default=str)
+    except (TypeError, ValueError):  # not data a recipe can hold: validate it as it is
+        return model.model_validate(data, strict=True)
+    return model.model_validate_json(text, strict=True)
 
 
 @dataclass
@@ -153,13 +186,44 @@ def lazy(target: str, params: type[BaseModel] | None = None, *,
     return LazyFactory(target, params, needs_discriminator=needs_discriminator)
 
 
+@dataclass(frozen=True)
+class TransformInfo:
+    """A registered image transform (kind ``transform``): the function, the caption text
+    recipes are given, and the benchmark split it belongs to (None: registered by a plugin,
+    held out of both splits). Calling it calls ``fn``."""
+
+    fn: Callable[[Any], Any]
+    caption: str | None = None
+    split: str | None = None
+
+    def __call__(self, images: Any) -> Any:
+        return self.fn(images)
+
+
+SPLITS = ("tune", "test")
+
+
 def make_register(pending: list[tuple[str, str, Callable[..., Any], type[BaseModel] | None]],
                   kind: str) -> Callable[..., None]:
-    """The ``register(name, factory, params=None)`` callback handed to a plugin's hook.
+    """The ``register(name, factory, params=None)`` callback handed to a plugin's hook
+    (for transforms ``register(name, fn, caption=None)``, see :class:`TransformInfo`).
 
     Registrations are collected in ``pending`` and added to the registry only after the hook
     returns, so a plugin that fails half-way leaves nothing behind.
     """
+    if kind == "transform":
+        def register_transform(name: str, fn: Callable[[Any], Any], caption: str | None = None,
+                               *, split: str | None = None) -> None:
+            if not callable(fn):
+                raise PluginError(f"transform {name!r} is not callable: {fn!r}")
+            if caption is not None and not isinstance(caption, str):
+                raise PluginError(f"transform {name!r}: caption must be a string, got "
+                                  f"{caption!r}")
+            if split is not None and split not in SPLITS:
+                raise PluginError(f"transform {name!r}: split must be one of {SPLITS}")
+            pending.append((kind, name, TransformInfo(fn, caption, split), None))
+
+        return register_transform
 
     def register(name: str, factory: Callable[..., Any],
                  params: type[BaseModel] | None = None) -> None:

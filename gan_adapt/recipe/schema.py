@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +27,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_valid
 
 from gan_adapt.errors import RecipeError
 from gan_adapt.recipe.key_paths import format_path, split_path
+from gan_adapt.plugin_host.registry import validate_params
 
 
 class _Strict(BaseModel):
@@ -337,7 +339,99 @@ def parse_override(text: str) -> tuple[list[str | int], Any]:
         value = raw.strip()
     except RecursionError:
         raise ValueError(f"--set {text[:60]!r}...: the value is nested too deeply") from None
+    dated = _date_or_time(value)
+    if dated is not None:
+        raise ValueError(f"--set {key.strip()}: {_DATE_PROBLEM.format(value=dated)}")
     return path, value
+
+
+#: Why a TOML date or time is refused as an override value (``--set``, sweep grids, the API).
+_DATE_PROBLEM = ("{value} is a TOML date/time, which no setting takes; write it in quotes to "
+                 "pass it as text")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _date_or_time(value: Any) -> Any:
+    """The first TOML date, time or date-time inside ``value`` (None: there is none)."""
+    import datetime
+
+    from gan_adapt.recipe.limits import walk
+
+    return next((v for _, v in walk(value)
+                 if isinstance(v, (datetime.date, datetime.time))), None)
+
+
+def override_literal(value: Any, depth: int = 0) -> str:
+    """The TOML literal that ``--set key=`` takes for the Python ``value`` (strings, booleans,
+    numbers, lists and string-keyed mappings); :func:`parse_override` reads it back as ``value``.
+
+    Raises ValueError, with a sentence saying why, for any other value (a date, None, an
+    object). Sweep grids and the API's mapping overrides both go through it, so that they take
+    exactly what ``--set`` takes.
+    """
+    import datetime
+    import json
+    import math
+    import numbers
+    from collections.abc import Mapping
+
+    from gan_adapt.recipe.limits import MAX_DEPTH
+
+    if depth > MAX_DEPTH:
+        raise ValueError(f"the value is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, numbers.Integral):  # numpy integers too
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        if not math.isfinite(value):
+            raise ValueError(f"{value} is not a finite number")
+        return json.dumps(float(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(override_literal(v, depth + 1) for v in value) + "]"
+    if isinstance(value, Mapping):
+        if not all(isinstance(k, str) for k in value):
+            raise ValueError("a table's keys must be strings")
+        items = (f"{k if _BARE_KEY.fullmatch(k) else _toml_string(k)} = "
+                 f"{override_literal(v, depth + 1)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, (datetime.date, datetime.time)):
+        raise ValueError(_DATE_PROBLEM.format(value=value))
+    raise ValueError(f"{type(value).__name__} value {str(value)[:40]!r} has no TOML form; "
+                     "--set takes strings, numbers, booleans, arrays and inline tables")
+
+
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n",
+                  "\f": "\\f", "\r": "\\r"}
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string of printable ASCII (what ``json.dumps`` writes for the
+    characters both formats escape alike, so run ids of older sweeps stay the same)."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[ch])
+        elif 0xD800 <= code <= 0xDFFF:
+            raise ValueError(f"{text[:40]!r} holds a lone surrogate, which TOML cannot hold")
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
+
+
+def override_text(key: str, value: Any) -> str:
+    """``key=<literal>`` as ``--set`` takes it, checked to parse back to ``key`` and ``value``
+    (ValueError saying why not)."""
+    literal = override_literal(value)
+    path, parsed = parse_override(f"{key}={literal}")
+    if path != split_path(key.strip()) or override_literal(parsed) != literal:
+        raise ValueError(f"{str(value)[:40]!r} does not read back as the same value")
+    return f"{key}={literal}"
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> tuple[dict[str, Any], list[str]]:
@@ -501,7 +595,7 @@ def validate(data: dict[str, Any], plugin_set: Any, *, base_dir: Path | str = ".
         if getattr(component.factory, "needs_discriminator", False):
             needs_d.append(path)
         try:
-            params[path] = component.params_model.model_validate(ref.params)
+            params[path] = validate_params(component.params_model, ref.params)
         except ValidationError as exc:
             problems += pydantic_problems(exc, component.params_model,
                                           tuple(split_path(path)) + ("params",))
@@ -553,6 +647,58 @@ def _cross_checks(recipe: Recipe, params: dict[str, BaseModel], needs_d: list[st
     if uses_reference and recipe.search is None:
         problems.append("adapt.schedule: a step kind uses `latents = \"reference\"` but the "
                         "recipe has no [search] section to find the reference latent")
+    if not problems:  # the kinds are known: every step must have a term to optimise
+        problems += _steps_without_terms(recipe)
+        problems += _batches_too_small(recipe, params)
+    return problems
+
+
+def _batches_too_small(recipe: Recipe, params: dict[str, BaseModel]) -> list[str]:
+    """A term whose params model declares ``min_batch()`` (samples it compares with each other)
+    must never apply on a step kind with a smaller batch: the run would stop at that step."""
+    from gan_adapt.recipe.schedule import kinds_by_step, term_applies
+
+    problems = []
+    steps = None
+    for i, term in enumerate(recipe.adapt.losses):
+        min_batch = getattr(params.get(f"adapt.losses[{i}]"), "min_batch", None)
+        needed = min_batch() if callable(min_batch) else None
+        if not isinstance(needed, int) or needed <= 1:
+            continue
+        if steps is None:  # replayed like validate's warnings: every pattern of a real recipe
+            steps = list(kinds_by_step(recipe.adapt.schedule, min(recipe.adapt.steps, 200_000)))
+        batch = {kind.name: kind.batch for kind in recipe.adapt.schedule}
+        small = sorted({kind for index, kind in steps
+                        if batch[kind] < needed and term_applies(term, kind, index)})
+        for kind in small:
+            problems.append(f"adapt.losses[{i}] ({term.name!r}) needs a batch of at least "
+                            f"{needed}, but it applies on {kind!r} steps, whose batch is "
+                            f"{batch[kind]}; raise that kind's batch or leave it out of the "
+                            "term's `on`")
+    return problems
+
+
+def _steps_without_terms(recipe: Recipe) -> list[str]:
+    """A step at which no term applies has nothing to optimise: the run would stop there."""
+    from gan_adapt.recipe.schedule import first_step_without_terms
+
+    problems = []
+    gap = first_step_without_terms(recipe.adapt.losses, recipe.adapt.schedule,
+                                   recipe.adapt.steps)
+    if gap is not None:
+        index, kind = gap
+        problems.append(
+            f"adapt.losses: no loss term applies at adapt step {index} (a {kind!r} step), so "
+            "that step has nothing to optimise and the run would stop there. Every step needs "
+            f"at least one term: add one that runs on {kind!r} steps (its `on`, `every` and "
+            "`start` decide where a term applies)")
+    if recipe.search is not None:
+        gap = first_step_without_terms(recipe.search.objective, None, recipe.search.steps)
+        if gap is not None:
+            problems.append(
+                f"search.objective: no term applies at search step {gap[0]}, so that step has "
+                "nothing to optimise. Every search step needs at least one term (search steps "
+                "are of kind 'search': a term whose `on` leaves it out never applies there)")
     return problems
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from pydantic import BaseModel
 
 from gan_adapt.recipe.schema import ValidatedRecipe, _component_refs
 from gan_adapt.recipe.key_paths import split_path
@@ -20,11 +21,9 @@ from gan_adapt.recipe.key_paths import split_path
 
 def resolved_recipe(validated: ValidatedRecipe) -> dict[str, Any]:
     """The recipe as a plain dict with every default filled in (see the module doc)."""
-    data = validated.recipe.model_dump(mode="json", by_alias=True, exclude_none=True)
-    for path, _kind, _ref in _component_refs(validated.recipe):
-        params = validated.params[path].model_dump(mode="json", by_alias=True,
-                                                   exclude_none=True)
-        _node(data, path)["params"] = params
+    data = _dump(validated.recipe, validated.raw)
+    for path, _kind, ref in _component_refs(validated.recipe):
+        _node(data, path)["params"] = _dump(validated.params[path], ref.params)
     base = validated.base_dir
     for key in ("image", "images"):
         if key in data["target"]:
@@ -37,9 +36,46 @@ def resolved_recipe(validated: ValidatedRecipe) -> dict[str, Any]:
     return _drop_none(data)
 
 
+def _dump(model: BaseModel, raw: Any) -> dict[str, Any]:
+    """``model`` as plain data, None values left out; ``raw`` is the data it was validated from.
+
+    TOML has no None. A field whose default is None gets it back when left out; a field that
+    validated to None although its default is not (``pretrained = "none"``) would take its
+    default instead (``"openai"``), so it keeps the value the recipe wrote, which validates to
+    None again. Nested models (lists and tables of them) are treated alike.
+    """
+    data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    raw = raw if isinstance(raw, dict) else {}
+    for name, field in type(model).model_fields.items():
+        key, value = field.alias or name, getattr(model, name)
+        written = raw.get(key)
+        if value is None:
+            if key in raw and field.get_default(call_default_factory=True) is not None:
+                data[key] = written
+        elif isinstance(value, BaseModel):
+            data[key] = _dump(value, written)
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, BaseModel) for v in value):
+            items = written if isinstance(written, list) else []
+            data[key] = [_dump(v, items[i] if i < len(items) else None)
+                         if isinstance(v, BaseModel) else data[key][i]
+                         for i, v in enumerate(value)]
+        elif isinstance(value, dict) and any(isinstance(v, BaseModel) for v in value.values()):
+            tables = written if isinstance(written, dict) else {}
+            data[key] = {k: _dump(v, tables.get(k)) if isinstance(v, BaseModel) else data[key][k]
+                         for k, v in value.items() if v is not None}
+    return data
+
+
+def _one_line(text: str) -> str:
+    """``text`` with every character that is not printable (a newline, a control character,
+    a line separator) escaped, so that it cannot start a new line of the header."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(text))
+
+
 def resolved_toml(validated: ValidatedRecipe) -> str:
     """:func:`resolved_recipe` as TOML text, with a header saying where it came from."""
-    header = (f"# {validated.source}, resolved by `gan-adapt validate --show`: extends merged, "
+    header = (f"# {_one_line(validated.source)}, resolved by `gan-adapt validate --show`: "
+              "extends merged, "
               "--set applied,\n# every default filled in, relative paths made absolute. This "
               "file is itself a recipe.\n")
     return header + tomli_w.dumps(resolved_recipe(validated), multiline_strings=False)

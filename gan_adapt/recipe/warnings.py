@@ -6,6 +6,10 @@ yet every 16th step is a reference step, in the official code too), a term on a 
 schedule never produces, a sample or checkpoint interval longer than the run. ``gan-adapt
 validate`` prints each as a warning naming the setting and why; the recipe still runs.
 
+An idle R1 interval is a *note* instead (:func:`idle_setting_notes`), printed once however many
+recipes share it: papers' recipes keep it deliberately, to match the official code, and it costs
+nothing (R1 simply never runs).
+
 The replay uses the engine's own schedule functions (:mod:`gan_adapt.recipe.schedule`), so a warning
 means exactly "the run would never do this".
 """
@@ -28,7 +32,15 @@ def ineffective_settings(validated: ValidatedRecipe) -> list[str]:
     steps = list(kinds_by_step(recipe.adapt.schedule, min(recipe.adapt.steps, _MAX_REPLAY)))
     produced = {kind for _, kind in steps}
     return (_unused_step_kinds(recipe, produced) + _idle_terms(recipe, steps, produced)
-            + _idle_r1(recipe, validated.params, steps) + _intervals_longer_than_run(recipe))
+            + _intervals_longer_than_run(recipe))
+
+
+def idle_setting_notes(validated: ValidatedRecipe) -> list[str]:
+    """One line per setting that never takes effect but is harmless and often deliberate: an
+    R1 interval that meets none of its term's steps."""
+    recipe = validated.recipe
+    steps = list(kinds_by_step(recipe.adapt.schedule, min(recipe.adapt.steps, _MAX_REPLAY)))
+    return _idle_r1(recipe, validated.params, steps)
 
 
 def _unused_step_kinds(recipe: Recipe, produced: set[str]) -> list[str]:

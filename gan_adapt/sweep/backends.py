@@ -8,7 +8,6 @@ local Ray instance or an existing cluster. Both call the same :func:`run_one`.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -34,10 +33,9 @@ class Outcome:
 
 
 def _status(folder: Path) -> str | None:
-    try:
-        return json.loads((folder / "run.json").read_text()).get("status")
-    except (OSError, json.JSONDecodeError):
-        return None
+    from gan_adapt.io.json_files import read_object_or_none
+
+    return (read_object_or_none(folder / "run.json") or {}).get("status")
 
 
 def run_one(run: RunSpec, folder: str, plugins_dirs: list[str], threads: int | None,

@@ -125,10 +125,6 @@ def compare_sheet(run_folders: list[Path], out: Path, log: Path, echo: Any) -> N
 
 def files_json(path: Path) -> dict[str, Any] | None:
     """A JSON object file's content; None if it is unreadable or not an object."""
-    import json
+    from gan_adapt.io.json_files import read_object_or_none
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_object_or_none(path)

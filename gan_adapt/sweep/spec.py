@@ -133,6 +133,7 @@ def read_sweep(path: str | Path) -> Sweep:
         raise RecipeError(refused + pydantic_problems(exc, Sweep), source=str(path)) from None
     problems = refused + [f"grid.{key}: give a non-empty list of values" for key, values in
                           sweep.grid.items() if not values]
+    problems += _override_problems(sweep)
     problems += name_problems(sweep.name, "name")
     if not sweep.bases:
         problems.append("base: give a recipe or a non-empty list of recipes")
@@ -152,13 +153,25 @@ def read_sweep(path: str | Path) -> Sweep:
     return sweep
 
 
-def _toml_literal(value: Any) -> str:
-    """A value as it must appear after ``--set key=`` (TOML literal)."""
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json.dumps(value)
+def _override_problems(sweep: Sweep) -> list[str]:
+    """Grid values and ``set`` entries go through ``--set``'s own parser: whatever it would
+    refuse (a bad key, a date, a value that does not read back) is refused here, by key."""
+    from gan_adapt.recipe.schema import override_text, parse_override
+
+    problems = []
+    for key, values in sweep.grid.items():
+        for index, value in enumerate(values):
+            try:
+                override_text(key, value)
+            except ValueError as exc:
+                problems.append(f"grid.{key}[{index}]: {exc}")
+                break  # one line per key is enough
+    for index, text in enumerate(sweep.set):
+        try:
+            parse_override(text)
+        except ValueError as exc:
+            problems.append(f"set[{index}]: {exc}")
+    return problems
 
 
 def _slug(text: str, limit: int = 24) -> str:
@@ -177,6 +190,8 @@ def expand(sweep: Sweep, sweep_file: Path) -> list[RunSpec]:
     With a single ``base`` string, ids and ``values`` are exactly those of sweeps before bases
     could be listed, so existing sweep folders still resume.
     """
+    from gan_adapt.recipe.schema import override_text
+
     folder = sweep_file.parent
     targets: list[str | None] = []
     for target in sweep.targets or [None]:
@@ -192,7 +207,7 @@ def expand(sweep: Sweep, sweep_file: Path) -> list[RunSpec]:
     for index, (base, target, point, seed) in enumerate(
             itertools.product(sweep.bases, targets, points, seeds)):
         grid_values = dict(zip(keys, point))
-        overrides = list(sweep.set) + [f"{k}={_toml_literal(v)}" for k, v in grid_values.items()]
+        overrides = list(sweep.set) + [override_text(k, v) for k, v in grid_values.items()]
         stem = Path(base).stem
         target_label = ""
         if target is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,10 +15,10 @@ from gan_adapt.sweep.spec import EvalSettings, RunSpec
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
+    """A run's JSON object record; {} when missing or damaged (its row shows no values)."""
+    from gan_adapt.io.json_files import read_object_or_none
+
+    return read_object_or_none(path) or {}
 
 
 def evaluate(folder: Path, settings: EvalSettings, log: Path) -> str:

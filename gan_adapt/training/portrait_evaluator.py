@@ -287,15 +287,18 @@ def train(config: EvaluatorTrainConfig, work: Path,
 @torch.no_grad()
 def evaluate(model: PortraitEvaluator, config: EvaluatorTrainConfig) -> dict:
     """Held-out attribute accuracy on ``heldout`` new portraits: clean, through the evaluator's
-    own perturbations, and through every transform the benchmark knows (none trained on)."""
+    own perturbations, and through every built-in benchmark transform, tune and test splits
+    (none trained on)."""
     from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
+    from gan_adapt.synthetic_data.test_split_transforms import TEST_TRANSFORMS
 
     model.eval()
     gen = torch.Generator().manual_seed(config.heldout_seed)
     portraits = portraits_batch(config.heldout, config.resolution, gen)
     views = {"clean": portraits.images,
              "perturbed": perturb(portraits.images, torch.Generator().manual_seed(1))}
-    views.update({name: fn(portraits.images) for name, fn in TRANSFORMS.items()})
+    views.update({name: fn(portraits.images)
+                  for name, fn in {**TRANSFORMS, **TEST_TRANSFORMS}.items()})
     figures: dict[str, dict[str, float]] = {}
     bald = portraits.attributes["hair_style"] == ATTRIBUTES["hair_style"].index("bald")
     for view, images in views.items():

@@ -15,7 +15,6 @@ The manifest is a small JSON object keyed by the file's path inside the cache
 from __future__ import annotations
 
 import datetime
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,21 +44,20 @@ def _key(cache_root: Path, path: Path) -> str:
 
 
 def _read(cache_root: Path) -> dict[str, Any]:
+    from gan_adapt.io.json_files import read_json
+
     path = manifest_path(cache_root)
+    recover = ("Delete it: the hashes of unpinned files are then recorded afresh on their next "
+               "use.")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        data = read_json(path, required=False, what="weights manifest")
+    except GanAdaptError as exc:
+        raise GanAdaptError(f"The weights manifest {exc}. {recover}") from None
+    if data is None:
         return {}
-    except (OSError, ValueError) as exc:
-        raise GanAdaptError(f"The weights manifest {path} cannot be read ({exc}).") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        data = exc  # reported below, outside the except block (no chained traceback)
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise GanAdaptError(
-            f"The weights manifest {path} is damaged (not a JSON object of records). Delete it: "
-            "the hashes of unpinned files are then recorded afresh on their next use.")
+            f"The weights manifest {path} is damaged (not a JSON object of records). {recover}")
     return data
 
 

@@ -31,9 +31,14 @@ CLIP_TAG = "gan-adapt"
 
 @lru_cache(maxsize=1)
 def _manifest() -> dict:
-    if not MANIFEST.is_file():
-        return {}
-    return json.loads(MANIFEST.read_text(encoding="utf-8"))
+    from gan_adapt.io.json_files import read_object
+
+    entries = read_object(MANIFEST, required=False, what="manifest of shipped models",
+                          error=CheckpointError) or {}
+    if not all(isinstance(e, dict) and isinstance(e.get("kind"), str) for e in entries.values()):
+        raise CheckpointError(f"{MANIFEST} is damaged: each entry must be an object with a kind; "
+                              "reinstall gan-adapt to restore it")
+    return entries
 
 
 def names(kind: str | None = None) -> list[str]:

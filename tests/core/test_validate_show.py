@@ -10,7 +10,7 @@ import torch
 
 from gan_adapt.recipe.schema import read_and_validate, validate
 from gan_adapt.recipe.show import resolved_recipe
-from gan_adapt.recipe.warnings import ineffective_settings
+from gan_adapt.recipe.warnings import idle_setting_notes, ineffective_settings
 
 from .helpers import FIXTURES, TOY_RECIPE, run_cli, toy_plugin_set
 
@@ -71,16 +71,20 @@ def test_a_clean_recipe_has_no_warnings(plugin_set):
     assert _warnings(plugin_set) == []
 
 
-def test_r1_interval_that_never_meets_the_terms_steps(plugin_set):
-    lines = _warnings(plugin_set, 'adapt.losses[1].on=["random"]', "adapt.losses[1].params="
-                      "{ r1_every = 8 }")
-    assert len(lines) == 1
+def _notes(plugin_set, *overrides: str) -> list[str]:
+    return idle_setting_notes(read_and_validate(TOY_RECIPE, plugin_set, overrides=list(overrides)))
+
+
+def test_r1_interval_that_never_meets_the_terms_steps_is_a_note(plugin_set):
+    idle = ('adapt.losses[1].on=["random"]', "adapt.losses[1].params={ r1_every = 8 }")
+    lines = _notes(plugin_set, *idle)
+    assert len(lines) == 1 and _warnings(plugin_set, *idle) == []  # a note, not a warning
     assert "adapt.losses[1].params.r1_every = 8" in lines[0] and "['reference']" in lines[0]
     # r1_gamma = 0 says it on purpose; an interval meeting a random step is fine
-    assert _warnings(plugin_set, 'adapt.losses[1].on=["random"]',
-                     "adapt.losses[1].params={ r1_every = 8, r1_gamma = 0.0 }") == []
-    assert _warnings(plugin_set, 'adapt.losses[1].on=["random"]',
-                     "adapt.losses[1].params={ r1_every = 3 }") == []
+    assert _notes(plugin_set, 'adapt.losses[1].on=["random"]',
+                  "adapt.losses[1].params={ r1_every = 8, r1_gamma = 0.0 }") == []
+    assert _notes(plugin_set, 'adapt.losses[1].on=["random"]',
+                  "adapt.losses[1].params={ r1_every = 3 }") == []
 
 
 def test_step_kind_the_schedule_never_produces(plugin_set):

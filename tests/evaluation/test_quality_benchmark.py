@@ -91,14 +91,68 @@ def test_target_kind_follows_each_recipes_target_table():
 
 def test_target_arguments_give_text_recipes_the_caption_and_the_source_text(tmp_path):
     quality = _load_benchmark()
-    files = quality.TargetFiles(tmp_path / "sketch.png", tmp_path / "sketch-10")
-    text, overrides = quality.target_arguments("text", "sketch", files)
+    table = quality.transform_table()
+    files = quality.qt.TargetFiles({"render-5001": tmp_path / "sketch" / "render-5001.png"},
+                                   tmp_path / "sketch" / "fewshot-10")
+    text, overrides = quality.target_arguments("text", table["sketch"], "caption", files)
     assert text == "a pencil sketch of a face"
     assert overrides == ["target.source_text=a photo of a face"]
-    assert quality.target_arguments("text", "invert", files)[0] == "a colour negative of a face"
-    assert quality.target_arguments("image", "sketch", files) == (str(files.image.resolve()), [])
-    assert quality.target_arguments("images", "sketch", files) == (str(files.folder.resolve()),
-                                                                   [])
+    assert quality.target_arguments("text", table["invert"], "caption", files)[0] == \
+        "a colour negative of a face"
+    assert quality.target_arguments("text", table["grade"], "caption", files)[0] == \
+        "a colour-graded film still of a face"
+    assert quality.target_arguments("image", table["sketch"], "render-5001", files) == (
+        str(files.images["render-5001"].resolve()), [])
+    assert quality.target_arguments("images", table["sketch"], "fewshot-10", files) == (
+        str(files.folder.resolve()), [])
+    # Text and folder recipes do not depend on the target: one run per transform and seed.
+    spec = quality.qt.TargetSpec("gan", 117)
+    assert [quality.given_target(k, spec) for k in ("image", "text", "images")] == [
+        "gan-117", "caption", "fewshot-10"]
+
+
+def test_splits_hold_the_five_tune_and_the_five_test_transforms():
+    quality = _load_benchmark()
+    table = quality.transform_table()
+    assert quality.qt.split_names(table, "tune") == list(TRANSFORMS)
+    assert quality.qt.split_names(table, "test") == ["grade", "pixelart", "relief", "lineart",
+                                                     "canvas"]
+    args = quality.parse_args(["--split", "test", "--out", "x"])
+    assert quality.choose_transforms(args, table) == quality.qt.split_names(table, "test")
+    args = quality.parse_args(["--split", "tune", "test", "--out", "x"])
+    assert len(quality.choose_transforms(args, table)) == 10
+    args = quality.parse_args(["--transforms", "relief", "sketch", "--out", "x"])
+    assert quality.choose_transforms(args, table) == ["relief", "sketch"]
+    with pytest.raises(SystemExit, match="unknown transform nosuch"):
+        quality.choose_transforms(quality.parse_args(["--transforms", "nosuch"]), table)
+
+
+def test_target_seeds_are_ids_or_seeds_for_every_source():
+    qt = _load_benchmark().qt
+    specs = qt.parse_target_seeds(["117", "render-5001"], ["gan", "render"])
+    assert [s.id for s in specs] == ["gan-117", "render-117", "render-5001"]
+    assert [s.in_range for s in specs] == [True, False, False]
+    assert [s.id for s in qt.parse_target_seeds(["7"], ["render"])] == ["render-7"]
+    with pytest.raises(SystemExit, match="unknown target source 'photo'"):
+        qt.parse_target_seeds(["photo-3"], ["gan"])
+    with pytest.raises(SystemExit, match="expected a seed"):
+        qt.parse_target_seeds(["gan-x"], ["gan"])
+
+
+def test_targets_are_the_protocols_and_their_percentiles_use_its_reference_faces():
+    from gan_adapt.evaluation import benchmark_targets as bt
+    from gan_adapt.generators import tiny
+
+    qt = _load_benchmark().qt
+    G, _ = tiny(resolution=16)
+    assert torch.equal(qt.portrait(G, qt.TargetSpec("gan", 7)), bt.gan_image(G, 7))
+    assert torch.equal(qt.portrait(G, qt.TargetSpec("render", 5001)), bt.render_image(5001, 16))
+    l1 = lambda x, y: (x - y).abs().flatten(1).mean(dim=1)  # noqa: E731
+    reference = qt.reference_distances(G, l1, faces=8)
+    by_hand = [float(l1(bt.gan_image(G, s), bt.average_face(G))) for s in range(10000, 10008)]
+    assert reference.tolist() == pytest.approx(by_hand)
+    assert qt.percentile_of(max(by_hand) + 1, reference) == 100.0
+    assert qt.percentile_of(sorted(by_hand)[2], reference) == 25.0  # 2 of 8 lie below
 
 
 def test_quick_overrides_leave_a_missing_search_absent():
@@ -150,95 +204,244 @@ def test_plateau_step_is_the_first_step_within_two_percent_of_the_best():
     assert quality.plateau_step(points[:1]) == 0
 
 
-def test_diversity_ratio_is_relative_to_the_ideal_of_the_same_transform():
-    quality = _load_benchmark()
-    rows = [{"transform": "sketch", "method": "ideal", "diversity_lpips": 0.5},
-            {"transform": "sketch", "method": "naive", "diversity_lpips": 0.25},
-            {"transform": "invert", "method": "ideal", "diversity_lpips": 0.8},
-            {"transform": "invert", "method": "naive", "diversity_lpips": 0.4},
-            {"transform": "hatch", "method": "naive", "diversity_lpips": 0.4}]
-    ratios = [row["diversity_ratio"] for row in quality.add_diversity_ratio(rows)]
-    assert ratios == [1.0, 0.5, 1.0, 0.5, None]
-    table = quality.markdown_table([{**row, "run_seconds": 0.0} for row in rows])
-    assert "| hatch | naive |" in table and "–" in table  # a missing number is a dash
-
-
 @pytest.mark.slow
-def test_jobs_run_in_worker_processes(tmp_path):
+def test_jobs_run_in_worker_processes_and_finished_runs_are_reused(tmp_path):
     quality = _load_benchmark()
-    jobs = [quality.Job(str(quality.RECIPES / "nada.toml"), name, str(tmp_path / name),
-                        quality.caption(name), ("adapt.steps=1", "output.sample_every=1",
-                                                "output.checkpoint_every=1"))
+    steps = ("adapt.steps=1", "output.sample_every=1", "output.checkpoint_every=1", "seed=3")
+    jobs = [quality.Job(str(quality.RECIPES / "nada.toml"), name, "caption", 3,
+                        str(tmp_path / name / "seed3"), f"a {name} of a face", steps)
             for name in ("sketch", "invert")]
     outcomes = quality.run_jobs(jobs, 2, plugin_set=None)
     assert [o.job.transform for o in outcomes] == ["sketch", "invert"]  # the list's order
     for outcome in outcomes:
-        assert Path(outcome.generator).is_dir() and outcome.seconds > 0
-        meta = json.loads((Path(outcome.job.folder) / "run.json").read_text())
+        assert Path(outcome.generator).is_dir() and outcome.seconds > 0 and not outcome.reused
+        folder = Path(outcome.job.folder)
+        meta = json.loads((folder / "run.json").read_text())
         assert meta["status"] == "done" and meta["target_override"] == outcome.job.target
+        assert (folder / quality.RUN_MARKER).is_file()
+        assert "seed=3" in meta["overrides"]  # the recipe seed is the engine's seed
+    # A finished run is reused; an interrupted one (no marker) starts again from scratch.
+    (Path(jobs[1].folder) / quality.RUN_MARKER).unlink()
+    again = quality.run_jobs(jobs, 1, plugin_set=_plugins())
+    assert [o.reused for o in again] == [True, False]
+    assert again[0].seconds == pytest.approx(outcomes[0].seconds, abs=0.1)
+
+
+def _plugins():
+    from gan_adapt.plugin_host.loading import load_plugins
+
+    return load_plugins()
+
+
+def test_an_out_folder_is_new_or_one_of_this_benchmarks(tmp_path):
+    quality = _load_benchmark()
+    args = quality.parse_args(["--out", str(tmp_path / "b")])
+    quality.open_out(tmp_path / "b", args)
+    assert json.loads((tmp_path / "b" / quality.MARKER).read_text())["layout"] == quality.LAYOUT
+    quality.open_out(tmp_path / "b", args)  # reopened: resumes
+    with pytest.raises(SystemExit, match="resuming needs the same --quick and --set"):
+        quality.open_out(tmp_path / "b", quality.parse_args(["--quick"]))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(SystemExit, match="not a folder of this benchmark"):
+        quality.open_out(tmp_path / "other", args)
+
+
+def test_a_finished_run_given_other_settings_is_refused_not_mixed(tmp_path):
+    quality = _load_benchmark()
+    folder = tmp_path / "seed0"
+    (folder / "generator").mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps({"status": "done",
+                                                    "outputs": {"generator": "generator"}}))
+    (folder / quality.RUN_MARKER).write_text(json.dumps({"overrides": ["seed=0"], "target": "t",
+                                                         "seconds": 5.0}))
+    job = quality.Job("r.toml", "sketch", "gan-1", 0, str(folder), "t", ("seed=0",))
+    assert quality.finished(job).seconds == 5.0
+    with pytest.raises(SystemExit, match="was run with other settings"):
+        quality.finished(quality.Job("r.toml", "sketch", "gan-1", 0, str(folder), "t",
+                                     ("seed=0", "adapt.steps=2")))
+
+
+def test_recipe_seeds_become_the_engine_seed_and_the_run_folder():
+    quality = _load_benchmark()
+    args = quality.parse_args(["--recipes", "oneshotclip", "nada", "--recipe-seeds", "0", "1",
+                               "--transforms", "sketch", "--out", "o"])
+    specs = [quality.qt.TargetSpec("gan", 117), quality.qt.TargetSpec("render", 5001)]
+    files = {"sketch": quality.qt.TargetFiles({s.id: Path(f"{s.id}.png") for s in specs},
+                                              Path("fewshot-10"))}
+    jobs = quality.plan_jobs(args, quality.recipe_files(args.recipes), quality.transform_table(),
+                             specs, files, Path("o"))
+    folders = sorted(str(Path(j.folder)) for j in jobs)
+    assert folders == sorted(str(Path("o/runs") / p) for p in [
+        "oneshotclip/sketch/gan-117/seed0", "oneshotclip/sketch/gan-117/seed1",
+        "oneshotclip/sketch/render-5001/seed0", "oneshotclip/sketch/render-5001/seed1",
+        "nada/sketch/caption/seed0", "nada/sketch/caption/seed1"])  # text: once per seed
+    assert all(j.overrides[-1] == f"seed={j.seed}" for j in jobs)
+
+
+def test_no_benchmark_recipe_uses_the_evaluator_and_the_evaluator_is_refused(tmp_path):
+    quality = _load_benchmark()
+    names = quality.evaluator_names("portraits-evaluator")
+    for recipe in quality.recipe_files(None):
+        assert quality.instrument_use(recipe, [], names) == [], recipe.name
+    assert quality.instrument_use(quality.RECIPES / "oneshotclip.toml", [],
+                                  ["portraits-clip"]) == ["portraits-clip"]
+    # A recipe whose terms name the evaluator (here through an override) is refused.
+    override = 'adapt.losses[0].params.clip="portraits-evaluator"'
+    assert quality.instrument_use(quality.RECIPES / "oneshotclip.toml", [override],
+                                  names) == ["portraits-evaluator"]
+    with pytest.raises(SystemExit, match="uses the evaluator"):
+        quality.main(["--recipes", "oneshotclip", "--set", override, "--transforms", "sketch",
+                      "--out", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()  # refused before anything was written
+
+
+def test_write_targets_writes_each_targets_transform_and_the_ten_shot_folder(tmp_path):
+    quality = _load_benchmark()
+    assert quality.main(["--write-targets", str(tmp_path), "--transforms", "hatch",
+                         "--target-seeds", "gan-3", "render-5001"]) == {}
+    assert (tmp_path / "hatch" / "gan-3.png").is_file()
+    assert (tmp_path / "hatch" / "render-5001.png").is_file()
+    assert (tmp_path / "portraits" / "render-5001.png").is_file()
+    assert len(list((tmp_path / "hatch" / "fewshot-10").glob("*.png"))) == 10
+    info = json.loads((tmp_path / "targets.json").read_text())["targets"]
+    assert info["render-5001"]["in_range"] is False and info["gan-3"]["in_range"] is True
+    assert 0 <= info["gan-3"]["clip_lpips_percentile"] <= 100
+
+
+def _scoring():
+    _load_benchmark()
+    return importlib.import_module("quality_scoring")
+
+
+def test_verdicts_follow_each_metrics_direction():
+    from gan_adapt.evaluation.intervals import Interval
+
+    scoring = _scoring()
+    below, around, above = Interval(0.8, 0.7, 0.9, 3), Interval(1.0, 0.9, 1.1, 3), \
+        Interval(1.2, 1.1, 1.3, 3)
+    assert scoring.verdict(below, lower_is_better=True) == "better"  # fidelity 0.8x
+    assert scoring.verdict(below, lower_is_better=False) == "worse"  # diversity 0.8x
+    assert scoring.verdict(above, lower_is_better=True) == "worse"
+    assert scoring.verdict(around, lower_is_better=True) == "no claim"
+
+
+def test_claims_average_seeds_then_take_per_case_ratios_per_group():
+    scoring = _scoring()
+    rows, per_latent = [], {}
+    # Two cases; the baseline `b` ran seeds 0 and 1, the recipe `r` seeds 0 and 1.
+    values = {("sketch", "gan-1"): {("b", 0): [2.0, 2.0], ("b", 1): [4.0, 4.0],
+                                   ("r", 0): [1.0, 1.0], ("r", 1): [2.0, 2.0]},
+              ("grade", "render-2"): {("b", 0): [1.0, 3.0], ("b", 1): [1.0, 3.0],
+                                      ("r", 0): [1.0, 1.0], ("r", 1): [1.0, 1.0]}}
+    for (transform, target), by_run in values.items():
+        split = "tune" if transform == "sketch" else "test"
+        for (method, seed), latents in by_run.items():
+            rows.append({"transform": transform, "target": target, "split": split,
+                         "target_source": target.split("-")[0], "method": method, "seed": seed})
+            per_latent[transform, target, method, seed] = {"fidelity": latents}
+    found = scoring.claims(per_latent, rows, "b", resamples=200)
+    groups = found["methods"]["r"]["groups"]
+    # sketch: (1.5) / (3) = 0.5 (seeds averaged first); grade: 1 / 2 = 0.5 -> 0.5 everywhere
+    assert groups["all"]["fidelity"]["mean"] == pytest.approx(0.5)
+    assert groups["all"]["fidelity"]["cases"] == 2
+    assert groups["tune-gan"]["fidelity"]["cases"] == 1
+    assert groups["tune-gan"]["fidelity"]["verdict"] == "better"  # constant latents: 0.5 exactly
+    assert groups["tune-gan"]["fidelity"]["low"] == groups["tune-gan"]["fidelity"]["high"] == 0.5
+    # grade's baseline latents differ (1 and 3): a resample of both latents at 1 gives ratio 1,
+    # both at 3 gives 1/3, so the interval reaches 1 and no claim stands on that case alone.
+    grade = groups["test-render"]["fidelity"]
+    assert (grade["low"], grade["high"]) == pytest.approx((1 / 3, 1.0))
+    assert grade["verdict"] == "no claim"
+    assert set(groups) == {"all", "tune", "test", "tune-gan", "test-render", "transform:sketch",
+                           "transform:grade"}
+    assert "diversity" not in groups["all"]  # a metric nobody measured is not claimed
+    noise = scoring.seed_noise(per_latent, rows, "b", resamples=200)
+    # seed 1 over seed 0: sketch 4 / 2 = 2, grade 2 / 2 = 1 -> mean 1.5
+    assert noise["seeds"] == [0, 1]
+    assert noise["groups"]["all"]["fidelity"]["mean"] == pytest.approx(1.5)
+    assert noise["groups"]["all"]["fidelity"]["low"] <= 1.0  # one case at 1: no claim
+    assert noise["groups"]["all"]["fidelity"]["verdict"] == "no claim"
+
+
+def test_sweep_runs_name_their_transform_by_file_or_folder():
+    scoring = _scoring()
+    table = _load_benchmark().transform_table()
+    assert scoring.sweep_transform("targets/sketch.png", table) == "sketch"
+    assert scoring.sweep_transform("t/grade/render-5001.png", table) == "grade"
+    assert scoring.sweep_transform("t/other/x.png", table) is None
+
+
+@pytest.fixture(scope="module")
+def quick_evaluator(tmp_path_factory):
+    """A quickly trained evaluator export (the tests do not depend on the shipped weights)."""
+    import subprocess
+
+    work = tmp_path_factory.mktemp("evaluator")
+    result = subprocess.run([sys.executable, "-m", "gan_adapt.training.portrait_evaluator",
+                             "--quick", "--work", str(work / "w"), "--export", str(work / "e")],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return work / "e"
 
 
 @pytest.mark.slow
-def test_quick_benchmark_runs_end_to_end(tmp_path):
+def test_quick_benchmark_runs_end_to_end_and_resumes(tmp_path, quick_evaluator):
     quality = _load_benchmark()
     out = tmp_path / "q"
     # One thread, the benchmark's default: on a busy 2-core machine more threads spin and crawl.
-    record = quality.main(["--quick", "--out", str(out), "--threads", "1"])
+    argv = ["--quick", "--out", str(out), "--threads", "1", "--evaluator", str(quick_evaluator),
+            "--json", str(tmp_path / "r.json")]
+    record = quality.main(argv)
     methods = {"ideal", "source", *quality.QUICK_RECIPES}
-    rows = {(row["transform"], row["method"]): row for row in record["rows"]}
-    assert set(rows) == {(t, m) for t in quality.QUICK_TRANSFORMS for m in methods}
-    for name in quality.QUICK_TRANSFORMS:
+    cases = {(t, g) for t in quality.QUICK_TRANSFORMS for g in quality.QUICK_TARGETS}
+    rows = {(row["transform"], row["target"], row["method"]): row for row in record["rows"]}
+    assert set(rows) == {(t, g, m) for t, g in cases for m in methods}
+    for name, target in cases:
         # Known answers: the ideal generator has zero fidelity error; the source is G_s.
-        assert rows[name, "ideal"]["fidelity_l1"] == 0.0
-        assert rows[name, "ideal"]["diversity_ratio"] == 1.0
-        assert rows[name, "source"]["content_lpips"] == pytest.approx(0.0, abs=1e-6)
-        assert rows[name, "source"]["fidelity_l1"] > 0.1
-        assert 0.0 <= rows[name, "source"]["attribute_preservation"] <= 1.0
-        assert (out / "targets" / f"{name}.png").exists()
-        assert len(list((out / "targets" / f"{name}-10").glob("*.png"))) == 10
-        assert (out / f"sheet-{name}.png").exists()
+        ideal, source = rows[name, target, "ideal"], rows[name, target, "source"]
+        assert ideal["fidelity"] == 0.0 and ideal["fidelity_l1"] == 0.0
+        assert ideal["ssim"] == pytest.approx(1.0) and ideal["diversity_ratio"] == 1.0
+        assert source["content"] == pytest.approx(0.0, abs=1e-6)
+        assert source["attributes"] == 1.0 and source["fidelity_l1"] > 0.05
+        assert (out / "targets" / name / f"{target}.png").exists()
+        assert (out / "sheets" / f"{name}-{target}.png").exists()
+        assert rows[name, target, "oneshotclip"]["given"] == target
+        assert rows[name, target, "nada"]["given"] == "caption"
+        assert rows[name, target, "cdc-10shot"]["given"] == "fewshot-10"
+    assert {rows[k]["split"] for k in rows} == {"tune", "test"}
     # Each recipe got the target its [target] asks for: an image, the caption, ten images.
-    given = {m: json.loads((out / "runs" / f"sketch-{m}" / "run.json").read_text())
-             for m in quality.QUICK_RECIPES}
-    assert given["nada"]["target_override"] == "a pencil sketch of a face"
-    assert given["oneshotclip"]["target_override"].endswith("sketch.png")
-    assert given["cdc-10shot"]["target_override"].endswith("sketch-10")
+    runs = out / "runs"
+    given = {m: json.loads(p.read_text()) for m, p in [
+        ("oneshotclip", runs / "oneshotclip/sketch/render-5001/seed0/run.json"),
+        ("nada", runs / "nada/grade/caption/seed0/run.json"),
+        ("cdc-10shot", runs / "cdc-10shot/sketch/fewshot-10/seed0/run.json")]}
+    assert given["nada"]["target_override"] == "a colour-graded film still of a face"
+    assert given["oneshotclip"]["target_override"].endswith("sketch/render-5001.png")
+    assert given["cdc-10shot"]["target_override"].endswith("sketch/fewshot-10")
     # The curve of the paper recipe: G_s, then every step of the two.
-    curve = record["curves"]["oneshotclip"]["sketch"]
+    curve = record["curves"]["oneshotclip"]["sketch/gan-0/seed0"]
     assert [p["step"] for p in curve] == [0, 1, 2]
-    saved = json.loads((out / "results.json").read_text())
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved == json.loads((out / "results.json").read_text())
     assert len(saved["rows"]) == len(rows) and saved["settings"]["quick"] is True
-    assert saved["curves"]["oneshotclip"]["invert"] == record["curves"]["oneshotclip"]["invert"]
-    table = (out / "table.md").read_text().split("\n\n")[0].splitlines()
-    assert table[0].startswith("| transform | method |") and len(table) == 2 + len(rows)
-    means = {m["method"]: m for m in saved["means"]}
-    assert set(means) == methods and means["ideal"]["fidelity_l1"] == 0.0
-    assert means["source"]["transforms"] == len(quality.QUICK_TRANSFORMS)
-    assert (out / "curve.md").read_text().count("| 2 |") == 1
-    run_eval = json.loads((out / "runs" / "invert-nada" / "eval.json").read_text())
-    assert run_eval["metrics"]["fidelity_l1"] == rows["invert", "nada"]["fidelity_l1"]
-
-
-def test_method_means_average_over_transforms_and_show_ratios_to_the_paper_recipe():
-    quality = _load_benchmark()
-    rows = [{"transform": t, "method": m, "fidelity_lpips": v, "fidelity_l1": v / 2,
-             "diversity_lpips": 1.0, "diversity_ratio": 1.0, "target_clip_image": 0.5,
-             "attribute_preservation": 0.5, "run_seconds": 10.0}
-            for t, m, v in [("sketch", "oneshotclip", 1.0), ("invert", "oneshotclip", 3.0),
-                            ("sketch", "best", 0.5), ("invert", "best", 1.5)]]
-    rows.append({"transform": "sketch", "method": "partial", "fidelity_lpips": 1.0})
-    means = {m["method"]: m for m in quality.method_means(rows)}
-    assert means["oneshotclip"]["fidelity_lpips"] == 2.0 and means["best"]["fidelity_l1"] == 0.5
-    assert means["partial"]["fidelity_l1"] is None  # missing values are not averaged away
-    table = quality.means_markdown(list(means.values()))
-    assert "| best | 1.0000 (0.50x) | 0.5000 (0.50x) |" in table
-
-
-def test_write_targets_only_writes_the_one_shot_and_ten_shot_targets(tmp_path):
-    quality = _load_benchmark()
-    assert quality.main(["--write-targets", str(tmp_path), "--transforms", "hatch"]) == {}
-    assert (tmp_path / "hatch.png").is_file()
-    assert len(list((tmp_path / "hatch-10").glob("*.png"))) == 10
+    assert saved["instruments"]["evaluator"]["sha256"]
+    assert set(saved["targets"]["targets"]["render-5001"]) >= {
+        "clip_lpips_from_mean_face", "evaluator_from_mean_face", "in_range"}
+    groups = {(g["group"], g["method"]) for g in saved["groups"]}
+    assert {("test-render", "nada"), ("tune-gan", "ideal"), ("all", "source")} <= groups
+    claims = saved["claims"]["methods"]["nada"]["groups"]
+    assert set(claims) >= {"all", "tune-gan", "test-render", "transform:grade"}
+    assert claims["all"]["fidelity"]["cases"] == 4
+    assert claims["all"]["fidelity"]["low"] <= claims["all"]["fidelity"]["mean"] \
+        <= claims["all"]["fidelity"]["high"]
+    assert saved["flags"]["oneshotclip"] and saved["seed_noise"] == {}  # one seed
+    table = (out / "table.md").read_text()
+    assert "## Ratios to the baseline" in table and "| all (4) | nada † (0) |" in table
+    # Resumed: every run is reused, the scores come from their caches, the numbers agree.
+    again = quality.main(argv)
+    assert all(run["reused"] for run in again["runs"])
+    assert [r["fidelity"] for r in again["rows"]] == [r["fidelity"] for r in record["rows"]]
 
 
 def test_recipes_are_names_of_the_benchmark_or_recipe_files(tmp_path):

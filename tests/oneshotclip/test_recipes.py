@@ -65,7 +65,10 @@ def test_show_resolves_the_paper_recipes():
              if t["name"] == "lpips"]
     assert len(lpips) == 2 and all(t["params"]["resize_to"] == "full" for t in lpips)
     assert paper["search"]["precision"] == paper["adapt"]["precision"] == "auto"
-    assert "r1_every = 16 ('patch_adversarial'): R1 never runs" in result.stderr
+    # the paper's deliberate idle R1 interval: one note for both recipes, no warning
+    assert result.stderr.count("r1_every = 16 ('patch_adversarial'): R1 never runs") == 1
+    assert "note: adapt.losses[3].params.r1_every = 16" in result.stderr
+    assert "warning" not in result.stderr
     assert "extends" not in small and small["name"] == "oneshotclip-256"
     patch_nce = next(t for t in small["adapt"]["losses"] if t["name"] == "patch_nce")
     assert {"encoder", "n_crops", "crop_size", "temperature"} <= set(patch_nce["params"])

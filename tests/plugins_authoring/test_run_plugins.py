@@ -133,3 +133,51 @@ def test_eval_of_a_run_made_with_plugins_dir_needs_no_option(tmp_path):
     evaluated = run_cli("eval", str(out), "--n", "4", "--batch", "4", env=installed)
     assert evaluated.returncode == 0, evaluated.stderr
     assert (out / "eval.json").is_file()
+
+
+FRAGILE_PLUGIN = '''
+from gan_adapt import hookimpl
+
+
+class Fragile:
+    """Fails at adapt step 2 (the bug its author then fixes)."""
+
+    def __init__(self, params, ctx):
+        pass
+
+    def __call__(self, step):
+        if step.phase == "adapt" and step.index >= 2:
+            raise ZeroDivisionError("the bug")
+        return step.fake.mean() ** 2
+
+
+@hookimpl
+def register_losses(register):
+    register("fragile", Fragile)
+'''
+
+
+def test_after_a_plugin_failure_the_note_names_the_option_its_fixed_resume_needs(tmp_path):
+    toy, home = tmp_path / "toy", tmp_path / "home"
+    toy.mkdir()
+    shutil.copy(FIXTURES / "toy_plugin.py", toy / "toy_plugin.py")
+    plugin = write_plugin(tmp_path / "extra", "fragile_plugin", FRAGILE_PLUGIN)
+    text = TOY_RECIPE.read_text().replace('image = "orange.png"',
+                                          f'image = "{FIXTURES / "recipes" / "orange.png"}"')
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(text + '\n[[adapt.losses]]\nname = "fragile"\nweight = 0.1\n')
+    out, env = tmp_path / "run", {"GAN_ADAPT_HOME": str(home)}
+    failed = run_cli("run", str(recipe), "--out", str(out), "--plugins-dir", str(toy),
+                     "--plugins-dir", str(plugin.parent), "--set", "adapt.steps=3", env=env)
+    assert_clean_error(failed, 1)
+    assert "ZeroDivisionError: the bug" in failed.stderr
+    assert (f"Once the plugin is fixed, continue with: gan-adapt run --resume {out} "
+            "--allow-changed-plugins") in failed.stderr
+    # the author fixes the plugin: a plain resume is refused, the named option goes on
+    plugin.write_text(plugin.read_text().replace('raise ZeroDivisionError("the bug")', "pass"))
+    refused = run_cli("run", "--resume", str(out), env=env)
+    assert_clean_error(refused, 1)
+    assert "changed since the run started" in refused.stderr
+    resumed = run_cli("run", "--resume", str(out), "--allow-changed-plugins", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "done"

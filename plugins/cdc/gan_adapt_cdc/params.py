@@ -13,3 +13,8 @@ class CrossDomainConsistencyParams(BaseModel):
     layers: list[int] | None = Field(None, min_length=1, description=(
         "Feature indices (styled convolutions in W+ order, 0 = the 4x4 one) a sample may "
         "draw; omitted: all but the first."))
+
+    def min_batch(self) -> int:
+        """On the step's own latents each sample is compared with two others or more:
+        `validate` refuses step kinds with a batch under 3."""
+        return 3 if self.batch is None else 1

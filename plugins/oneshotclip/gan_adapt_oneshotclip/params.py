@@ -48,6 +48,10 @@ class ClipConsistencyParams(BaseModel):
     distance: Literal["l2", "kl"] = Field(
         "l2", description="l2 of similarity differences (paper) or KL of softmaxed rows.")
 
+    def min_batch(self) -> int:
+        """Samples are compared pairwise: `validate` refuses step kinds with fewer."""
+        return 2
+
 
 class PatchNCEParams(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -46,9 +46,13 @@ class DifaAttentiveStyle:
         self.maps = TokenMaps(ctx.encoder(params.encoder), params.layers, self.name)
         self.style = [_rows(m) for m in frozen_maps(self.maps, ctx.target.image)]  # [1, Q, C]
 
+    def request_embeddings(self, step: Step) -> None:
+        """Announce the token maps read below: the step computes them once for all terms."""
+        self.maps.request(step, "fake")
+
     def __call__(self, step: Step) -> Tensor:
         parts = [relaxed_emd(_rows(m), style)
-                 for m, style in zip(self.maps(step.fake), self.style)]
+                 for m, style in zip(self.maps.of(step, "fake"), self.style)]
         return torch.stack(parts).mean()
 
 

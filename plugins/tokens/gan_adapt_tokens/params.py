@@ -30,11 +30,25 @@ class SelfSimilarityParams(TokenTermParams):
     pass
 
 
+#: The normal float32 range: a temperature and its inverse (the attention divides by it in
+#: float32 or bfloat16, whose exponents are the same) must both lie within it.
+_FLOAT32_NORMAL = (2.0 ** -126, 2.0 ** 126)
+
+
 class AttentiveStyleParams(TokenTermParams):
     temperature: float = Field(0.1, gt=0, description=(
         "Softmax temperature of the attention of G_s(w)'s tokens over G_s(w_ref)'s (on cosine "
         "similarities): small values copy the single most similar reference token, large ones "
         "blend many."))
+
+    @field_validator("temperature")
+    @classmethod
+    def float32_sized(cls, temperature: float) -> float:
+        low, high = _FLOAT32_NORMAL
+        if not low <= temperature <= high:
+            raise ValueError(f"temperature {temperature:g} is outside [{low:.3g}, {high:.3g}]: "
+                             "it or 1/temperature would overflow or underflow float32")
+        return temperature
 
 
 #: The analogy loss's params under its honest name (``AttentiveStyleParams`` is the old one).

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from gan_adapt.plugin import BuildContext
+from gan_adapt.plugin import BuildContext, Step
 from gan_adapt_tokens.params import SelfSimilarityParams
 from gan_adapt_tokens.structure import StructureDistance
 from gan_adapt_tokens.token_maps import TokenMaps, self_similarity
@@ -44,6 +44,16 @@ class TokenSelfSimilarity(StructureDistance):
 
     def describe_tokens(self, images: Tensor) -> list[Tensor]:
         return [self_similarity(m) for m in self.maps(images)]
+
+    def describe_step(self, step: Step, image: str) -> list[Tensor]:
+        """As :meth:`describe_tokens`, from the token maps the step shares with other terms."""
+        return [self_similarity(m) for m in self.maps.of(step, image)]
+
+    def request_embeddings(self, step: Step) -> None:
+        """Announce the token maps read at this step: the step computes each image's once."""
+        self.maps.request(step, "fake")
+        if step.phase != "search":
+            self.maps.request(step, "source")
 
 
 class SelfSimilarity(TokenSelfSimilarity):

@@ -43,8 +43,14 @@ class StructureDistance:
                                     "(target.image)")
             wanted = self.target
         else:
-            with torch.no_grad():
-                wanted = self.describe(step.source)
-        got = self.describe(step.fake)
+            wanted = self.describe_step(step, "source")
+        got = self.describe_step(step, "fake")
         parts = [(g - w).square().mean() for g, w in zip(got, wanted)]  # w broadcasts over N
         return torch.stack(parts).mean()
+
+    def describe_step(self, step: Step, image: str) -> list[Tensor]:
+        """The descriptors of the step's ``image`` (``"fake"`` or ``"source"``, the latter
+        without autograd); a descriptor on features other terms read too overrides this to
+        take them from the step (``Step.feature_maps``)."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and image != "source"):
+            return self.describe(getattr(step, image))

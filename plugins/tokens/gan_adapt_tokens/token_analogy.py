@@ -48,6 +48,11 @@ class TokenAnalogy:
                        for v in frozen_maps(self.maps, ctx.target.image)]
         self.keys: list[torch.Tensor] | None = None  # G_s(w_ref)'s tokens, on the first step
 
+    def request_embeddings(self, step: Step) -> None:
+        """Announce the token maps read below: the step computes each image's once."""
+        self.maps.request(step, "source")
+        self.maps.request(step, "fake")
+
     def __call__(self, step: Step) -> torch.Tensor:
         if step.w_ref is None:
             raise GanAdaptError(f"{self.name} needs the searched latent w_ref: add a "
@@ -55,8 +60,8 @@ class TokenAnalogy:
         if self.keys is None:  # w_ref is fixed for the whole adaptation
             self.keys = [k.flatten(2).transpose(1, 2)
                          for k in frozen_maps(self.maps, step.source_reference)]
-        queries = frozen_maps(self.maps, step.source)
-        adapted = self.maps(step.fake)
+        queries = self.maps.of(step, "source")
+        adapted = self.maps.of(step, "fake")
         parts = []
         for query, key, value, got in zip(queries, self.keys, self.values, adapted):
             q = query.flatten(2).transpose(1, 2)  # [N, P, C]

@@ -18,6 +18,10 @@ from torch import Tensor, nn
 from gan_adapt.plugin import GanAdaptError
 
 
+#: What the maps a step shares are (``Step.feature_maps``): unit-normalised ViT tokens.
+SHARED_KIND = "gan_adapt_tokens:unit_tokens"
+
+
 class TokenMaps:
     """Unit-normalised token maps ``[N, C, g, g]`` of chosen layers of an encoder's ViT.
 
@@ -40,6 +44,10 @@ class TokenMaps:
                 raise GanAdaptError(f"{who}: layer {layer} does not exist; {encoder.name!r} has "
                                     f"the patch embedding (0) and {depth} blocks "
                                     f"(1..{depth}, or -1..-{depth})")
+            if index in blocks:  # e.g. 4 and -1 of a 4-block tower: one map counted twice
+                raise GanAdaptError(f"{who}: layers {layers} name map {index} twice ("
+                                    f"{encoder.name!r} has {depth} blocks, so negative layers "
+                                    f"count back from {depth}); list each map once")
             blocks.append(index)
         self.layers = blocks
         self.patchify = _patchify(self.tower, who) if 0 in blocks else None
@@ -59,6 +67,20 @@ class TokenMaps:
             maps = out["image_intermediates"] if isinstance(out, dict) else out
             by_layer.update(zip((i + 1 for i in self.block_indices), maps))
         return [F.normalize(by_layer[layer].float(), dim=1) for layer in self.layers]
+
+    def of(self, step: Any, image: str) -> list[Tensor]:
+        """The maps of the step's ``image`` (``"fake"``, ``"source"``, ...), as ``__call__``
+        makes them (without autograd for the constant images), shared with every term of the
+        step that reads this encoder's tokens: one forward per image, for all their layers."""
+        return step.feature_maps(self.encoder, image, self.layers, SHARED_KIND,
+                                 self._of_layers)
+
+    def request(self, step: Any, image: str) -> None:
+        """Announce that :meth:`of` will read ``image`` in this step (before any term does)."""
+        step.request_feature_maps(self.encoder, image, self.layers, SHARED_KIND)
+
+    def _of_layers(self, images: Tensor, layers: list[int]) -> list[Tensor]:
+        return TokenMaps(self.encoder, layers, self.who)(images)
 
 
 def self_similarity(tokens: Tensor) -> Tensor:
