@@ -7,7 +7,7 @@ the script prints the median and the fastest wall time of each, its ratio to a b
 ``python -c pass`` measured in the same session, and the machine's load average, so that figures
 from a busy machine can be told apart. ``import torch`` is shown for comparison: the CLI stays
 fast because ``--help`` and ``validate`` never import it (plugins register their terms lazily,
-see ``gan_adapt.registry.lazy``).
+see ``gan_adapt.plugin_host.registry.lazy``).
 """
 
 from __future__ import annotations

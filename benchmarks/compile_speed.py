@@ -31,10 +31,14 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-
 from step_time import (  # noqa: E402  (benchmarks/ is not a package)
-    BenchParams, _random_discriminator, _random_generator, describe, log, synchronize)
-
+    BenchParams,
+    _random_discriminator,
+    _random_generator,
+    describe,
+    log,
+    synchronize,
+)
 
 Pass = Callable[[], tuple[torch.Tensor, list[torch.Tensor]]]
 

@@ -68,10 +68,11 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -82,7 +83,7 @@ import quality_targets as qt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 RECIPES = ROOT / "recipes"
-#: The shipped source generator (``gan_adapt.shipped``).
+#: The shipped source generator (``gan_adapt.weights.shipped``).
 SOURCE = "portraits-stylegan2-32"
 #: The tune split (kept for the sweep files and older callers).
 TRANSFORM_NAMES = ("sketch", "posterise", "invert", "watercolour", "hatch")
@@ -135,7 +136,7 @@ def recipe_files(names: list[str] | None) -> list[Path]:
 def target_kind(recipe: Path) -> str:
     """How the recipe's ``[target]`` is given (``extends`` merged): ``"text"``, ``"images"``
     (a folder) or ``"image"``."""
-    from gan_adapt.recipe import read_toml
+    from gan_adapt.recipe.schema import read_toml
 
     target = read_toml(recipe).get("target") or {}
     for kind in ("text", "images", "image"):
@@ -146,7 +147,7 @@ def target_kind(recipe: Path) -> str:
 
 def quick_overrides(recipe: Path) -> list[str]:
     """--quick: a few steps of each phase the recipe has (a [search] it lacks stays absent)."""
-    from gan_adapt.recipe import read_toml
+    from gan_adapt.recipe.schema import read_toml
 
     steps = [f"adapt.steps={QUICK_STEPS}", f"output.sample_every={QUICK_STEPS}",
              f"output.checkpoint_every={QUICK_STEPS}"]
@@ -174,7 +175,7 @@ def instrument_use(recipe: Path, overrides: list[str], names: list[str]) -> list
     """Which of ``names`` (instrument names or folders) the recipe (``extends`` merged, the
     overrides applied) mentions outside its target, outputs and prose: a recipe that trains
     against a scoring instrument games it."""
-    from gan_adapt.recipe import apply_overrides, read_toml
+    from gan_adapt.recipe.schema import apply_overrides, read_toml
 
     data, _ = apply_overrides(read_toml(recipe), overrides)
     text = [s.lower() for key, value in data.items() if key not in NOT_TERMS
@@ -361,8 +362,8 @@ def finished(job: Job) -> Outcome | None:
 def execute(job: Job, plugin_set: Any) -> Outcome:
     """Run one job through the engine (an unfinished earlier attempt is removed first); its
     progress lines go to ``<folder>.log``; the marker is written last."""
-    from gan_adapt import files
-    from gan_adapt.engine import start
+    from gan_adapt.engine.launch import start
+    from gan_adapt.io import atomic_files as files
 
     done = finished(job)
     if done is not None:
@@ -403,7 +404,7 @@ _WORKER_PLUGINS: Any = None  # a worker process loads the plugins once
 def _worker(job: Job) -> Outcome:
     """Entry point of a worker process: one thread, its own plugin set."""
     global _WORKER_PLUGINS
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     torch.set_num_threads(1)  # N workers share the cores
     if _WORKER_PLUGINS is None:
@@ -508,11 +509,11 @@ def plan_jobs(args: argparse.Namespace, recipes: list[Path], table: dict[str, qt
 
 def transform_table(plugin_set: Any = None) -> dict[str, qt.BenchTransform]:
     """Every transform the registry knows (``register_transforms``): the built-in tune and test
-    splits (registered by gan_adapt.evaluation.plugin), then plugins' (held out)."""
-    from gan_adapt.plugins import load_plugins
+    splits (registered by gan_adapt.cli.plugin), then plugins' (held out)."""
+    from gan_adapt.plugin_host.loading import load_plugins
 
     plugin_set = plugin_set if plugin_set is not None else load_plugins()
-    from gan_adapt.evaluation.plugin import TEST_CAPTIONS, TUNE_CAPTIONS
+    from gan_adapt.cli.plugin import TEST_CAPTIONS, TUNE_CAPTIONS
 
     table = qt.registered_transforms(plugin_set.registry)
     splits = {split: index for index, split in enumerate((qt.TUNE, qt.TEST, qt.HELD_OUT))}
@@ -539,9 +540,8 @@ def choose_targets(args: argparse.Namespace, G_s: Any,
     """The target specs and what is known about them (``<folder>/targets.json``): for each,
     its portraits-CLIP LPIPS from G_s(w_avg) and that distance's percentile among random
     faces. The default gan seeds are chosen by that distance (quality_targets)."""
-    from gan_adapt.evaluation.metric_models import build_lpips
-
     from gan_adapt.evaluation import benchmark_targets as bt
+    from gan_adapt.evaluation.metric_models import build_lpips
 
     sources = list(qt.SOURCES) if args.targets == "both" else [args.targets]
     cache = folder / "targets.json"
@@ -735,7 +735,7 @@ def collect_curves(outcomes: list[Outcome]) -> dict[str, dict[str, list[dict[str
 def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     """Run (or resume) every job; unless --runs-only, score every row and state the claims."""
     from gan_adapt.generators import load
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     out = Path(args.out)
     recipes = recipe_files(args.recipes)
@@ -810,7 +810,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return {"markdown": text}
     if args.write_targets:
         from gan_adapt.generators import load
-        from gan_adapt.plugins import load_plugins
+        from gan_adapt.plugin_host.loading import load_plugins
 
         table = transform_table(load_plugins(args.plugins_dir))
         names = choose_transforms(args, table)

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+import quality_targets as qt
 import torch
 from torch import Tensor
 
-import quality_targets as qt
 from gan_adapt.evaluation.intervals import Interval, bootstrap_mean_ratio
 
 #: Per-latent values kept for every generator.
@@ -66,8 +66,8 @@ class Instruments:
 
 def load_scoring_evaluator(choice: str) -> Any:
     """``--evaluator``: an exported folder, or the name of a shipped evaluator."""
-    from gan_adapt.evaluation.evaluator import from_folder, load_evaluator
     from gan_adapt.errors import GanAdaptError
+    from gan_adapt.evaluation.evaluator import from_folder, load_evaluator
 
     try:
         return from_folder(choice) if Path(choice).is_dir() else load_evaluator(choice)
@@ -98,7 +98,7 @@ def build_instruments(evaluator: str, lpips: str, clip: str, resolution: int) ->
 
 def _kept(a: dict[str, Tensor], b: dict[str, Tensor]) -> Tensor:
     """Per pair: the fraction of the content attributes read alike."""
-    from gan_adapt.training.portraits import CONTENT_ATTRIBUTES
+    from gan_adapt.synthetic_data.portraits import CONTENT_ATTRIBUTES
 
     same = [(a[name] == b[name]).double() for name in CONTENT_ATTRIBUTES]
     return torch.stack(same).mean(dim=0)
@@ -146,7 +146,7 @@ def score_generator(G_s: Any, G_t: Any, fn: Callable[[Tensor], Tensor], inst: In
 
 def cached_scores(path: Path, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Scores read from ``path`` if there, else computed and written there."""
-    from gan_adapt import files
+    from gan_adapt.io import atomic_files as files
 
     if path.is_file():
         try:
@@ -182,8 +182,9 @@ def score_benchmark(args: argparse.Namespace, record: dict[str, Any], G_s: Any,
                     plugin_set: Any) -> dict[str, Any]:
     """Rows per (transform, target, method, seed), group means, claims and the seed noise."""
     import quality
-    from gan_adapt.evaluation.known_transforms import TransformedGenerator
+
     from gan_adapt.generators import load
+    from gan_adapt.synthetic_data.known_transforms import TransformedGenerator
 
     out = Path(args.out)
     inst = build_instruments(args.evaluator, args.lpips, args.clip, G_s.img_resolution)
@@ -269,9 +270,10 @@ def _score_task(task: ScoreTask) -> str:
     """Entry point of a scoring worker: one thread; writes the task's cache file."""
     global _SCORER
     import quality
-    from gan_adapt.evaluation.known_transforms import TransformedGenerator
+
     from gan_adapt.generators import load
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
+    from gan_adapt.synthetic_data.known_transforms import TransformedGenerator
 
     torch.set_num_threads(1)
     if _SCORER is None:
@@ -337,9 +339,15 @@ def write_sheets(out: Path, args: argparse.Namespace, specs: list[qt.TargetSpec]
                  plugin_set: Any) -> None:
     """``sheets/<transform>-<target>.png``: G_s, the ideal, then every recipe's first-seed run
     on the same latents (``gan-adapt compare``'s sheet)."""
-    from gan_adapt.evaluation.compare import Row, compose_sheet, latents, load_rows, \
-        render_rows, tile_size
-    from gan_adapt.evaluation.known_transforms import TransformedGenerator
+    from gan_adapt.evaluation.compare import (
+        Row,
+        compose_sheet,
+        latents,
+        load_rows,
+        render_rows,
+        tile_size,
+    )
+    from gan_adapt.synthetic_data.known_transforms import TransformedGenerator
 
     first = min(args.recipe_seeds)
     for name in args.transforms:
@@ -666,13 +674,13 @@ def score_sweep(sweep_file: Path, sweep_out: Path | None, n: int, seed: int,
     """Every finished run of a sweep, scored like a benchmark row against T(G_s), then the grid
     points ranked by their mean over cases: the evaluator's fidelity first. Only tune-split
     transforms may be scored (a sweep chooses recipes). Unfinished runs are listed."""
-    from gan_adapt.evaluation.runs import load_run
+    import quality
+
+    from gan_adapt.evaluation.runs import open_finished_run as load_run
     from gan_adapt.generators import load
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
     from gan_adapt.sweep.runner import sweep_folder
     from gan_adapt.sweep.spec import expand, read_sweep
-
-    import quality
 
     sweep = read_sweep(sweep_file)
     folder = sweep_out if sweep_out is not None else sweep_folder(sweep.name, None)

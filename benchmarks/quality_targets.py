@@ -16,9 +16,10 @@ every target; text recipes get the transform's caption.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -177,8 +178,8 @@ def percentile_of(value: float, reference: Tensor) -> float:
 
 def write_pngs(images: Tensor, paths: list[Path]) -> list[Path]:
     """One PNG per image, at the generator's size (no grid padding: the engine reads these)."""
-    from gan_adapt.files import write_bytes
-    from gan_adapt.images import encode_png
+    from gan_adapt.io.atomic_files import write_bytes
+    from gan_adapt.io.images import encode_png
 
     return [write_bytes(path, data) for path, data in zip(paths, encode_png(images))]
 
@@ -224,6 +225,6 @@ def write_targets(G: Any, folder: Path, transforms: list[BenchTransform],
 def read_png(path: Path) -> Tensor:
     """A target PNG back as ``[1, 3, R, R]`` in [-1, 1] (the exact image a recipe was given,
     8-bit rounding included)."""
-    from gan_adapt.images import load_image
+    from gan_adapt.io.images import load_image
 
     return load_image(path)

@@ -38,7 +38,7 @@ def with_source_noise(G_s: torch.nn.Module, G_t: torch.nn.Module) -> torch.nn.Mo
 
 def main(argv: list[str] | None = None) -> int:
     import gan_adapt
-    from gan_adapt.images import save_labelled_grid
+    from gan_adapt.io.images import save_labelled_grid
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", help="LABEL RUN_DIR pairs")

@@ -210,9 +210,10 @@ def build_bench(resolution: int, device: torch.device, tiny: bool,
     import gan_adapt_oneshotclip.plugin as oneshotclip_plugin
 
     from gan_adapt.engine.build import build_components
-    from gan_adapt.engine.loop import Run, setup_adaptation
-    from gan_adapt.plugins import load_plugins
-    from gan_adapt.recipe import read_toml, validate
+    from gan_adapt.engine.loop import setup_adaptation
+    from gan_adapt.engine.run_state import RunState as Run
+    from gan_adapt.plugin_host.loading import load_plugins
+    from gan_adapt.recipe.schema import read_toml, validate
 
     extra: list[Any] = [oneshotclip_plugin, RandomStyleGAN2()]
     recipes = REPO / "recipes"
@@ -267,7 +268,9 @@ def _next_index(bench: Bench, kind: str) -> int:
 
 def take_step(bench: Bench, kind: str, config: Config) -> None:
     """One step of ``kind`` through the engine's step functions, in configuration ``config``."""
-    from gan_adapt.engine.loop import _step_kind, adapt_step, search_step, set_precision
+    from gan_adapt.engine.loop import set_precision
+    from gan_adapt.engine.updates import adapt_step, search_step
+    from gan_adapt.recipe.schedule import step_kind as _step_kind
 
     state = bench.state
     recipe = state.validated.recipe
@@ -289,8 +292,9 @@ def take_step(bench: Bench, kind: str, config: Config) -> None:
 def apply_config(bench: Bench, config: Config) -> Iterator[None]:
     """Set PatchNCE's micro-batch and CLIP's input size, and put back the chosen waste items;
     undo on exit."""
-    from gan_adapt.engine import context, loop
+    from gan_adapt.engine import updates
     from gan_adapt.generators import ops
+    from gan_adapt.plugin_host import context
 
     state = bench.state
     c = state.components
@@ -305,7 +309,7 @@ def apply_config(bench: Bench, config: Config) -> Iterator[None]:
         for enc in c.encoders.values():
             undo.append(_clip_at_size(enc, config.clip_size))
     if config.compile and not bench.compiled:
-        from gan_adapt.engine.compiling import compile_networks
+        from gan_adapt.generators.compiling import compile_networks
 
         # What setup_adaptation compiles for compile = true. Compiled once and kept: other
         # configurations run the same modules eagerly instead, since compiling them anew would
@@ -313,7 +317,7 @@ def apply_config(bench: Bench, config: Config) -> Iterator[None]:
         compile_networks([state.G_t.synthesis, c.generator.synthesis, c.discriminator])
         bench.compiled = True
     if bench.compiled and not config.compile:
-        from gan_adapt.engine.compiling import eager
+        from gan_adapt.generators.compiling import eager
 
         eager_mode = eager()
         eager_mode.__enter__()
@@ -361,9 +365,9 @@ def apply_config(bench: Bench, config: Config) -> Iterator[None]:
         undo.append(lambda: setattr(context.Step, "fake", original_fake))
         undo.append(lambda: setattr(state, "w_ref", w_ref))
     if "unbatched" in waste:
-        original_request = loop._request_embeddings
-        loop._request_embeddings = lambda step, terms: None
-        undo.append(lambda: setattr(loop, "_request_embeddings", original_request))
+        original_request = updates.request_embeddings
+        updates.request_embeddings = lambda step, terms: None
+        undo.append(lambda: setattr(updates, "request_embeddings", original_request))
     if "unshared_maps" in waste:
         context.Step.share_feature_maps = False
         undo.append(lambda: setattr(context.Step, "share_feature_maps", True))
@@ -663,7 +667,7 @@ def _pct(rate: float, peak: float) -> str:
 
 def describe(device: torch.device) -> str:
     """The machine, its instruction sets, and what ``precision = "auto"`` picks on it."""
-    from gan_adapt.precision import bf16_support, describe_cpu, resolve_precision
+    from gan_adapt.engine.precision import bf16_support, describe_cpu, resolve_precision
 
     support = bf16_support(str(device))
     auto = (f'precision = "auto" picks {resolve_precision("auto", str(device))} here '
@@ -732,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [k for k in kinds if k not in STEP_KINDS]
     if unknown:
         parser.error(f"unknown step kind(s) {unknown}; choose among {STEP_KINDS}")
-    from gan_adapt.precision import bf16_support
+    from gan_adapt.engine.precision import bf16_support
 
     if args.compare:
         configs = [parse_config(s) for s in args.compare]

@@ -38,15 +38,12 @@ def measure_in_this_process(threads: int, steps: int) -> dict[str, float]:
 
     torch.set_num_threads(threads)
     from gan_adapt.engine.build import build_components
-    from gan_adapt.engine.loop import (
-        Run,
-        _step_kind,
-        adapt_step,
-        set_precision,
-        setup_adaptation,
-    )
-    from gan_adapt.plugins import load_plugins
-    from gan_adapt.recipe import load
+    from gan_adapt.engine.loop import set_precision, setup_adaptation
+    from gan_adapt.engine.run_state import RunState as Run
+    from gan_adapt.engine.updates import adapt_step
+    from gan_adapt.plugin_host.loading import load_plugins
+    from gan_adapt.recipe.schedule import step_kind as _step_kind
+    from gan_adapt.recipe.schema import read_and_validate as load
 
     plugin_set = load_plugins()
     plugin_set.collect()

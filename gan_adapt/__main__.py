@@ -1,6 +1,6 @@
 """``python -m gan_adapt ...``: the same command line as ``gan-adapt ...``."""
 
-from gan_adapt.cli import main
+from gan_adapt.cli.commands import main
 
 if __name__ == "__main__":
     main()

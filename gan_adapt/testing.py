@@ -19,7 +19,7 @@ Everything runs on the CPU in milliseconds, offline: the generator is
 :func:`gan_adapt.generators.tiny` (a random StyleGAN2 of the real architecture), the encoder
 :func:`gan_adapt.encoders.tiny_clip` (a random CLIP with a text tower). The checks raise
 ``AssertionError`` with a message saying what broke, so they read well in pytest; they apply
-the same rules the engine enforces at run time (:mod:`gan_adapt.engine.contracts`).
+the same rules the engine enforces at run time (:mod:`gan_adapt.plugin_host.contracts`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from typing import Any
 
 import torch
 
-from gan_adapt.engine.context import BuildContext, Step, TargetData
 from gan_adapt.errors import PluginError
+from gan_adapt.plugin_host.context import BuildContext, Step, TargetData
 
 __all__ = ["tiny_generator", "tiny_discriminator", "tiny_encoder", "target_image",
            "make_context", "make_step", "check_term", "check_encoder", "run_recipe"]
@@ -97,7 +97,7 @@ def make_context(*, generator: Any = None, target: torch.Tensor | None = None,
 
 def make_step(ctx: BuildContext, *, phase: str = "adapt", batch: int = 2, seed: int = 0,
               w_ref: bool = True, kind: str | None = None) -> Step:
-    """A :class:`~gan_adapt.engine.context.Step` like the engine's, from ``ctx``.
+    """A :class:`~gan_adapt.plugin_host.context.Step` like the engine's, from ``ctx``.
 
     ``phase="adapt"``: ``step.generator`` is a trainable copy of ``ctx.generator`` (G_t),
     ``step.ws`` are ``batch`` random latents, ``step.w_ref`` a latent near ``w_avg`` (unless
@@ -139,7 +139,7 @@ def check_term(term: Any, step: Step, *, has_gradient: bool | None = None) -> to
     ``has_gradient=False``), its gradient must reach what the step trains (G_t, or the searched
     latent) and be finite. A term with ``request_embeddings`` announces first, as in a run.
     """
-    from gan_adapt.engine import contracts
+    from gan_adapt.plugin_host import contracts
 
     name = getattr(term, "__name__", None) or type(term).__name__
     announce = getattr(term, "request_embeddings", None)
@@ -173,8 +173,8 @@ def check_encoder(encoder: Any, *, batch: int = 3, resolution: int = RESOLUTION,
     per input, finite and unit-length; gradients reach the input images; ``embed_many`` embeds
     each group as ``embed_images`` would. ``texts=None`` checks ``embed_text`` only if it works
     (an image-only encoder raises a GanAdaptError there, as it should)."""
-    from gan_adapt.engine import contracts
     from gan_adapt.errors import GanAdaptError
+    from gan_adapt.plugin_host import contracts
 
     name = getattr(encoder, "name", None) or type(encoder).__name__
     gen = torch.Generator().manual_seed(0)
@@ -225,7 +225,7 @@ def run_recipe(recipe: str | Path, *, plugins: Iterable[Any] | Mapping[str, Any]
                overrides: Iterable[str] = (), device: str | None = "cpu",
                check: bool = True) -> Any:
     """Run ``recipe`` in this process with the given plugins, for a few steps; return the
-    :class:`gan_adapt.api.RunResult` (``status``, ``metrics``, ``paths``, the generators).
+    :class:`gan_adapt.api.public.RunResult` (``status``, ``metrics``, ``paths``, the generators).
 
     ``plugins`` are plugin folders (a plugin package with a ``pyproject.toml``, whose
     ``gan_adapt`` entry points load without installing it, or a folder of loose ``*.py``
@@ -238,10 +238,10 @@ def run_recipe(recipe: str | Path, *, plugins: Iterable[Any] | Mapping[str, Any]
     """
     import tempfile
 
-    from gan_adapt.api import run
-    from gan_adapt.engine.contracts import checking
-    from gan_adapt.plugins import load_plugins
-    from gan_adapt.recipe import read_toml
+    from gan_adapt.api.public import run
+    from gan_adapt.plugin_host.contracts import checking
+    from gan_adapt.plugin_host.loading import load_plugins
+    from gan_adapt.recipe.schema import read_toml
 
     named = plugins.items() if isinstance(plugins, Mapping) else \
         [(None, plugin) for plugin in plugins]

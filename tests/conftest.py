@@ -22,7 +22,7 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 @pytest.fixture(autouse=True)
 def _fresh_cli_plugin_cache():
     """The CLI caches loaded plugins per process; each test starts without that cache."""
-    from gan_adapt import cli
+    from gan_adapt.cli import commands as cli
 
     cli._plugin_cache.clear()
     cli.cli._plugins_added = False

@@ -16,12 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gan_adapt import shipped
 from gan_adapt.encoders.base import EncoderBase, freeze
 from gan_adapt.encoders.provenance import WeightsSource, set_source
-from gan_adapt.encoders.weights import (check_clip_model, clip_weights, fetch,
-                                        read_state_dict)
+from gan_adapt.encoders.weights import check_clip_model, clip_weights, fetch, read_state_dict
 from gan_adapt.errors import CheckpointError, GanAdaptError
+from gan_adapt.weights import shipped
 
 Precision = Literal["fp32", "fp16", "bf16"]
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -69,8 +68,8 @@ def build_clip(model: str = "ViT-B-32", pretrained: str | None = "openai", *,
             ``model_cfg`` is given.
         pretrained: an open_clip pretrained tag (``"openai"``, ``"laion2b_s34b_b79k"``, ...);
             ``"gan-adapt"`` for a CLIP the project trained and ships (``model`` is then its
-            name, e.g. ``"portraits-clip"``, see :mod:`gan_adapt.shipped`); ``None`` for random
-            weights. With ``checkpoint`` it only selects the preprocessing
+            name, e.g. ``"portraits-clip"``, see :mod:`gan_adapt.weights.shipped`); ``None`` for
+            random weights. With ``checkpoint`` it only selects the preprocessing
             and activation the weights were trained with.
         checkpoint: a local weights file; no download then.
         model_cfg: a custom open_clip architecture dict (``embed_dim``, ``vision_cfg``,
@@ -143,7 +142,7 @@ def _shipped_sha256(model: str, filename: str) -> str | None:
 def _shipped_clip(model: str, model_cfg: dict | None,
                   checkpoint: str | Path | None) -> tuple[dict, Path]:
     """The architecture and weights file of the shipped CLIP ``model`` (sha256 checked)."""
-    from gan_adapt.json_files import read_object
+    from gan_adapt.io.json_files import read_object
 
     entry = shipped.lookup(model)
     if entry is None or entry.get("kind") != "clip":
@@ -213,8 +212,11 @@ def _instantiate(cfg: dict) -> torch.nn.Module:
 def _load_weights(network: torch.nn.Module, state: dict[str, Tensor], path: Path,
                   label: str) -> None:
     """Load an open_clip (or OpenAI) state dict strictly; CheckpointError on any mismatch."""
-    from open_clip.model import (convert_to_custom_text_state_dict, resize_pos_embed,
-                                 resize_text_pos_embed)
+    from open_clip.model import (
+        convert_to_custom_text_state_dict,
+        resize_pos_embed,
+        resize_text_pos_embed,
+    )
 
     if "positional_embedding" in state and not hasattr(network, "positional_embedding"):
         state = convert_to_custom_text_state_dict(state)

@@ -16,8 +16,13 @@ from torch import Tensor
 
 from gan_adapt.encoders.base import EncoderBase, freeze
 from gan_adapt.encoders.provenance import WeightsSource, set_source
-from gan_adapt.encoders.weights import (check_timm_model, dino_weights, fetch, read_state_dict,
-                                        timm_full_name)
+from gan_adapt.encoders.weights import (
+    check_timm_model,
+    dino_weights,
+    fetch,
+    read_state_dict,
+    timm_full_name,
+)
 from gan_adapt.errors import CheckpointError, GanAdaptError
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}

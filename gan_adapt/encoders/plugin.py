@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gan_adapt import hookimpl
 from gan_adapt.encoders.params import ClipEnsembleParams, ClipParams, DinoParams
+from gan_adapt.plugin_host.markers import hookimpl
 
 
 def _path(ctx: Any, value: str | None) -> Path | None:
@@ -31,8 +31,7 @@ def clip(params: ClipParams, ctx: Any):
 
 def _clip_files(spec: ClipParams) -> list:
     from gan_adapt.encoders.weights import clip_weights
-
-    from gan_adapt.shipped import CLIP_TAG
+    from gan_adapt.weights.shipped import CLIP_TAG
 
     if spec.checkpoint is not None or spec.pretrained in (None, CLIP_TAG):
         return []  # a local file, random weights, or a model shipped in the package

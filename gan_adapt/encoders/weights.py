@@ -1,7 +1,7 @@
 """Where encoder and LPIPS weights come from, and how a weights file is read safely.
 
-Everything goes through :mod:`gan_adapt.hub`: one cache (``$GAN_ADAPT_HOME``), one download
-routine, one offline message naming the URL and the exact path to place the file at. open_clip,
+Everything goes through :mod:`gan_adapt.weights.download`: one cache (``$GAN_ADAPT_HOME``), one
+download routine, one offline message naming the URL and the exact path to place the file at. open_clip,
 timm and torchvision are never allowed to download anything themselves.
 
 * CLIP: open_clip's own table of pretrained tags says where each (architecture, tag) lives; we
@@ -13,7 +13,7 @@ timm and torchvision are never allowed to download anything themselves.
 
 Hashes and sizes come from public records of these exact files (noted per entry); an entry
 without them is trusted on first use: the hub records the file's sha256 and size the first time
-it enters the cache and checks them on every later load (see :mod:`gan_adapt.weights_manifest`).
+it enters the cache and checks them on every later load (see :mod:`gan_adapt.weights.manifest`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from gan_adapt.errors import CheckpointError, GanAdaptError, UnsafeFileError
-from gan_adapt.hub import KnownWeights, ensure
-from gan_adapt.safe_paths import not_a_file_message, special_file_kind
-from gan_adapt.script_archive import is_script_archive, read_script_tensors
+from gan_adapt.io.safe_paths import not_a_file_message, special_file_kind
+from gan_adapt.weights.download import KnownWeights, ensure
+from gan_adapt.weights.script_archive import is_script_archive, read_script_tensors
 
 _HF = "https://huggingface.co"
 
@@ -241,7 +241,7 @@ def read_state_dict(path: Path | str, what: str = "checkpoint") -> dict[str, Any
     Accepts ``.safetensors``, plain ``torch.save`` state dicts (also wrapped in ``state_dict`` /
     ``model``, or with DataParallel's ``module.`` prefix) read with ``weights_only=True``, and
     TorchScript archives (OpenAI's original CLIP release), whose tensors are read by
-    :mod:`gan_adapt.script_archive` without compiling or running their code (never
+    :mod:`gan_adapt.weights.script_archive` without compiling or running their code (never
     ``torch.jit.load``). Raises CheckpointError (UnsafeFileError for a file asking to run code).
     """
     import torch

@@ -12,11 +12,11 @@ from typing import Any
 
 import torch
 
-from gan_adapt.engine import contracts
-from gan_adapt.engine.context import BuildContext, TargetData
 from gan_adapt.engine.memory_advice import out_of_memory
 from gan_adapt.errors import GanAdaptError, PluginError
-from gan_adapt.recipe import Term, ValidatedRecipe
+from gan_adapt.plugin_host import contracts
+from gan_adapt.plugin_host.context import BuildContext, TargetData
+from gan_adapt.recipe.schema import Term, ValidatedRecipe
 
 
 @dataclass
@@ -32,7 +32,8 @@ class ActiveTerm:
 
     def __call__(self, step: Any) -> Any:
         """The term's value at ``step``; a failure inside the component names it (see below),
-        and so does a value that breaks the contract (see :mod:`gan_adapt.engine.contracts`)."""
+        and so does a value that breaks the contract (see
+        :mod:`gan_adapt.plugin_host.contracts`)."""
         return contracts.term_value(self._guarded(self.impl, step, ""), step.ws.device,
                                     lambda: self._where(step, ""))
 
@@ -87,7 +88,7 @@ class ActiveTerm:
 
     def applies(self, kind: str, index: int) -> bool:
         """Whether the term contributes at step ``index`` of kind ``kind``."""
-        from gan_adapt.schedule import term_applies
+        from gan_adapt.recipe.schedule import term_applies
 
         return term_applies(self.spec, kind, index)
 
@@ -135,7 +136,7 @@ def resolve_device(name: str | torch.device) -> torch.device:
 
 def load_target(validated: ValidatedRecipe, resolution: int) -> TargetData:
     """Load the recipe's target at the generator's resolution."""
-    from gan_adapt.images import load_image, load_image_folder
+    from gan_adapt.io.images import load_image, load_image_folder
 
     spec = validated.recipe.target
     base = validated.base_dir

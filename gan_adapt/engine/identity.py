@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.safe_paths import special_file_kind
+from gan_adapt.io.safe_paths import special_file_kind
 
 #: Recipe sections that only decide what is written, never the weights.
 RESULT_NEUTRAL_SECTIONS = ("output",)
@@ -63,13 +63,13 @@ def target_hash(target: Any, base_dir: Path) -> str:
     the change; the run's own loading reports the missing file)."""
     hasher = hashlib.sha256()
     for key in ("text", "source_text"):
-        hasher.update(f"{key}={getattr(target, key, None)!r}\n".encode("utf-8"))
+        hasher.update(f"{key}={getattr(target, key, None)!r}\n".encode())
     for key in ("image", "images"):
         value = getattr(target, key, None)
         if not value:
             continue
         path = base_dir / Path(value).expanduser()
-        hasher.update(f"{key}\n".encode("utf-8"))
+        hasher.update(f"{key}\n".encode())
         members = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
         for member in members:
             hasher.update(f"{member.name}\n".encode("utf-8", "surrogateescape"))
@@ -94,7 +94,7 @@ def differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """What differs between two identities, in words; empty when they are the same run.
 
     An [output]-only recipe edit is reported as ``"output"`` alone, so that a caller can allow
-    it (see :func:`check_resume`).
+    it (see :func:`check_resume_identity`).
     """
     changed: list[str] = []
     if recorded.get("recipe") != current.get("recipe"):
@@ -113,8 +113,8 @@ def differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
     return changed
 
 
-def check_resume(folder_root: Path, recorded: dict[str, Any] | None, current: dict[str, Any],
-                 allow_output_changes: bool = False) -> bool:
+def check_resume_identity(folder_root: Path, recorded: dict[str, Any] | None,
+                          current: dict[str, Any], allow_output_changes: bool = False) -> bool:
     """Refuse to resume a folder whose recipe or target changed since the run started.
 
     Returns True when the recorded identity should be updated (an allowed [output] edit).

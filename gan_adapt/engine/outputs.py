@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
-from gan_adapt import files
 from gan_adapt.errors import GanAdaptError
+from gan_adapt.io import atomic_files as files
 
 
 def save_adapted_generator(G: Any, out_dir: Path, w_ref: torch.Tensor | None = None

@@ -1,7 +1,7 @@
 """Checks that need the built networks, run before the run folder exists.
 
-:func:`gan_adapt.recipe.validate` checks a recipe without building anything, so some of its
-checks are bounds (see :mod:`gan_adapt.recipe_limits`). Once the components are built, the same
+:func:`gan_adapt.recipe.schema.validate` checks a recipe without building anything, so some of its
+checks are bounds (see :mod:`gan_adapt.recipe.limits`). Once the components are built, the same
 checks run exactly: the freeze patterns against the generator's own parameter groups, and the
 batch sizes against its resolution and the device's memory.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from gan_adapt.errors import RecipeError
-from gan_adapt.parameter_groups import freeze_problems
-from gan_adapt.recipe import ValidatedRecipe
-from gan_adapt.recipe_limits import memory_problems
+from gan_adapt.recipe.limits import memory_problems
+from gan_adapt.recipe.parameter_groups import freeze_problems
+from gan_adapt.recipe.schema import ValidatedRecipe
 
 
 def check_built(validated: ValidatedRecipe, components: Any, device: Any) -> None:

@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gan_adapt import files
 from gan_adapt.errors import GanAdaptError, InputError
+from gan_adapt.io import atomic_files as files
 
 #: The files a run writes into ``checkpoints/`` and ``samples/``: ``step-`` and at least six
 #: digits (``step-000013.pt``, ``step-1000000.pt``). Anything else there is the user's: a
@@ -53,13 +53,18 @@ def step_files(folder: Path, suffix: str) -> list[Path]:
 
     Only regular files inside the run folder (``folder``'s parent) count: a link to a file
     elsewhere or a planted FIFO is not the run's, and is never read."""
-    from gan_adapt.safe_paths import regular_inside
+    from gan_adapt.io.safe_paths import regular_inside
 
     if not folder.is_dir():
         return []
     found = [(step_of(p, suffix), p) for p in folder.iterdir()]
     return [p for step, p in sorted((s, p) for s, p in found if s is not None)
             if regular_inside(folder.parent, p)]
+
+
+def sample_grids(root: Path) -> list[tuple[int, Path]]:
+    """(step, path) of the run's sample grids, by step; other files in samples/ are ignored."""
+    return [(step_of(path, ".png"), path) for path in step_files(root / "samples", ".png")]
 
 
 class RunFolder:
@@ -169,8 +174,8 @@ class RunFolder:
 
     def running_process(self) -> str | None:
         """The id of a process holding this folder's lock now (a run still going), else None
-        (see :func:`gan_adapt.run_status.running_process`)."""
-        from gan_adapt.run_status import running_process
+        (see :func:`gan_adapt.io.run_status.running_process`)."""
+        from gan_adapt.io.run_status import running_process
 
         return running_process(self.root)
 
@@ -216,14 +221,18 @@ class RunFolder:
 
     def read_log(self) -> list[dict[str, Any]]:
         """Every complete line of the log (read line by line, bounded like every record: see
-        :mod:`gan_adapt.json_files`; a FIFO or a huge file is refused, never read; a link that
+        :mod:`gan_adapt.io.json_files`; a FIFO or a huge file is refused, never read; a link that
         leads out of the run folder reads as no log)."""
         import stat
 
         from gan_adapt.errors import DamagedRecordError
-        from gan_adapt.json_files import damaged, depth
-        from gan_adapt.safe_paths import (is_within, not_a_file_message, open_regular,
-                                          special_file_kind)
+        from gan_adapt.io.json_files import damaged, depth
+        from gan_adapt.io.safe_paths import (
+            is_within,
+            not_a_file_message,
+            open_regular,
+            special_file_kind,
+        )
 
         if self.log.is_symlink() and not is_within(self.root, self.log):
             return []
@@ -287,8 +296,8 @@ class RunFolder:
         import torch
 
         from gan_adapt.errors import CheckpointError, UnsafeFileError
-        from gan_adapt.safe_paths import is_within, not_a_file_message, special_file_kind
-        from gan_adapt.script_archive import refuse_script_archive
+        from gan_adapt.io.safe_paths import is_within, not_a_file_message, special_file_kind
+        from gan_adapt.weights.archive_kind import refuse_script_archive
 
         kind = special_file_kind(path)
         if kind:
@@ -352,7 +361,7 @@ def default_run_dir(recipe_name: str, base: str | Path = "runs") -> Path:
 
     The recipe's name is made one harmless path component (``"../../x"`` cannot leave
     ``base``)."""
-    from gan_adapt.safe_paths import folder_name
+    from gan_adapt.io.safe_paths import folder_name
 
     name = folder_name(recipe_name)
     stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -37,7 +37,7 @@ class RunMeta(_Record):
     device: str | None = None
 
 
-class RunResult(_Record):
+class ResultRecord(_Record):
     """``result.json`` of a finished run: its outputs, relative to the run folder."""
 
     outputs: dict[str, str]
@@ -53,17 +53,17 @@ class EvalRecord(_Record):
 
 def damaged(path: Path, what: str) -> InputError:
     """The one-line error of a damaged run-folder file."""
-    from gan_adapt.json_files import damaged as damaged_file
+    from gan_adapt.io.json_files import damaged as damaged_file
 
     return damaged_file(path, what)  # type: ignore[return-value]
 
 
 def read_json(path: str | Path, *, required: bool = True, expect: type | None = None) -> Any:
     """The JSON value in ``path`` (of type ``expect``), read by the one bounded reader (see
-    :mod:`gan_adapt.json_files`: regular files only, opened without blocking); None when absent
+    :mod:`gan_adapt.io.json_files`: regular files only, opened without blocking); None when absent
     and optional. A link that leads out of the record's folder is refused, never read."""
-    from gan_adapt.json_files import read_json as read_bounded
-    from gan_adapt.safe_paths import is_within
+    from gan_adapt.io.json_files import read_json as read_bounded
+    from gan_adapt.io.safe_paths import is_within
 
     path = Path(path)
     if path.is_symlink() and not is_within(path.parent, path):
@@ -75,7 +75,7 @@ def read_json(path: str | Path, *, required: bool = True, expect: type | None = 
 def read_record(path: str | Path, model: type[BaseModel], *,
                 required: bool = True) -> dict[str, Any] | None:
     """``path`` checked against ``model``: the whole JSON object (unknown keys kept)."""
-    from gan_adapt.recipe import pydantic_problems
+    from gan_adapt.recipe.schema import pydantic_problems
 
     path = Path(path)
     data = read_json(path, required=required, expect=dict)
@@ -120,8 +120,8 @@ def read_meta(root: Path) -> dict[str, Any]:
 def read_outputs(root: Path) -> dict[str, str]:
     """The ``outputs`` of ``result.json``; each must be a path inside the run folder."""
     path = root / "result.json"
-    outputs = read_record(path, RunResult)["outputs"]  # type: ignore[index]
-    from gan_adapt.safe_paths import record_path
+    outputs = read_record(path, ResultRecord)["outputs"]  # type: ignore[index]
+    from gan_adapt.io.safe_paths import record_path
 
     for key, relative in outputs.items():
         if record_path(root, relative) is None:  # absolute, escaping, linked out, a NUL byte
@@ -133,13 +133,6 @@ def read_outputs(root: Path) -> dict[str, str]:
 def read_eval(root: Path) -> dict[str, Any] | None:
     """``eval.json`` of the run folder, or None when the run was not evaluated."""
     return read_record(root / "eval.json", EvalRecord, required=False)
-
-
-def sample_grids(root: Path) -> list[tuple[int, Path]]:
-    """(step, path) of the run's sample grids, by step; other files in samples/ are ignored."""
-    from gan_adapt.engine.run_folder import step_files, step_of
-
-    return [(step_of(path, ".png"), path) for path in step_files(root / "samples", ".png")]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gan_adapt import files
 from gan_adapt.errors import InputError
-from gan_adapt.safe_paths import folder_name, is_within, open_regular, regular_inside
+from gan_adapt.io import atomic_files as files
+from gan_adapt.io.safe_paths import folder_name, is_within, open_regular, regular_inside
 
 TARGET_DIR = "target"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from gan_adapt.errors import GanAdaptError, WeightsUnavailableError
-from gan_adapt.hub import KnownWeights, ensure, offline
-from gan_adapt.recipe import ValidatedRecipe, _component_refs
+from gan_adapt.recipe.schema import ValidatedRecipe, _component_refs
+from gan_adapt.weights.download import KnownWeights, ensure, offline
 
 
 class MissingWeightsError(GanAdaptError):

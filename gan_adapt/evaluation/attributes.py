@@ -1,11 +1,11 @@
 """Attribute preservation: does G_t(z) keep the content attributes of G_s(z)?
 
 Where the instruments include a CLIP trained on the procedural portraits (the shipped
-``portraits-clip``), attributes can be read off any image zero-shot, in any known domain: first
-the image's domain (the best of :func:`~gan_adapt.training.portraits.domain_prompts`), then each
-attribute with prompts in that domain's words ("a pencil sketch of a smiling face"). An
-adapted sample *preserves* an attribute when the value read from it equals the value read from
-its source sample (same z), so classifier errors that hit both alike do not count.
+``portraits-clip``), attributes can be read off any image zero-shot, in any known domain: first the
+image's domain (the best of :func:`~gan_adapt.synthetic_data.portraits.domain_prompts`), then each
+attribute with prompts in that domain's words ("a pencil sketch of a smiling face"). An adapted
+sample *preserves* an attribute when the value read from it equals the value read from its source
+sample (same z), so classifier errors that hit both alike do not count.
 
 ``attribute_preservation`` is the mean over the content attributes (hair style, expression,
 eyewear: what a change of drawing style must keep); colours are left out because a sketch, a
@@ -18,8 +18,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gan_adapt.training.portraits import (ATTRIBUTES, CONTENT_ATTRIBUTES, DOMAINS,
-                                          attribute_prompts, domain_prompts)
+from gan_adapt.synthetic_data.portraits import (
+    ATTRIBUTES,
+    CONTENT_ATTRIBUTES,
+    DOMAINS,
+    attribute_prompts,
+    domain_prompts,
+)
 
 #: Shipped CLIP models trained on the portraits' captions (their prompts are meaningful).
 PORTRAIT_CLIPS = ("portraits-clip",)

@@ -9,7 +9,7 @@ the old single target lay next to where every latent search starts.
   distance) lies above the 75th percentile of that distance over 512 random faces (seeds
   10000-10511).
 * ``render-S``: x = the procedural renderer's portrait of seed S
-  (:func:`gan_adapt.training.portraits.portraits_batch`), which G_s never drew: its training
+  (:func:`gan_adapt.synthetic_data.portraits.portraits_batch`), which G_s never drew: its training
   stream used seed 0, and 5001, 5002 are not on it.
 """
 
@@ -56,7 +56,7 @@ def average_face(G: Any) -> Tensor:
 
 def render_image(seed: int, resolution: int) -> Tensor:
     """The procedural renderer's portrait of ``seed``, ``[1, 3, R, R]``."""
-    from gan_adapt.training.portraits import portraits_batch
+    from gan_adapt.synthetic_data.portraits import portraits_batch
 
     return portraits_batch(1, resolution, torch.Generator().manual_seed(seed)).images
 

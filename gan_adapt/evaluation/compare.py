@@ -60,8 +60,12 @@ def metric_lines(run_root: Path) -> list[str]:
 
 def load_rows(run_dirs: list[str | Path], plugin_set: Any, device: torch.device) -> list[Row]:
     """The source row and one row per run; every run must adapt the same source generator."""
-    from gan_adapt.evaluation.runs import (build_source, load_adapted, open_run_recipe,
-                                           result_outputs)
+    from gan_adapt.evaluation.runs import (
+        build_source,
+        load_adapted,
+        open_run_recipe,
+        result_outputs,
+    )
 
     opened = [open_run_recipe(path, plugin_set) for path in run_dirs]
     keys = {_source_key(validated) for _, _, validated in opened}
@@ -107,7 +111,7 @@ def compose_sheet(rows: list[Row], images: list[Tensor], tile: int, pad: int = 4
     """A PIL image: a label column, then each row's images side by side."""
     from PIL import Image, ImageDraw
 
-    from gan_adapt.images import to_uint8
+    from gan_adapt.io.images import to_uint8
 
     n = images[0].shape[0]
     width = LABEL_WIDTH + n * (tile + pad) + pad
@@ -151,7 +155,8 @@ def compare_runs(run_dirs: list[str | Path], plugin_set: Any, *, out: str | Path
                  n: int = 6, seed: int = 0, truncation: float = 0.7, interpolation: int = 0,
                  gif: bool = False, device: torch.device | str = "cpu") -> list[Path]:
     """Write the comparison sheet (and the interpolation strip / GIF); return the files."""
-    from gan_adapt import files, user_numbers
+    from gan_adapt.io import atomic_files as files
+    from gan_adapt.recipe import user_numbers
 
     n = user_numbers.whole_number(n, "n", 1, 64)
     seed = user_numbers.whole_number(seed, "seed", 0, user_numbers.MAX_SEED - 1)  # seed + 1
@@ -189,7 +194,7 @@ def _write_gif(strips: list[Tensor], path: Path, files: Any, pad: int = 4) -> Pa
 
     from PIL import Image
 
-    from gan_adapt.images import to_uint8
+    from gan_adapt.io.images import to_uint8
 
     steps, tile = strips[0].shape[0], strips[0].shape[-1]
     frames = []

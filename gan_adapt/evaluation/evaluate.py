@@ -34,17 +34,23 @@ G_t(z) against ideal(G_s(z)).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from gan_adapt.engine.context import TargetData
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.evaluation.metrics import (feature_statistics, frechet_distance,
-                                          kernel_distance, l1_distance, mean_cosine)
+from gan_adapt.evaluation.metrics import (
+    feature_statistics,
+    frechet_distance,
+    kernel_distance,
+    l1_distance,
+    mean_cosine,
+)
+from gan_adapt.plugin_host.context import TargetData
 
 PAIR_PROTOCOL = ("ring over the samples in generation order, pairs (i, i+1 mod n): n pairs of "
                  "independent samples")
@@ -116,7 +122,7 @@ def evaluate_generators(source: Any, adapted: Any, target: TargetData, instrumen
                         ideal: Callable[[Tensor], Tensor] | None = None,
                         device: torch.device | str = "cpu") -> dict[str, float]:
     """Every metric of the module doc for one (G_s, G_t) pair; returns ``{name: value}``."""
-    from gan_adapt.user_numbers import sample_count
+    from gan_adapt.recipe.user_numbers import sample_count
 
     device = torch.device(device)
     if settings.n < 2:
@@ -190,7 +196,7 @@ def _features_in_batches(extractor: Any, images: Tensor, batch: int,
 def eval_record(metrics: dict[str, float], settings: EvalSettings, instruments: Instruments,
                 seconds: float, **extra: Any) -> dict[str, Any]:
     """The JSON object written to ``eval.json``."""
-    from gan_adapt import __version__
+    from gan_adapt._version import __version__
 
     return {"gan_adapt_version": __version__, **extra,
             "settings": {**asdict(settings), "pairs": PAIR_PROTOCOL},
@@ -209,12 +215,12 @@ def evaluate_run(run_dir: str | Path, plugin_set: Any, settings: EvalSettings, *
     shipped targets, see :data:`.known_transforms.KNOWN_TARGETS`; None or ``"none"``: unknown).
     When known, the fidelity metrics are measured and ``record["ideal"]`` holds every metric of
     the ideal adapted generator T(G_s), measured the same way: the value to aim for."""
-    from gan_adapt import files
     from gan_adapt.evaluation.metric_models import build_clip, build_lpips
-    from gan_adapt.evaluation.runs import load_run
+    from gan_adapt.evaluation.runs import open_finished_run
+    from gan_adapt.io import atomic_files as files
 
     started = time.time()
-    run = load_run(run_dir, plugin_set, device)
+    run = open_finished_run(run_dir, plugin_set, device)
     resolution = run.source.img_resolution
     # Build every instrument (and fetch its weights) before generating anything.
     lpips_model = build_lpips(lpips, run.validated, resolution, run.device)
@@ -231,15 +237,18 @@ def evaluate_run(run_dir: str | Path, plugin_set: Any, settings: EvalSettings, *
                        "the value read from the source sample", "from": "clip"}
     real = None
     if target_dir is not None:
-        from gan_adapt.images import load_image_folder
+        from gan_adapt.io.images import load_image_folder
 
         real = load_image_folder(target_dir, resolution)
         instruments.fid_features = _fid_extractor(fid_features, clip_model, run.device)
         instruments.info["fid"] = {**instruments.fid_features.describe(),
                                    "real_images": str(Path(target_dir).resolve()),
                                    "real_count": real.shape[0], "resolution": resolution}
-    from gan_adapt.evaluation.known_transforms import (TRANSFORMS, TransformedGenerator,
-                                                       transform_of_target)
+    from gan_adapt.synthetic_data.known_transforms import (
+        TRANSFORMS,
+        TransformedGenerator,
+        transform_of_target,
+    )
 
     name = transform_of_target(run.target.path) if transform == "auto" else \
         (None if transform in (None, "none") else transform)

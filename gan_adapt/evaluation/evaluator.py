@@ -94,15 +94,15 @@ def from_folder(folder: str | Path, name: str | None = None) -> Evaluator:
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as exc:
         raise CheckpointError(f"cannot load the evaluator from {folder}: "
                               f"{type(exc).__name__}: {exc}") from None
-    from gan_adapt.shipped import _sha256
+    from gan_adapt.weights.shipped import _sha256
 
     return Evaluator(model.eval().requires_grad_(False), name or config.get("name", folder.name),
                      _sha256(folder / WEIGHTS_FILE), int(config["resolution"]))
 
 
 def load_evaluator(name: str = NAME) -> Evaluator:
-    """The shipped evaluator ``name``, after its sha256 check (:mod:`gan_adapt.shipped`)."""
-    from gan_adapt import shipped
+    """The shipped evaluator ``name``, after its sha256 check (:mod:`gan_adapt.weights.shipped`)."""
+    from gan_adapt.weights import shipped
 
     entry = shipped.lookup(name)
     if entry is None or entry.get("kind") != "evaluator":

@@ -2,8 +2,8 @@
 
 * ``inception`` (the standard): the TensorFlow Inception-v3 of the original FID code, as
   ported by torch-fidelity (bit-compatible with the published FID/KID numbers). Its weights
-  are a :class:`~gan_adapt.hub.KnownWeights` entry, so they share gan-adapt's cache and its
-  offline message; torch-fidelity never downloads anything itself.
+  are a :class:`~gan_adapt.weights.download.KnownWeights` entry, so they share gan-adapt's cache
+  and its offline message; torch-fidelity never downloads anything itself.
 * ``encoder``: the L2-normalised embeddings of any gan-adapt image encoder (e.g. the run's
   CLIP: "FD_CLIP", Kynkäänniemi et al. 2023). Not comparable with published FIDs; it is what
   works offline with the tiny random encoders of the smoke recipe, and what the tests use.
@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.hub import KnownWeights
+from gan_adapt.weights.download import KnownWeights
 
 #: torch-fidelity's conversion of the 2015-12-05 TF Inception graph used by the FID paper. The
 #: release names the file with the first 8 hex digits of its sha256; the full sha256 is the one a
@@ -72,7 +72,7 @@ class InceptionFeatures:
 
     @torch.no_grad()
     def __call__(self, images: Tensor) -> Tensor:
-        from gan_adapt.images import to_uint8
+        from gan_adapt.io.images import to_uint8
 
         outs = []
         for i in range(0, images.shape[0], self.batch):

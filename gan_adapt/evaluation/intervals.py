@@ -15,8 +15,8 @@ from a fixed seed, so a rerun gives the same interval.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

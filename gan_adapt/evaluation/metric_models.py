@@ -26,9 +26,9 @@ from typing import Any
 
 import torch
 
-from gan_adapt.engine.context import BuildContext, TargetData
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.recipe import ValidatedRecipe
+from gan_adapt.plugin_host.context import BuildContext, TargetData
+from gan_adapt.recipe.schema import ValidatedRecipe
 
 #: Seed of every random-weight metric network (fixed: numbers must not depend on the run).
 WEIGHTS_SEED = 0
@@ -69,7 +69,7 @@ def recipe_lpips_params(validated: ValidatedRecipe | None) -> tuple[dict[str, An
 def build_lpips(choice: str, validated: ValidatedRecipe | None, resolution: int,
                 device: torch.device) -> MetricModel:
     """The LPIPS distance named by ``choice`` (see the module doc)."""
-    from gan_adapt.perceptual import TRAINED_FEATURE_NETS
+    from gan_adapt.encoders.perceptual import TRAINED_FEATURE_NETS
 
     if choice == "recipe":
         found = recipe_lpips_params(validated)
@@ -94,8 +94,8 @@ def _default_lpips(device: torch.device) -> MetricModel:
     (a failing download can take a minute), and the record and a note say so."""
     import warnings
 
+    from gan_adapt.encoders.perceptual import TRAINED_FEATURE_NETS
     from gan_adapt.encoders.weights import LPIPS_BACKBONES
-    from gan_adapt.perceptual import TRAINED_FEATURE_NETS
 
     alex = LPIPS_BACKBONES["alex"]
     if alex.cache_path.is_file():
@@ -112,8 +112,8 @@ def _default_lpips(device: torch.device) -> MetricModel:
 
 def _lpips(params: dict[str, Any], origin: str, device: torch.device) -> MetricModel:
     """Build the distance ``params`` describe; a missing download names the offline choice."""
+    from gan_adapt.encoders.perceptual import TRAINED_FEATURE_NETS, perceptual_distance
     from gan_adapt.errors import WeightsMismatchError, WeightsUnavailableError
-    from gan_adapt.perceptual import TRAINED_FEATURE_NETS, perceptual_distance
 
     net, pretrained = params.get("net", "alex"), bool(params.get("pretrained", True))
     resize_to = params.get("resize_to", 256)
@@ -185,7 +185,7 @@ def build_clip(choice: str, validated: ValidatedRecipe | None, plugin_set: Any,
         model = tiny_clip(seed=WEIGHTS_SEED, device=device)
         return MetricModel(model, {"from": "--clip tiny", "component": "clip", "model": "tiny",
                                    **clip_weights_record(model)})
-    from gan_adapt import shipped
+    from gan_adapt.weights import shipped
 
     if choice in shipped.names("clip"):
         choice = f"{choice}:{shipped.CLIP_TAG}"

@@ -17,13 +17,13 @@ an evaluation repeated on the same samples gives the same numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor
 
-#: ``distance(x, y) -> [N]``: e.g. :class:`gan_adapt.perceptual.LPIPSDistance`.
+#: ``distance(x, y) -> [N]``: e.g. :class:`gan_adapt.encoders.perceptual.LPIPSDistance`.
 PairDistance = Callable[[Tensor, Tensor], Tensor]
 
 

@@ -1,37 +1,29 @@
-"""The default plugin that adds the ``eval``, ``compare`` and ``report`` commands, and the
-quality benchmark's built-in transforms (kind ``transform``) with their splits.
+"""The default plugin that adds the quality benchmark's built-in transforms (kind ``transform``)
+with their splits (the ``eval``, ``compare`` and ``report`` commands: :mod:`gan_adapt.cli.plugin`).
 
-Importing it is cheap (click only); the commands and transforms import torch when they run.
+Importing it is cheap; the transforms import torch when they run.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gan_adapt import hookimpl
-
-
-@hookimpl
-def register_commands(cli: Any) -> None:
-    from gan_adapt.evaluation.commands import COMMANDS
-
-    for command in COMMANDS:
-        cli.add_command(command)
+from gan_adapt.plugin_host.markers import hookimpl
 
 
 @hookimpl
 def register_transforms(register: Any) -> None:
-    """The tune split (:mod:`.known_transforms`) and the test split
-    (:mod:`.test_split_transforms`), captioned as the benchmark gives them to text recipes."""
+    """The tune split (:mod:`gan_adapt.synthetic_data.known_transforms`) and the test split
+    (:mod:`gan_adapt.synthetic_data.test_split_transforms`), captioned as the benchmark gives them to text recipes."""
     for name, caption in TUNE_CAPTIONS.items():
-        register(name, _Lazy("gan_adapt.evaluation.known_transforms", name, "tune"),
+        register(name, _Lazy("gan_adapt.synthetic_data.known_transforms", name, "tune"),
                  f"{caption} of a face", split="tune")
     for name, caption in TEST_CAPTIONS.items():
-        register(name, _Lazy("gan_adapt.evaluation.test_split_transforms", name, "test"),
+        register(name, _Lazy("gan_adapt.synthetic_data.test_split_transforms", name, "test"),
                  f"{caption} of a face", split="test")
 
 
-#: The tune transforms' domain phrases (as gan_adapt.training.portraits.DOMAINS words them;
+#: The tune transforms' domain phrases (as gan_adapt.synthetic_data.portraits.DOMAINS words them;
 #: repeated here so that loading the plugin imports no torch; a test checks they agree).
 TUNE_CAPTIONS = {"sketch": "a pencil sketch", "posterise": "a posterised print",
                  "invert": "a colour negative", "watercolour": "a watercolour painting",

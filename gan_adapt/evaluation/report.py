@@ -10,7 +10,7 @@ archived.
 Every string on the page that comes from a file (the recipe, run.json, result.json, eval.json,
 metrics, plugins.json, file names) goes through :func:`_text`, which HTML-escapes it whatever
 its type: a run folder may come from someone else, and its strings are data, never markup.
-Likewise every file it embeds is read with :func:`gan_adapt.safe_paths.read_inside`: a link
+Likewise every file it embeds is read with :func:`gan_adapt.io.safe_paths.read_inside`: a link
 leading out of the folder, or a FIFO, is shown as missing and never read.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 from gan_adapt.engine.run_folder import RunFolder, step_of
 from gan_adapt.engine.run_records import read_json_object
 from gan_adapt.errors import InputError
-from gan_adapt.safe_paths import read_inside
+from gan_adapt.io.safe_paths import read_inside
 
 #: A run's recipe.toml is a few KB; anything near this is not one.
 MAX_RECIPE_BYTES = 16 << 20
@@ -107,7 +107,7 @@ def _target_section(recipe: dict[str, Any], root: Path) -> str:
     """The target, from the run's own copy (``RUN/target/``): the path the recipe records may
     point anywhere on this machine and is never read (see :mod:`gan_adapt.engine.run_target`)."""
     from gan_adapt.engine.run_target import in_folder
-    from gan_adapt.images import encode_png, load_image, load_image_folder
+    from gan_adapt.io.images import encode_png, load_image, load_image_folder
 
     recorded = _record(recipe.get("target"))
     target, notes = in_folder(root, recorded)
@@ -135,7 +135,7 @@ def _target_section(recipe: dict[str, Any], root: Path) -> str:
 
 
 def _eval_section(folder: RunFolder) -> str:
-    from gan_adapt.evaluation.commands import METRIC_HELP
+    from gan_adapt.evaluation.metric_help import METRIC_HELP
 
     record = _record(_read_json(folder.root / "eval.json"))
     if not isinstance(record.get("metrics"), dict):
@@ -245,7 +245,7 @@ def build_report(run_dir: str | Path, max_grids: int = 8) -> str:
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, max_grids: int = 8) -> Path:
     """Write the report (default ``RUN_DIR/report.html``) and return its path."""
-    from gan_adapt import files
+    from gan_adapt.io import atomic_files as files
 
     path = Path(out) if out is not None else Path(run_dir) / "report.html"
     return files.write_text(path, build_report(run_dir, max_grids))

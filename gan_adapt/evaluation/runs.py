@@ -15,10 +15,10 @@ from typing import Any
 
 import torch
 
-from gan_adapt.engine.context import BuildContext, TargetData
 from gan_adapt.engine.run_folder import RunFolder
 from gan_adapt.errors import CheckpointError, GanAdaptError, InputError
-from gan_adapt.recipe import ValidatedRecipe, read_toml, validate
+from gan_adapt.plugin_host.context import BuildContext, TargetData
+from gan_adapt.recipe.schema import ValidatedRecipe, read_toml, validate
 
 
 @dataclass
@@ -46,7 +46,7 @@ def open_run_recipe(path: str | Path, plugin_set: Any) -> tuple[RunFolder, dict[
     if not folder.root.is_dir():
         raise InputError(f"{folder.root}: no such run folder")
     from gan_adapt.engine.run_target import in_folder
-    from gan_adapt.safe_paths import is_within
+    from gan_adapt.io.safe_paths import is_within
 
     meta = folder.read_meta()
     if not folder.recipe.exists():
@@ -66,8 +66,8 @@ def open_run_recipe(path: str | Path, plugin_set: Any) -> tuple[RunFolder, dict[
 
 
 def _check_finished(folder: RunFolder, meta: dict[str, Any]) -> None:
-    """InputError for a run that is not finished (see :mod:`gan_adapt.run_status`)."""
-    from gan_adapt.run_status import require_finished
+    """InputError for a run that is not finished (see :mod:`gan_adapt.io.run_status`)."""
+    from gan_adapt.io.run_status import require_finished
 
     result_file = folder.root / "result.json"
     if meta.get("status") == "done" and (result_file.exists() or result_file.is_symlink()):
@@ -104,7 +104,7 @@ def load_adapted(folder: RunFolder, outputs: dict[str, str], source: Any,
     relative = outputs.get("generator")
     if relative is None:
         raise InputError(f"{folder.root}/result.json lists no generator output")
-    from gan_adapt.safe_paths import is_within, record_path, regular_inside
+    from gan_adapt.io.safe_paths import is_within, record_path, regular_inside
 
     path = record_path(folder.root, relative)
     if path is None:
@@ -132,7 +132,8 @@ def load_adapted(folder: RunFolder, outputs: dict[str, str], source: Any,
     return G.to(device).eval().requires_grad_(False)
 
 
-def load_run(path: str | Path, plugin_set: Any, device: torch.device | str = "cpu") -> LoadedRun:
+def open_finished_run(path: str | Path, plugin_set: Any,
+                      device: torch.device | str = "cpu") -> LoadedRun:
     """Open a finished run: recipe, G_s, G_t and the target at G's resolution."""
     from gan_adapt.engine.build import load_target
 

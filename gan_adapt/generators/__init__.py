@@ -34,13 +34,21 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from gan_adapt.generators.checkpoints import (CheckpointContents, load, load_discriminator,
-                                                  read_checkpoint)
+    from gan_adapt.generators.checkpoints import (
+        CheckpointContents,
+        load,
+        load_discriminator,
+        read_checkpoint,
+    )
     from gan_adapt.generators.conversion import convert
     from gan_adapt.generators.native import save
-    from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
-                                               StyleGAN2Discriminator, StyleGAN2Generator,
-                                               freeze)
+    from gan_adapt.generators.networks import (
+        DiscriminatorConfig,
+        GeneratorConfig,
+        StyleGAN2Discriminator,
+        StyleGAN2Generator,
+        freeze,
+    )
     from gan_adapt.generators.rosinality import export_rosinality
     from gan_adapt.generators.tiny_models import tiny, write_tiny_checkpoint
 

@@ -27,11 +27,16 @@ from typing import Any
 import torch
 
 from gan_adapt.errors import CheckpointError
-from gan_adapt.generators import native, nvlabs, rosinality, safe_pickle, zoo
+from gan_adapt.generators import native, nvlabs, rosinality
 from gan_adapt.generators.dry_build import expected_shapes
-from gan_adapt.safe_paths import not_a_file_message, special_file_kind
-from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
-                                           StyleGAN2Discriminator, StyleGAN2Generator)
+from gan_adapt.generators.networks import (
+    DiscriminatorConfig,
+    GeneratorConfig,
+    StyleGAN2Discriminator,
+    StyleGAN2Generator,
+)
+from gan_adapt.io.safe_paths import not_a_file_message, special_file_kind
+from gan_adapt.weights import safe_pickle, zoo
 
 _TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -62,7 +67,7 @@ class CheckpointContents:
 def model_name_kind(value: str | Path) -> str | None:
     """``"shipped"`` or ``"zoo"`` when ``value`` is a string that is exactly the name of a
     shipped model or a model-zoo entry; None for anything else (a path, ``./name``, a Path)."""
-    from gan_adapt import shipped
+    from gan_adapt.weights import shipped
 
     if not isinstance(value, str):
         return None
@@ -102,12 +107,12 @@ def describe_source(value: str | Path, base_dir: Path | None = None) -> str:
 def resolve(path_or_name: str | Path) -> Path:
     """The file or folder a checkpoint value stands for.
 
-    1. A string that is exactly a shipped model's name (:mod:`gan_adapt.shipped`) is that
+    1. A string that is exactly a shipped model's name (:mod:`gan_adapt.weights.shipped`) is that
        model, its files sha256-checked; a model-zoo name is the cached (downloaded on first
        use) zoo checkpoint. A local path of the same name is not used (a note says so).
     2. Anything else is a local path (``./name`` is always a path).
     """
-    from gan_adapt import shipped
+    from gan_adapt.weights import shipped
 
     kind = model_name_kind(path_or_name)
     if kind is not None:

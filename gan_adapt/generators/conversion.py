@@ -12,8 +12,7 @@ from pathlib import Path
 
 from gan_adapt.errors import GanAdaptError
 from gan_adapt.generators import native, rosinality
-from gan_adapt.generators.checkpoints import (discriminator_from, generator_from,
-                                              read_checkpoint)
+from gan_adapt.generators.checkpoints import discriminator_from, generator_from, read_checkpoint
 
 TARGETS = ("native", "rosinality")
 

@@ -15,7 +15,8 @@ keeps the broadcast shape. Anything else falls back to the real op.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode

@@ -10,7 +10,8 @@
 
 Safetensors holds nothing but tensors, so loading it cannot run code; the JSON file is all that
 is needed to rebuild the networks and can be read by a person. Both files are written atomically
-(:mod:`gan_adapt.files`), weights first, so an interrupted save never leaves a half-written one.
+(:mod:`gan_adapt.io.atomic_files`), weights first, so an interrupted save never leaves a
+half-written one.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ from typing import Any
 
 import torch
 
-from gan_adapt import files
 from gan_adapt.errors import CheckpointError
-from gan_adapt.safe_paths import not_a_file_message, special_file_kind
-from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
-                                           StyleGAN2Discriminator, StyleGAN2Generator)
+from gan_adapt.generators.networks import (
+    DiscriminatorConfig,
+    GeneratorConfig,
+    StyleGAN2Discriminator,
+    StyleGAN2Generator,
+)
+from gan_adapt.io import atomic_files as files
+from gan_adapt.io.safe_paths import not_a_file_message, special_file_kind
 
 FORMAT = "gan-adapt/stylegan2"
 FORMAT_VERSION = 1
@@ -77,7 +82,7 @@ def save(generator: StyleGAN2Generator, path: str | Path,
 def read_config(folder: Path) -> dict[str, Any]:
     """The parsed ``config.json`` of a native checkpoint, checked for format and version."""
     _refuse_special(folder / CONFIG_NAME)
-    from gan_adapt.json_files import read_json
+    from gan_adapt.io.json_files import read_json
 
     config = read_json(folder / CONFIG_NAME, what="generator config", error=CheckpointError)
     if not isinstance(config, dict) or config.get("format") != FORMAT:

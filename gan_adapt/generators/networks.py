@@ -22,9 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_adapt.parameter_groups import freeze  # noqa: F401  (re-exported)
-from gan_adapt.errors import GanAdaptError
 from gan_adapt.generators import ops
+from gan_adapt.recipe.parameter_groups import freeze  # noqa: F401  (re-exported)
 
 NOISE_MODES = ("const", "random", "none")
 

@@ -20,7 +20,7 @@ import torch
 from gan_adapt.errors import CheckpointError
 from gan_adapt.generators import ops
 from gan_adapt.generators.networks import DiscriminatorConfig, GeneratorConfig
-from gan_adapt.generators.safe_pickle import PersistentRecord, check_module_tree
+from gan_adapt.weights.safe_pickle import PersistentRecord, check_module_tree
 
 _G_CLASSES = {"Generator"}
 _D_CLASSES = {"Discriminator"}

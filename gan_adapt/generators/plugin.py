@@ -1,5 +1,5 @@
-"""The default plugin that registers the StyleGAN2 generator and discriminator components and
-the ``sample`` / ``convert`` commands.
+"""The default plugin that registers the StyleGAN2 generator and discriminator components (their
+``sample`` / ``convert`` commands are in :mod:`gan_adapt.cli.generators`).
 
 Importing it is cheap (pydantic, no torch): networks are only loaded when a recipe builds them.
 """
@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gan_adapt import hookimpl
-from gan_adapt.parameter_groups import STYLEGAN2_GROUPS
+from gan_adapt.plugin_host.markers import hookimpl
+from gan_adapt.recipe.parameter_groups import STYLEGAN2_GROUPS
 
 
 def _checkpoint(value: str, ctx: Any) -> str | Path:
@@ -47,9 +47,8 @@ def stylegan2_generator(params: StyleGAN2GeneratorParams, ctx: Any) -> Any:
 
 def _zoo_weights(checkpoint: str, ctx: Any) -> list:
     """The model-zoo download a checkpoint value stands for (none for a local file)."""
-    from gan_adapt.generators import zoo
-
     from gan_adapt.generators.checkpoints import model_name_kind
+    from gan_adapt.weights import zoo
 
     entry = zoo.lookup(checkpoint)
     return [entry] if entry is not None and model_name_kind(checkpoint) == "zoo" else []
@@ -95,10 +94,3 @@ def register_generators(register: Any) -> None:
 def register_discriminators(register: Any) -> None:
     register("stylegan2", stylegan2_discriminator)
 
-
-@hookimpl
-def register_commands(cli: Any) -> None:
-    from gan_adapt.generators.cli import COMMANDS
-
-    for command in COMMANDS:
-        cli.add_command(command)

@@ -23,11 +23,15 @@ from pathlib import Path
 
 import torch
 
-from gan_adapt import files
 from gan_adapt.errors import CheckpointError, GanAdaptError
 from gan_adapt.generators import ops
-from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
-                                           StyleGAN2Discriminator, StyleGAN2Generator)
+from gan_adapt.generators.networks import (
+    DiscriminatorConfig,
+    GeneratorConfig,
+    StyleGAN2Discriminator,
+    StyleGAN2Generator,
+)
+from gan_adapt.io import atomic_files as files
 
 #: The mapping lr multiplier rosinality uses and does not store.
 ROSINALITY_LR_MLP = 0.01

@@ -18,8 +18,12 @@ from pathlib import Path
 import torch
 
 from gan_adapt.generators import native, rosinality
-from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
-                                           StyleGAN2Discriminator, StyleGAN2Generator)
+from gan_adapt.generators.networks import (
+    DiscriminatorConfig,
+    GeneratorConfig,
+    StyleGAN2Discriminator,
+    StyleGAN2Generator,
+)
 
 
 def _randomise(module: torch.nn.Module, gen: torch.Generator) -> None:

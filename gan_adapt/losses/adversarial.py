@@ -15,9 +15,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gan_adapt.engine.compiling import eager
-from gan_adapt.engine.context import BuildContext, Step
+from gan_adapt.generators.compiling import eager
 from gan_adapt.losses.params import AdversarialParams, PatchAdversarialParams
+from gan_adapt.plugin_host.context import BuildContext, Step
 
 __all__ = ["Adversarial", "AdversarialParams", "PatchAdversarial", "PatchAdversarialParams",
            "PatchHead", "r1_penalty", "real_batch"]
@@ -42,7 +42,7 @@ def real_batch(step: Step, batch: int, flip: bool) -> torch.Tensor:
     return real
 
 
-def r1_penalty(logits_of: "callable", real: torch.Tensor) -> torch.Tensor:
+def r1_penalty(logits_of: callable, real: torch.Tensor) -> torch.Tensor:
     """E[|d logits / d real|^2]: the gradient norm of D at the real data.
 
     Its D pass runs eagerly even when D is compiled (recipe ``compile``): the penalty is

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.losses.params import LatentL2Params
+from gan_adapt.plugin_host.context import BuildContext, Step
 
 
 class LatentL2:

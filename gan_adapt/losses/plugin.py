@@ -1,7 +1,7 @@
 """Default plugin: generic reconstruction, latent and adversarial terms.
 
-Registered lazily (:func:`gan_adapt.registry.lazy`): validating a recipe imports only the
-torch-free params models of :mod:`gan_adapt.losses.params`; a term's module is imported when a
+Registered lazily (:func:`gan_adapt.plugin_host.registry.lazy`): validating a recipe imports only
+the torch-free params models of :mod:`gan_adapt.losses.params`; a term's module is imported when a
 run builds it.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gan_adapt import hookimpl
 from gan_adapt.losses import params as p
-from gan_adapt.registry import lazy
+from gan_adapt.plugin_host.markers import hookimpl
+from gan_adapt.plugin_host.registry import lazy
 
 _MSE = "gan_adapt.losses.reconstruction:MSE"
 _LPIPS = "gan_adapt.losses.reconstruction:LPIPS"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from gan_adapt.engine.context import BuildContext, Step
 from gan_adapt.losses.params import LPIPSParams, MSEParams
+from gan_adapt.plugin_host.context import BuildContext, Step
 
 
 def _target_like(step: Step) -> torch.Tensor:
@@ -44,7 +44,7 @@ class LPIPS(torch.nn.Module):
 
     def __init__(self, params: LPIPSParams, ctx: BuildContext) -> None:
         super().__init__()
-        from gan_adapt.perceptual import perceptual_distance
+        from gan_adapt.encoders.perceptual import perceptual_distance
 
         self.distance = perceptual_distance(net=params.net, pretrained=params.pretrained,
                                             resize_to=params.resize_to).to(ctx.device)

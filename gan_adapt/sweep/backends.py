@@ -33,8 +33,8 @@ class Outcome:
 
 
 def _status(folder: Path) -> str | None:
-    from gan_adapt.json_files import read_object_or_none
-    from gan_adapt.safe_paths import regular_inside
+    from gan_adapt.io.json_files import read_object_or_none
+    from gan_adapt.io.safe_paths import regular_inside
 
     path = folder / "run.json"
     if not regular_inside(folder, path):  # no link out of the folder, no FIFO

@@ -1,29 +1,32 @@
-"""``gan-adapt sweep``: expand, run (skipping finished runs, resuming interrupted ones),
-evaluate, tabulate."""
+"""A sweep from start to end: expand, run (skipping finished runs, resuming interrupted ones),
+evaluate, tabulate. The ``gan-adapt sweep`` command (:mod:`gan_adapt.cli.sweep`) calls it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from gan_adapt import files
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.safe_paths import folder_name
+from gan_adapt.io import atomic_files as files
+from gan_adapt.io.safe_paths import folder_name
 from gan_adapt.sweep import backends, table
 from gan_adapt.sweep.spec import base_path, expand, read_sweep
 
 
 def run_sweep(sweep_file: str | Path, out: str | Path | None = None,
               backend: str | None = None, echo: Any = click.echo,
-              plugins_dirs: list[str] | tuple[str, ...] = (), threads: int | None = None) -> Path:
+              plugins_dirs: list[str] | tuple[str, ...] = (), threads: int | None = None,
+              has_command: Callable[[str], bool] = lambda name: True) -> Path:
     """Run a sweep to the end; return its folder. Failed runs are reported, never fatal.
 
     ``threads`` (the command line's ``--threads``) replaces the sweep file's ``threads_per_run``.
 
     ``plugins_dirs`` (the command line's ``--plugins-dir``) are passed to every run; a sweep
-    file itself cannot name plugin folders.
+    file itself cannot name plugin folders. ``has_command(name)`` says whether the ``gan-adapt``
+    command ``eval`` or ``compare`` exists (the command line passes its own lookup).
     """
     sweep_file = Path(sweep_file)
     sweep = read_sweep(sweep_file)
@@ -60,7 +63,7 @@ def run_sweep(sweep_file: str | Path, out: str | Path | None = None,
 
     finished = [Path(f) for (_, f), o in zip(jobs, outcomes) if o.status in ("done", "skipped")]
     if sweep.eval.enabled and finished:
-        if table.has_command("eval"):
+        if has_command("eval"):
             for run_folder in finished:
                 note = table.evaluate(run_folder, sweep.eval, Path(log_dir) / "eval.log")
                 if note:
@@ -69,7 +72,7 @@ def run_sweep(sweep_file: str | Path, out: str | Path | None = None,
             echo("  note: no `eval` command is installed; the table has training metrics only")
     rows = table.rows(jobs, outcomes)
     csv_path = table.write_table(rows, folder / "results.csv")
-    if len(finished) >= 1 and table.has_command("compare"):
+    if len(finished) >= 1 and has_command("compare"):
         compare_sheet(finished, folder / "compare.png", Path(log_dir) / "compare.log", echo)
     failed = [o for o in outcomes if o.status == "failed"]
     echo(f"Results: {csv_path} ({len(outcomes) - len(failed)} finished, {len(failed)} failed)")
@@ -124,27 +127,9 @@ def compare_sheet(run_folders: list[Path], out: Path, log: Path, echo: Any) -> N
 
 def files_json(path: Path) -> dict[str, Any] | None:
     """A JSON object file's content; None if it is unreadable or not an object."""
-    from gan_adapt.json_files import read_object_or_none
-
-    from gan_adapt.safe_paths import regular_inside
+    from gan_adapt.io.json_files import read_object_or_none
+    from gan_adapt.io.safe_paths import regular_inside
 
     if not regular_inside(path.parent, path):  # no link out of its folder, no FIFO
         return None
     return read_object_or_none(path)
-
-
-@click.command("sweep")
-@click.argument("sweep_file", type=click.Path(dir_okay=False))
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Sweep folder (default sweeps/<name>); running again resumes it.")
-@click.option("--backend", type=click.Choice(["local", "ray"]), default=None,
-              help="Override the sweep file's backend.")
-@click.option("--plugins-dir", "plugins_dirs", type=click.Path(file_okay=False), multiple=True,
-              help="Load every .py file of this folder as a plugin in every run (repeatable).")
-@click.option("--threads", type=click.IntRange(1), default=None,
-              help="CPU threads of each run (replaces the sweep file's threads_per_run; "
-                   "default: each run's own, see docs/performance.md).")
-def sweep_command(sweep_file: str, out: str | None, backend: str | None,
-                  plugins_dirs: tuple[str, ...], threads: int | None) -> None:
-    """Run SWEEP_FILE: base recipe(s) x targets x override grids x seeds, then compare them."""
-    run_sweep(sweep_file, out, backend, plugins_dirs=plugins_dirs, threads=threads)

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from gan_adapt.errors import RecipeError
-from gan_adapt.recipe import pydantic_problems, read_toml_file
-from gan_adapt.targets import existing_path
+from gan_adapt.recipe.schema import pydantic_problems, read_toml_file
+from gan_adapt.recipe.targets import existing_path
 
 
 class RaySettings(BaseModel):
@@ -108,8 +108,8 @@ class RunSpec:
 
 def read_sweep(path: str | Path) -> Sweep:
     """Parse and validate a sweep file (all problems reported at once)."""
-    from gan_adapt.recipe_limits import name_problems, value_problems
-    from gan_adapt.safe_paths import not_a_file_message, special_file_kind
+    from gan_adapt.io.safe_paths import not_a_file_message, special_file_kind
+    from gan_adapt.recipe.limits import name_problems, value_problems
 
     path = Path(path)
     kind = special_file_kind(path)
@@ -156,7 +156,7 @@ def read_sweep(path: str | Path) -> Sweep:
 def _override_problems(sweep: Sweep) -> list[str]:
     """Grid values and ``set`` entries go through ``--set``'s own parser: whatever it would
     refuse (a bad key, a date, a value that does not read back) is refused here, by key."""
-    from gan_adapt.recipe import override_text, parse_override
+    from gan_adapt.recipe.schema import override_text, parse_override
 
     problems = []
     for key, values in sweep.grid.items():
@@ -190,7 +190,7 @@ def expand(sweep: Sweep, sweep_file: Path) -> list[RunSpec]:
     With a single ``base`` string, ids and ``values`` are exactly those of sweeps before bases
     could be listed, so existing sweep folders still resume.
     """
-    from gan_adapt.recipe import override_text
+    from gan_adapt.recipe.schema import override_text
 
     folder = sweep_file.parent
     targets: list[str | None] = []

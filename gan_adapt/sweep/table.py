@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gan_adapt import files
+from gan_adapt.io import atomic_files as files
 from gan_adapt.sweep.backends import Outcome
 from gan_adapt.sweep.spec import EvalSettings, RunSpec
 
@@ -17,22 +17,12 @@ from gan_adapt.sweep.spec import EvalSettings, RunSpec
 def _read_json(path: Path) -> dict[str, Any]:
     """A run's JSON object record for the table; {} when it is missing, damaged, or not a
     regular file of the run's folder (a link out of it, a FIFO): its row shows no values."""
-    from gan_adapt.json_files import read_object_or_none
-    from gan_adapt.safe_paths import regular_inside
+    from gan_adapt.io.json_files import read_object_or_none
+    from gan_adapt.io.safe_paths import regular_inside
 
     if not regular_inside(path.parent, path):
         return {}
     return read_object_or_none(path) or {}
-
-
-def has_command(name: str) -> bool:
-    """Whether a ``gan-adapt`` sub-command (possibly from a plugin) exists."""
-    import click
-
-    from gan_adapt.cli import cli
-
-    with click.Context(cli) as ctx:
-        return cli.get_command(ctx, name) is not None
 
 
 def evaluate(folder: Path, settings: EvalSettings, log: Path) -> str:

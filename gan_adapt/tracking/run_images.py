@@ -9,10 +9,10 @@ in its name.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
-
+from typing import Any
 
 
 @dataclass
@@ -46,7 +46,7 @@ class NewImages:
         # imported here: gan_adapt.engine imports torch, and this observer module is loaded by
         # every command (`gan-adapt validate` must not import torch)
         from gan_adapt.engine.run_folder import step_files, step_of
-        from gan_adapt.safe_paths import regular_inside
+        from gan_adapt.io.safe_paths import regular_inside
 
         found += [RunImage("samples", step_of(path, ".png"), path)
                   for path in step_files(self.root / "samples", ".png")]

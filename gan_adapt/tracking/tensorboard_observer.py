@@ -14,11 +14,11 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from gan_adapt import hookimpl
+from gan_adapt.plugin_host.markers import hookimpl
 from gan_adapt.tracking.run_images import NewImages, images_due
 
 #: The open writer of each active run, by ``id(run)``.
-_trackers: dict[int, "TensorBoardTracker"] = {}
+_trackers: dict[int, TensorBoardTracker] = {}
 
 
 class TensorBoardTracker:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from gan_adapt import hookimpl
+from gan_adapt.plugin_host.markers import hookimpl
 from gan_adapt.tracking.run_images import NewImages, images_due
 
-_trackers: dict[int, "WandbTracker"] = {}
+_trackers: dict[int, WandbTracker] = {}
 
 
 class WandbTracker:
@@ -30,7 +30,7 @@ class WandbTracker:
 
         import wandb
 
-        from gan_adapt import files
+        from gan_adapt.io import atomic_files as files
 
         root = run.folder.root
         folder = root / "wandb"

@@ -4,6 +4,6 @@ This is not a replacement for the official training code: it exists so that the 
 benchmark (``benchmarks/quality.py``) has a *pretrained* source generator whose domain is known
 exactly and can be regenerated anywhere, without downloading anything.
 
-* :mod:`gan_adapt.training.shapes`: seeded images of coloured shapes on colour gradients;
+* :mod:`gan_adapt.synthetic_data.shapes`: seeded images of coloured shapes on colour gradients;
 * :mod:`gan_adapt.training.trainer`: non-saturating GAN loss, lazy R1, style mixing, EMA.
 """

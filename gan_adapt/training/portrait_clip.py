@@ -4,10 +4,10 @@
 
 A CLIP built from open_clip's own classes (a ViT image tower and a transformer text tower, the
 symmetric contrastive loss with a learned temperature) trained on procedural portraits
-(:mod:`gan_adapt.training.portraits`) shown in every known domain: the photo and each transform
-of :mod:`gan_adapt.evaluation.known_transforms`. Each image is paired with a procedural caption
-naming its domain and (a random subset of) its attributes, "a pencil sketch of a smiling face
-with short red hair and glasses".
+(:mod:`gan_adapt.synthetic_data.portraits`) shown in every known domain: the photo and each
+transform of :mod:`gan_adapt.synthetic_data.known_transforms`. Each image is paired with a
+procedural caption naming its domain and (a random subset of) its attributes, "a pencil sketch of a
+smiling face with short red hair and glasses".
 
 At the end it prints and writes (``--export``/``heldout.json``) held-out figures on images no
 step saw: image -> caption retrieval, zero-shot domain accuracy and zero-shot accuracy per
@@ -31,10 +31,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gan_adapt import files
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.training.portraits import (ATTRIBUTES, DOMAINS, attribute_prompts, caption,
-                                          domain_prompts, portraits_batch)
+from gan_adapt.io import atomic_files as files
+from gan_adapt.synthetic_data.portraits import (
+    ATTRIBUTES,
+    DOMAINS,
+    attribute_prompts,
+    caption,
+    domain_prompts,
+    portraits_batch,
+)
 from gan_adapt.training.script_args import parse_training_args
 
 NAME = "portraits-clip"
@@ -98,7 +104,7 @@ def normalise(images: Tensor) -> Tensor:
 
 def domain_images(images: Tensor, domains: list[str]) -> Tensor:
     """Each image shown in its domain (``photo`` = unchanged)."""
-    from gan_adapt.evaluation.known_transforms import TRANSFORMS
+    from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
 
     out = images.clone()
     for name in set(domains) - {"photo"}:
@@ -323,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def ship(folder: Path, heldout: dict, log: list[dict]) -> None:
     """Install ``folder`` as the shipped ``portraits-clip``; figures and log into the docs."""
-    from gan_adapt import shipped
+    from gan_adapt.weights import shipped
 
     target = shipped.record(
         NAME, "clip", folder,

@@ -37,9 +37,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_adapt import files
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.training.portraits import ATTRIBUTES, portraits_batch
+from gan_adapt.io import atomic_files as files
+from gan_adapt.synthetic_data.portraits import ATTRIBUTES, portraits_batch
 from gan_adapt.training.script_args import parse_training_args
 
 NAME = "portraits-evaluator"
@@ -289,8 +289,8 @@ def evaluate(model: PortraitEvaluator, config: EvaluatorTrainConfig) -> dict:
     """Held-out attribute accuracy on ``heldout`` new portraits: clean, through the evaluator's
     own perturbations, and through every built-in benchmark transform, tune and test splits
     (none trained on)."""
-    from gan_adapt.evaluation.known_transforms import TRANSFORMS
-    from gan_adapt.evaluation.test_split_transforms import TEST_TRANSFORMS
+    from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
+    from gan_adapt.synthetic_data.test_split_transforms import TEST_TRANSFORMS
 
     model.eval()
     gen = torch.Generator().manual_seed(config.heldout_seed)
@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def ship(folder: Path, heldout: dict, log: list[dict]) -> None:
     """Install ``folder`` as the shipped ``portraits-evaluator``; figures and log into docs."""
-    from gan_adapt import shipped
+    from gan_adapt.weights import shipped
 
     target = shipped.record(
         NAME, "evaluator", folder,

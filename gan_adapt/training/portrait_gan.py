@@ -2,7 +2,7 @@
 
     python -m gan_adapt.training.portrait_gan --work runs/portrait-gan --export OUT
 
-trains a StyleGAN2 on the procedural portraits (:mod:`gan_adapt.training.portraits`) with the
+trains a StyleGAN2 on the procedural portraits (:mod:`gan_adapt.synthetic_data.portraits`) with the
 project's trainer, checkpointing every 250 steps; run the same command again after an
 interruption and it continues exactly where it stopped (same ``--threads``). At the end it
 writes a native checkpoint folder (EMA generator + discriminator, training settings in its
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from gan_adapt.training.portraits import PortraitStream
+from gan_adapt.synthetic_data.portraits import PortraitStream
 from gan_adapt.training.script_args import parse_training_args
 from gan_adapt.training.trainer import TrainConfig, save_pretrained, train
 
@@ -48,7 +48,7 @@ def quick_config() -> TrainConfig:
 def sample_sheet(generator: torch.nn.Module, path: Path, n: int = 64, seed: int = 0,
                  upscale: int = 2) -> Path:
     """An 8-column grid of ``n`` samples (truncation 1, fixed noise), nearest-upscaled."""
-    from gan_adapt.images import save_grid
+    from gan_adapt.io.images import save_grid
 
     z = torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({time.time() - started:.0f} s in this process)", flush=True)
     if args.export is not None:
         folder = save_pretrained(result, config, args.export, extra={
-            "name": NAME if not args.quick else "quick", "data": "gan_adapt.training.portraits",
+            "name": NAME if not args.quick else "quick",
+            "data": "gan_adapt.synthetic_data.portraits",
             "threads": torch.get_num_threads()})
         sample_sheet(result.generator, args.export.parent / f"{args.export.name}-samples.png")
         (args.export.parent / f"{args.export.name}-log.jsonl").write_text(
@@ -98,7 +99,7 @@ def ship(folder: Path, log: list[dict]) -> None:
     and sample sheet into the documentation's assets."""
     import shutil
 
-    from gan_adapt import shipped
+    from gan_adapt.weights import shipped
 
     target = shipped.record(
         NAME, "generator", folder,

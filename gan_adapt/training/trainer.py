@@ -27,15 +27,16 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 
-from gan_adapt import files
 from gan_adapt.errors import GanAdaptError
+from gan_adapt.io import atomic_files as files
 
 
 def _default_channels() -> dict[int, int]:
@@ -115,8 +116,12 @@ class TrainResult:
 
 def build_networks(config: TrainConfig) -> tuple[torch.nn.Module, torch.nn.Module]:
     """Freshly initialised (G, D) for ``config`` (upstream initialisation)."""
-    from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
-                                               StyleGAN2Discriminator, StyleGAN2Generator)
+    from gan_adapt.generators.networks import (
+        DiscriminatorConfig,
+        GeneratorConfig,
+        StyleGAN2Discriminator,
+        StyleGAN2Generator,
+    )
 
     channels = {int(k): int(v) for k, v in config.channels.items()
                 if int(k) <= config.resolution}
@@ -189,7 +194,7 @@ def train(config: TrainConfig, data: DataStream | Callable[[int], torch.Tensor],
     state there while training. ``resume=True`` continues from ``out``'s training state when
     there is one. ``report`` receives each logged record.
     """
-    from gan_adapt.images import save_grid
+    from gan_adapt.io.images import save_grid
 
     config.check()
     stream = data if isinstance(data, DataStream) else None

@@ -1,5 +1,5 @@
 """Draws ``portrait-sketch.png``: the offline demo's one-shot target, a pencil sketch of one
-procedural portrait (``gan_adapt.training.portraits``), 32 px like the shipped generator.
+procedural portrait (``gan_adapt.synthetic_data.portraits``), 32 px like the shipped generator.
 
 The portrait is the first one, in seed order, with long red hair, a smile and glasses on a blue
 background: easy attributes to check by eye in the adapted samples. It is drawn by the
@@ -19,7 +19,7 @@ WANTED = {"hair_style": "long", "hair_colour": "red", "expression": "smiling",
 
 def find_portrait(resolution: int = 32) -> tuple[int, torch.Tensor, dict[str, str]]:
     """The first seed whose portrait has every attribute of :data:`WANTED`."""
-    from gan_adapt.training.portraits import portraits_batch
+    from gan_adapt.synthetic_data.portraits import portraits_batch
 
     for seed in range(10_000):
         portrait = portraits_batch(1, resolution, torch.Generator().manual_seed(seed))
@@ -30,9 +30,9 @@ def find_portrait(resolution: int = 32) -> tuple[int, torch.Tensor, dict[str, st
 
 
 def main(out: Path = Path(__file__).with_name("portrait-sketch.png")) -> Path:
-    from gan_adapt.evaluation.known_transforms import sketch
-    from gan_adapt.files import write_bytes
-    from gan_adapt.images import encode_png
+    from gan_adapt.io.atomic_files import write_bytes
+    from gan_adapt.io.images import encode_png
+    from gan_adapt.synthetic_data.known_transforms import sketch
 
     seed, image, record = find_portrait()
     write_bytes(out, encode_png(sketch(image))[0])

@@ -12,9 +12,8 @@ import math
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
-
 from make_sketch import ellipse_points, pencil_line
+from PIL import Image, ImageDraw, ImageFilter
 
 SIZE = 256
 COUNT = 10

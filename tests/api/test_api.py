@@ -14,9 +14,9 @@ import pytest
 import torch
 
 import gan_adapt
-from gan_adapt import api
+from gan_adapt.api import public as api
 from gan_adapt.errors import InputError, RecipeError
-from gan_adapt.recipe import parse_override
+from gan_adapt.recipe.schema import parse_override
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "recipes" / "smoke.toml"
@@ -115,7 +115,7 @@ def test_unfinished_runs_are_refused_with_a_clear_error(finished: api.RunResult,
 
 
 def test_cli_run_resume_and_eval_go_through_the_api(monkeypatch, tmp_path, capsys):
-    from gan_adapt import cli
+    from gan_adapt.cli import commands as cli
 
     calls = []
 

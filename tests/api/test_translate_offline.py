@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import gan_adapt
-from gan_adapt import api
+from gan_adapt.api import public as api
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"search.steps": 2, "adapt.steps": 2, "output.n_samples": 2, "output.sample_every": 2}
@@ -34,7 +34,7 @@ def no_downloads(tmp_path, monkeypatch):
 
 
 def _cli(*args: str):
-    from gan_adapt.cli import cli
+    from gan_adapt.cli.commands import cli
 
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
@@ -49,7 +49,7 @@ def test_cli_translate_is_run_translate(finished, tmp_path):
     translation = gan_adapt.load_run(finished.folder).translate(SKETCH, steps=3,
                                                                 lpips="portraits-clip")
     assert translation.distance["net"] == "portraits-clip"
-    from gan_adapt.images import to_uint8
+    from gan_adapt.io.images import to_uint8
 
     expected = torch.cat([translation.image, translation.reconstruction,
                           translation.translated])
@@ -74,8 +74,8 @@ def test_translate_lpips_choices(finished):
 def test_runs_without_an_lpips_term_measure_with_the_shipped_distance_offline(recipe,
                                                                               no_downloads):
     from gan_adapt.evaluation.metric_models import build_lpips
-    from gan_adapt.plugins import load_plugins
-    from gan_adapt.recipe import load
+    from gan_adapt.plugin_host.loading import load_plugins
+    from gan_adapt.recipe.schema import read_and_validate as load
 
     validated = load(ROOT / "recipes" / recipe, load_plugins())
     with pytest.warns(UserWarning, match="portraits-clip"):

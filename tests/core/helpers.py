@@ -16,7 +16,7 @@ TOY_RECIPE = FIXTURES / "recipes" / "toy.toml"
 
 def toy_plugin_set(plugins_dir: Path | None = None):
     """Default plugins + the toy fixture plugin, with entry points off."""
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     sys.path.insert(0, str(FIXTURES))
     try:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from gan_adapt.errors import PluginError, RecipeError
-from gan_adapt.plugins import load_plugins
-from gan_adapt.recipe import load
-from gan_adapt.registry import Registry
+from gan_adapt.plugin_host.loading import load_plugins
+from gan_adapt.plugin_host.registry import Registry
+from gan_adapt.recipe.schema import read_and_validate
 
 from .helpers import FIXTURES, TOY_RECIPE, assert_clean_error, run_cli, toy_plugin_set
 
@@ -68,11 +68,11 @@ def test_plugins_dir_adds_a_loss_that_a_recipe_uses(tmp_path):
     recipe = recipe_using_brightness(tmp_path)
 
     with pytest.raises(RecipeError) as info:  # without the plugin: a clear validation error
-        load(recipe, toy_plugin_set())
+        read_and_validate(recipe, toy_plugin_set())
     assert any("unknown loss 'brightness'" in p for p in info.value.problems)
 
     plugin_set = toy_plugin_set(plugins)
-    validated = load(recipe, plugin_set)
+    validated = read_and_validate(recipe, plugin_set)
     assert validated.params["adapt.losses[3]"].level == 0.5
     info = plugin_set.plugins["brightness_plugin"]
     assert info.version == "1.2.3" and ("loss", "brightness") in info.components
@@ -95,7 +95,7 @@ def test_duplicate_component_names_name_both_sources():
 
 def test_duplicates_across_plugins_are_a_conflict_naming_both(tmp_path):
     """(More in tests/plugins_authoring/test_registration.py.)"""
-    from gan_adapt.plugins import PluginConflict
+    from gan_adapt.plugin_host.loading import PluginConflict
 
     plugins = tmp_path / "plugins"
     write_plugin(plugins, "a_first", EXTRA_LOSS_PLUGIN)
@@ -155,7 +155,7 @@ def test_components_command_lists_params_defaults_and_docs():
 def test_entry_point_plugins_are_restricted_by_env(monkeypatch):
     from importlib import metadata
 
-    import gan_adapt.plugins as plugins_module
+    import gan_adapt.plugin_host.loading as plugins_module
 
     sys.path.insert(0, str(FIXTURES))
     try:

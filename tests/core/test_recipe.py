@@ -7,8 +7,14 @@ import tomllib
 import pytest
 
 from gan_adapt.errors import RecipeError
-from gan_adapt.recipe import (apply_overrides, format_path, load, parse_override, read_toml,
-                              split_path, validate)
+from gan_adapt.recipe.key_paths import format_path, split_path
+from gan_adapt.recipe.schema import (
+    apply_overrides,
+    parse_override,
+    read_and_validate,
+    read_toml,
+    validate,
+)
 
 from .helpers import TOY_RECIPE, assert_clean_error, run_cli, toy_plugin_set
 
@@ -29,7 +35,7 @@ def problems_of(data, plugin_set, overrides=()) -> list[str]:
 
 
 def test_toy_recipe_is_valid(plugin_set):
-    validated = load(TOY_RECIPE, plugin_set)
+    validated = read_and_validate(TOY_RECIPE, plugin_set)
     assert validated.recipe.name == "toy"
     assert validated.recipe.adapt.losses[1].params == {"r1_every": 4}
     assert validated.params["adapt.losses[1]"].r1_every == 4

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from gan_adapt.engine.progress import PhaseProgress, format_duration, format_speed
+from gan_adapt.engine.threads import choose_threads, parse_threads, prefer_passive_wait
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.progress import PhaseProgress, format_duration, format_speed
-from gan_adapt.threads import choose_threads, parse_threads, prefer_passive_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,8 +51,8 @@ def test_passive_wait_is_a_default_not_an_override():
 
 def test_recipe_run_threads_is_validated():
     from gan_adapt.errors import RecipeError
-    from gan_adapt.plugins import load_plugins
-    from gan_adapt.recipe import load
+    from gan_adapt.plugin_host.loading import load_plugins
+    from gan_adapt.recipe.schema import read_and_validate as load
 
     plugin_set = load_plugins()
     smoke = ROOT / "recipes" / "smoke.toml"
@@ -107,7 +107,7 @@ def test_sample_grids_carry_row_labels(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from gan_adapt.images import make_grid, save_labelled_grid
+    from gan_adapt.io.images import make_grid, save_labelled_grid
 
     images = torch.zeros(6, 3, 32, 32)  # mid-grey images: the text is the only black
     path = save_labelled_grid(images, tmp_path / "grid.png", 3, ["source", "adapted\nstep 600"])

@@ -8,9 +8,9 @@ import tomllib
 import pytest
 import torch
 
-from gan_adapt.recipe import load, validate
-from gan_adapt.recipe_show import resolved_recipe
-from gan_adapt.recipe_warnings import idle_setting_notes, ineffective_settings
+from gan_adapt.recipe.schema import read_and_validate, validate
+from gan_adapt.recipe.show import resolved_recipe
+from gan_adapt.recipe.warnings import idle_setting_notes, ineffective_settings
 
 from .helpers import FIXTURES, TOY_RECIPE, run_cli, toy_plugin_set
 
@@ -27,7 +27,7 @@ def _dumps(validated) -> tuple[dict, dict]:
 
 
 def test_show_fills_every_default_and_round_trips(plugin_set, tmp_path):
-    original = load(TOY_RECIPE, plugin_set, overrides=["adapt.steps=12"])
+    original = read_and_validate(TOY_RECIPE, plugin_set, overrides=["adapt.steps=12"])
     shown = resolved_recipe(original)
     assert shown["adapt"]["steps"] == 12  # --set applied
     assert shown["adapt"]["losses"][1]["params"] == {"r1_gamma": 10.0, "r1_every": 4,
@@ -48,12 +48,12 @@ def test_show_fills_every_default_and_round_trips(plugin_set, tmp_path):
 def test_the_printed_recipe_runs_the_same(plugin_set, tmp_path):
     """In-process runs (no interpreter start-up): the toy recipe and its resolved copy give
     bit-identical adapted generators."""
-    from gan_adapt.engine import start
-    from gan_adapt.recipe_show import resolved_toml
+    from gan_adapt.engine.launch import start
+    from gan_adapt.recipe.show import resolved_toml
 
     resolved = tmp_path / "copy" / "resolved.toml"
     resolved.parent.mkdir()
-    resolved.write_text(resolved_toml(load(TOY_RECIPE, plugin_set)))
+    resolved.write_text(resolved_toml(read_and_validate(TOY_RECIPE, plugin_set)))
     weights = []
     for recipe, out in [(TOY_RECIPE, tmp_path / "a"), (resolved, tmp_path / "b")]:
         result = start(str(recipe), plugin_set, out=str(out), progress_live=False)
@@ -63,7 +63,8 @@ def test_the_printed_recipe_runs_the_same(plugin_set, tmp_path):
 
 
 def _warnings(plugin_set, *overrides: str) -> list[str]:
-    return ineffective_settings(load(TOY_RECIPE, plugin_set, overrides=list(overrides)))
+    validated = read_and_validate(TOY_RECIPE, plugin_set, overrides=list(overrides))
+    return ineffective_settings(validated)
 
 
 def test_a_clean_recipe_has_no_warnings(plugin_set):
@@ -71,7 +72,7 @@ def test_a_clean_recipe_has_no_warnings(plugin_set):
 
 
 def _notes(plugin_set, *overrides: str) -> list[str]:
-    return idle_setting_notes(load(TOY_RECIPE, plugin_set, overrides=list(overrides)))
+    return idle_setting_notes(read_and_validate(TOY_RECIPE, plugin_set, overrides=list(overrides)))
 
 
 def test_r1_interval_that_never_meets_the_terms_steps_is_a_note(plugin_set):
@@ -113,7 +114,7 @@ def test_validate_prints_the_warnings_and_still_passes():
 
 
 def test_official_sampling_gives_the_fine_layers_the_mean_w():
-    from gan_adapt.sampling import with_mean_layers
+    from gan_adapt.engine.grid_latents import with_mean_layers
 
     ws = torch.randn(3, 18, 4)
     w_avg = torch.randn(4)
@@ -130,7 +131,7 @@ def test_official_sampling_option_reaches_the_grid(plugin_set, tmp_path):
     import numpy as np
     from PIL import Image
 
-    from gan_adapt.engine import start
+    from gan_adapt.engine.launch import start
 
     result = start(str(TOY_RECIPE), plugin_set, out=str(tmp_path / "run"), progress_live=False,
                    overrides=["output.mean_w_from_layer=0", "adapt.steps=1", "search.steps=1"])
@@ -138,7 +139,7 @@ def test_official_sampling_option_reaches_the_grid(plugin_set, tmp_path):
     import tomllib
 
     grid = np.asarray(Image.open(tmp_path / "run" / "samples" / "step-000001.png"))
-    # n_samples cells of 16 px per row, 2 px padding (gan_adapt.images.make_grid), right of the
+    # n_samples cells of 16 px per row, 2 px padding (gan_adapt.io.images.make_grid), right of the
     # row labels' margin
     recipe = tomllib.loads((tmp_path / "run" / "recipe.toml").read_text())
     columns = recipe.get("output", {}).get("n_samples", 8)

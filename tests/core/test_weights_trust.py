@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from gan_adapt import weights_manifest
 from gan_adapt.errors import GanAdaptError, WeightsMismatchError, WeightsUnavailableError
-from gan_adapt.hub import KnownWeights, cache_dir, copy_into_cache, ensure, sha256_of
+from gan_adapt.weights import manifest as weights_manifest
+from gan_adapt.weights.download import KnownWeights, cache_dir, copy_into_cache, ensure, sha256_of
 
-from .helpers import ROOT, run_cli
+from .helpers import run_cli
+
 
 def _entry(source, **pins) -> KnownWeights:
     return KnownWeights(name="tiny-test", url=source.as_uri(), filename="tiny.bin",
@@ -86,7 +87,7 @@ def test_damaged_manifest_is_a_clear_error(source):
 
 
 def test_weights_command_lists_every_known_name_as_json(tmp_path):
-    from gan_adapt.weights_catalog import known_weights
+    from gan_adapt.cli.weights_catalog import known_weights
 
     home = tmp_path / "home"
     clip = home / "clip" / "ViT-B-32-openai.safetensors"

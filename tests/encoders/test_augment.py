@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gan_adapt.augment import CLIPAugment, affine_matrix, homography, warp
+from gan_adapt.encoders.augment import CLIPAugment, affine_matrix, homography, warp
 
 OFF = dict(affine_degrees=0, translate=0, shear=0, perspective=0, jitter=0, erase_p=0)
 

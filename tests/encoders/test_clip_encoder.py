@@ -8,8 +8,13 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from gan_adapt.encoders import (ClipEnsemble, build_clip, read_state_dict, tiny_clip,
-                                tiny_clip_config)
+from gan_adapt.encoders import (
+    ClipEnsemble,
+    build_clip,
+    read_state_dict,
+    tiny_clip,
+    tiny_clip_config,
+)
 from gan_adapt.errors import CheckpointError, GanAdaptError, UnsafeFileError
 
 

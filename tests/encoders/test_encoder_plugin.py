@@ -11,8 +11,8 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from gan_adapt import hookspecs
 from gan_adapt.encoders import ClipEncoder, ClipEnsemble, DinoEncoder, tiny_clip, tiny_clip_config
+from gan_adapt.plugin_host import hookspecs
 
 
 def _registered() -> dict:

@@ -8,7 +8,7 @@ import torch
 from gan_adapt.encoders import CLIP_WEIGHTS, DINO_WEIGHTS, LPIPS_BACKBONES, build_clip, build_dino
 from gan_adapt.encoders.weights import clip_weights, dino_weights, fetch, read_state_dict
 from gan_adapt.errors import WeightsUnavailableError
-from gan_adapt.hub import KnownWeights
+from gan_adapt.weights.download import KnownWeights
 
 
 def _assert_names_url_and_path(error: WeightsUnavailableError, url: str, path) -> None:
@@ -36,7 +36,7 @@ def test_dino_offline(offline):
 
 
 def test_lpips_alex_offline(offline):
-    from gan_adapt.perceptual import LPIPSDistance
+    from gan_adapt.encoders.perceptual import LPIPSDistance
 
     with pytest.raises(WeightsUnavailableError) as caught:
         LPIPSDistance("alex", pretrained=True)
@@ -86,7 +86,7 @@ def test_sha256_prefix_in_the_file_name_is_checked(offline):
 
 def test_a_cached_file_is_used_without_any_download(offline, clip_encoder, images):
     """The cache path is all that matters: a file placed there is loaded as is."""
-    from gan_adapt.encoders.clip import _load_weights, _instantiate, tiny_clip_config
+    from gan_adapt.encoders.clip import _instantiate, _load_weights, tiny_clip_config
 
     weights = KnownWeights(name="tiny", url="https://example.invalid/tiny.pt",
                            filename="tiny.pt", subdir="clip")

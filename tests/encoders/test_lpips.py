@@ -6,8 +6,8 @@ import pytest
 import torch
 import torchvision
 
+from gan_adapt.encoders.perceptual import LPIPSDistance, match_size, mse
 from gan_adapt.errors import CheckpointError
-from gan_adapt.perceptual import LPIPSDistance, match_size, mse
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,14 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ValidationError
 
-from gan_adapt.encoders.prompts import (PromptTemplates, check_templates, fill_template,
-                                        mean_prompt_embedding, prompt_direction,
-                                        prompt_embeddings)
+from gan_adapt.encoders.prompts import (
+    PromptTemplates,
+    check_templates,
+    fill_template,
+    mean_prompt_embedding,
+    prompt_direction,
+    prompt_embeddings,
+)
 
 TEMPLATES = ["a {} of a face.", "a {}.", "{}"]
 

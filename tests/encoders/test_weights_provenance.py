@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_adapt import shipped
 from gan_adapt.encoders.provenance import WeightsSource, describe, is_random, weights_of
+from gan_adapt.weights import shipped
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_SHA = shipped.lookup("portraits-clip")["files"]["open_clip_model.safetensors"]["sha256"]
@@ -101,8 +101,8 @@ def test_eval_instrument_record_of_a_trained_recipe_encoder(kind):
     """The metric instrument built from a recipe's encoder (single or ensemble, the members'
     ``pretrained`` kept under ``models``) is described by its real weights."""
     from gan_adapt.evaluation.metric_models import build_clip
-    from gan_adapt.plugins import load_plugins
-    from gan_adapt.recipe import load
+    from gan_adapt.plugin_host.loading import load_plugins
+    from gan_adapt.recipe.schema import read_and_validate as load
 
     plugin_set = load_plugins()
     member = '{model = "portraits-clip", pretrained = "gan-adapt"}'

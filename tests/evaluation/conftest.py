@@ -12,7 +12,7 @@ SMOKE = ROOT / "recipes" / "smoke.toml"
 
 @pytest.fixture(scope="session")
 def plugin_set():
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     return load_plugins()
 
@@ -22,7 +22,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory, plugin_set) -> Path:
     """A finished smoke run with a few steps (the numbers mean nothing; the files are real)."""
     import os
 
-    from gan_adapt.engine import start
+    from gan_adapt.engine.launch import start
 
     home = tmp_path_factory.mktemp("eval-home")
     previous = os.environ.get("GAN_ADAPT_HOME")

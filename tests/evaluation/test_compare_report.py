@@ -15,7 +15,7 @@ from PIL import Image
 
 
 def invoke(*args: str):
-    from gan_adapt.cli import cli
+    from gan_adapt.cli.commands import cli
 
     return CliRunner().invoke(cli, list(args), catch_exceptions=True)
 

@@ -14,7 +14,7 @@ N = 12
 
 
 def run_eval(smoke_run: Path, *args: str):
-    from gan_adapt.cli import cli
+    from gan_adapt.cli.commands import cli
 
     result = CliRunner().invoke(cli, ["eval", str(smoke_run), "--n", str(N), "--batch", "8",
                                       *args], catch_exceptions=True)
@@ -66,10 +66,10 @@ def test_fid_and_kid_with_encoder_features(smoke_run, plugin_set, tmp_path):
     import torch
 
     from gan_adapt.evaluation.evaluate import EvalSettings, evaluate_run
-    from gan_adapt.evaluation.runs import load_run
-    from gan_adapt.images import save_grid
+    from gan_adapt.evaluation.runs import open_finished_run
+    from gan_adapt.io.images import save_grid
 
-    run = load_run(smoke_run, plugin_set)
+    run = open_finished_run(smoke_run, plugin_set)
     z = torch.randn(10, run.source.z_dim, generator=torch.Generator().manual_seed(9))
     with torch.no_grad():
         real = run.source(z).clamp(-1, 1)

@@ -8,14 +8,20 @@ import pytest
 import torch
 
 from gan_adapt.evaluation.evaluate import _Ring
-from gan_adapt.evaluation.metrics import (feature_statistics, frechet_distance, kernel_distance,
-                                          l1_distance, mean_cosine, pairwise_lpips_diversity,
-                                          ring_pairs)
+from gan_adapt.evaluation.metrics import (
+    feature_statistics,
+    frechet_distance,
+    kernel_distance,
+    l1_distance,
+    mean_cosine,
+    pairwise_lpips_diversity,
+    ring_pairs,
+)
 
 
 @pytest.fixture(scope="module")
 def lpips():
-    from gan_adapt.perceptual import LPIPSDistance
+    from gan_adapt.encoders.perceptual import LPIPSDistance
 
     torch.manual_seed(0)
     return LPIPSDistance(net="alex", pretrained=False, resize_to=32)
@@ -136,10 +142,10 @@ def test_evaluate_generators_on_known_cases():
     """G against itself: no content change; the identity as `ideal`: zero fidelity error; a text
     target gives the text similarity only."""
     from gan_adapt.encoders import tiny_clip
-    from gan_adapt.engine.context import TargetData
+    from gan_adapt.encoders.perceptual import LPIPSDistance
     from gan_adapt.evaluation.evaluate import EvalSettings, Instruments, evaluate_generators
     from gan_adapt.generators import tiny
-    from gan_adapt.perceptual import LPIPSDistance
+    from gan_adapt.plugin_host.context import TargetData
 
     G, _ = tiny(resolution=16)
     torch.manual_seed(0)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gan_adapt.cli import main
+from gan_adapt.cli.commands import main
 from gan_adapt.engine.run_folder import RunFolder
 
 
@@ -78,7 +78,7 @@ def test_tables_in_a_pipe_are_not_cut(capsys):
 
 
 def test_the_demo_target_has_a_known_transform():
-    from gan_adapt.evaluation.known_transforms import transform_of_target
+    from gan_adapt.synthetic_data.known_transforms import transform_of_target
 
     root = Path(__file__).resolve().parents[2] / "recipes" / "targets"
     assert transform_of_target(str(root / "portrait-sketch.png")) == "sketch"
@@ -89,7 +89,7 @@ def test_the_demo_target_has_a_known_transform():
 def test_eval_prints_source_and_ideal_values(smoke_run, tmp_path):
     from click.testing import CliRunner
 
-    from gan_adapt.cli import cli
+    from gan_adapt.cli.commands import cli
 
     out = tmp_path / "eval.json"
     result = CliRunner().invoke(cli, ["eval", str(smoke_run), "--n", "4", "--batch", "4",

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gan_adapt.evaluation.intervals import (Interval, bootstrap_mean_ratio, case_ratio,
-                                            mean_ratio)
+from gan_adapt.evaluation.intervals import Interval, bootstrap_mean_ratio, case_ratio, mean_ratio
 
 
 def test_a_case_ratio_is_the_ratio_of_the_means_not_the_mean_of_ratios():

@@ -7,10 +7,17 @@ import random
 import pytest
 import torch
 
-from gan_adapt.evaluation.known_transforms import TRANSFORMS
-from gan_adapt.training.portraits import (ATTRIBUTES, CONTENT_ATTRIBUTES, DOMAINS,
-                                          PortraitStream, attribute_prompts, caption,
-                                          domain_prompts, portraits_batch)
+from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
+from gan_adapt.synthetic_data.portraits import (
+    ATTRIBUTES,
+    CONTENT_ATTRIBUTES,
+    DOMAINS,
+    PortraitStream,
+    attribute_prompts,
+    caption,
+    domain_prompts,
+    portraits_batch,
+)
 
 
 def batch(n: int = 64, resolution: int = 32, seed: int = 0):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.training.shapes import ShapesStream, shapes_batch
+from gan_adapt.synthetic_data.shapes import ShapesStream, shapes_batch
 from gan_adapt.training.trainer import TrainConfig, save_pretrained, train
 
 

@@ -6,14 +6,20 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from gan_adapt.evaluation.known_transforms import (PALETTE, TRANSFORMS, TransformedGenerator,
-                                                   invert, posterise, sketch)
+from gan_adapt.synthetic_data.known_transforms import (
+    PALETTE,
+    TRANSFORMS,
+    TransformedGenerator,
+    invert,
+    posterise,
+    sketch,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = ROOT / "benchmarks"
@@ -172,8 +178,8 @@ def _fake_run(G_s, G_ema, steps):
 def test_curve_observer_records_every_k_steps_through_the_hook():
     import pluggy
 
-    from gan_adapt import hookspecs
     from gan_adapt.generators import tiny
+    from gan_adapt.plugin_host import hookspecs
 
     quality = _load_benchmark()
     G_s, _ = tiny(resolution=16)
@@ -228,7 +234,7 @@ def test_jobs_run_in_worker_processes_and_finished_runs_are_reused(tmp_path):
 
 
 def _plugins():
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     return load_plugins()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gan_adapt.evaluation.ssim import K1, K2, gaussian_window, ssim
+from gan_adapt.evaluation.ssim import K1, gaussian_window, ssim
 
 
 def _constant(value: float, size: int = 32) -> torch.Tensor:

@@ -9,9 +9,9 @@ import shutil
 import pytest
 import torch
 
-from gan_adapt import shipped
 from gan_adapt.errors import CheckpointError, GanAdaptError
-from gan_adapt.training.portraits import CONTENT_ATTRIBUTES, portraits_batch
+from gan_adapt.synthetic_data.portraits import CONTENT_ATTRIBUTES, portraits_batch
+from gan_adapt.weights import shipped
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +85,8 @@ def test_the_shipped_tag_only_names_shipped_clips():
 
 
 def test_clip_feature_distance_is_a_trained_perceptual_distance():
-    from gan_adapt.evaluation.known_transforms import TRANSFORMS
-    from gan_adapt.perceptual import ClipFeatureDistance, perceptual_distance
+    from gan_adapt.encoders.perceptual import ClipFeatureDistance, perceptual_distance
+    from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
 
     distance = perceptual_distance("portraits-clip")
     assert isinstance(distance, ClipFeatureDistance)
@@ -107,7 +107,7 @@ def test_clip_feature_distance_is_a_trained_perceptual_distance():
 
 def test_attribute_classifier_reads_portraits_in_every_domain(clip):
     from gan_adapt.evaluation.attributes import AttributeClassifier, can_classify
-    from gan_adapt.evaluation.known_transforms import TRANSFORMS
+    from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
 
     assert can_classify(clip)
     classifier = AttributeClassifier(clip)
@@ -121,11 +121,11 @@ def test_attribute_classifier_reads_portraits_in_every_domain(clip):
 
 
 def test_eval_reports_source_values_and_attribute_preservation(source, clip):
-    from gan_adapt.engine.context import TargetData
+    from gan_adapt.encoders.perceptual import perceptual_distance
     from gan_adapt.evaluation.attributes import AttributeClassifier
     from gan_adapt.evaluation.evaluate import EvalSettings, Instruments, evaluate_generators
-    from gan_adapt.evaluation.known_transforms import TRANSFORMS, TransformedGenerator
-    from gan_adapt.perceptual import perceptual_distance
+    from gan_adapt.plugin_host.context import TargetData
+    from gan_adapt.synthetic_data.known_transforms import TRANSFORMS, TransformedGenerator
 
     instruments = Instruments(perceptual_distance("portraits-clip"), clip,
                               attributes=AttributeClassifier(clip))

@@ -55,12 +55,12 @@ def plugin_dir(tmp_path):
 
 
 def test_the_builtin_transforms_are_registered_with_their_split_and_caption():
-    from gan_adapt.evaluation.known_transforms import TRANSFORMS
-    from gan_adapt.evaluation.plugin import TEST_CAPTIONS, TUNE_CAPTIONS
-    from gan_adapt.evaluation.test_split_transforms import TEST_CAPTIONS as TEST_PHRASES
-    from gan_adapt.evaluation.test_split_transforms import TEST_TRANSFORMS
-    from gan_adapt.plugins import load_plugins
-    from gan_adapt.training.portraits import DOMAINS
+    from gan_adapt.cli.plugin import TEST_CAPTIONS, TUNE_CAPTIONS
+    from gan_adapt.plugin_host.loading import load_plugins
+    from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
+    from gan_adapt.synthetic_data.portraits import DOMAINS
+    from gan_adapt.synthetic_data.test_split_transforms import TEST_CAPTIONS as TEST_PHRASES
+    from gan_adapt.synthetic_data.test_split_transforms import TEST_TRANSFORMS
 
     registry = load_plugins(entry_points=False).registry
     assert TUNE_CAPTIONS == {k: v for k, v in DOMAINS.items() if k != "photo"}
@@ -75,7 +75,7 @@ def test_the_builtin_transforms_are_registered_with_their_split_and_caption():
 
 
 def test_a_plugin_folder_adds_held_out_transforms_checked_on_use(plugin_dir):
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     quality = _quality()
     table = quality.transform_table(load_plugins([plugin_dir], entry_points=False))
@@ -99,7 +99,7 @@ def test_a_plugin_folder_adds_held_out_transforms_checked_on_use(plugin_dir):
 
 
 def test_a_transform_registered_with_a_bad_split_fails_its_plugin(tmp_path):
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     (tmp_path / "bad_split.py").write_text(
         "from gan_adapt import hookimpl\n\n@hookimpl\ndef register_transforms(register):\n"

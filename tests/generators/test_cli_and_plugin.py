@@ -18,7 +18,7 @@ from tests.generators.conftest import NV32C_PKL, ROS_CKPT
 
 @pytest.fixture(scope="module")
 def registry():
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     return load_plugins(entry_points=False).registry
 
@@ -69,7 +69,7 @@ def test_discriminator_component_explains_a_missing_d(registry, tmp_path):
 
 
 def test_sample_command_writes_a_grid(tmp_path):
-    from gan_adapt.cli import cli
+    from gan_adapt.cli.commands import cli
 
     checkpoint = write_tiny_checkpoint(tmp_path / "tiny.pt")
     out = tmp_path / "grid.png"
@@ -86,7 +86,7 @@ def test_sample_command_writes_a_grid(tmp_path):
 
 
 def test_sample_conditional_and_errors(tmp_path, capsys):
-    from gan_adapt.cli import cli, main
+    from gan_adapt.cli.commands import cli, main
 
     ok = CliRunner().invoke(cli, ["sample", str(NV32C_PKL), "--n", "3", "--class", "2", "--out",
                                   str(tmp_path / "c.png"), "--device", "cpu"])

@@ -8,10 +8,16 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from gan_adapt.cli.generators import convert as convert_command
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.generators import (convert, export_rosinality, load, load_discriminator,
-                                  read_checkpoint, save)
-from gan_adapt.generators.cli import convert as convert_command
+from gan_adapt.generators import (
+    convert,
+    export_rosinality,
+    load,
+    load_discriminator,
+    read_checkpoint,
+    save,
+)
 from gan_adapt.generators.rosinality import rosinality_channel_multiplier
 from tests.generators.conftest import NV32_PKL, NV32C_PKL, ROS_CKPT, TOL_IMAGE, max_diff
 

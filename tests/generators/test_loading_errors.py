@@ -14,7 +14,7 @@ import torch
 from gan_adapt.errors import CheckpointError, GanAdaptError
 from gan_adapt.generators import load, load_discriminator, save
 from gan_adapt.generators.checkpoints import read_checkpoint
-from gan_adapt.generators.safe_pickle import load_pickle
+from gan_adapt.weights.safe_pickle import load_pickle
 from tests.generators.conftest import NV32_PKL, ROS_CKPT, max_diff
 
 

@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.generators import freeze, load, load_discriminator, tiny
-from gan_adapt.generators import ops
+from gan_adapt.generators import freeze, load, load_discriminator, ops, tiny
 from tests.generators.conftest import NV32C_PKL, ROS_CKPT
 
 

@@ -10,9 +10,8 @@ import pytest
 import torch
 
 from gan_adapt.generators import load, load_discriminator
-from gan_adapt.generators.safe_pickle import load_pickle
-from tests.generators.conftest import (PICKLES, ROS_CKPT, TOL_IMAGE, TOL_VECTOR,
-                                       max_diff)
+from gan_adapt.weights.safe_pickle import load_pickle
+from tests.generators.conftest import PICKLES, ROS_CKPT, TOL_IMAGE, TOL_VECTOR, max_diff
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

@@ -15,7 +15,7 @@ import torch
 
 from gan_adapt.errors import CheckpointError, UnsafeFileError
 from gan_adapt.generators import load, load_discriminator
-from gan_adapt.generators.safe_pickle import load_pickle
+from gan_adapt.weights.safe_pickle import load_pickle
 from tests.generators.conftest import NV32_PKL
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from gan_adapt.errors import CheckpointError, WeightsUnavailableError
-from gan_adapt.generators import load, load_discriminator, write_tiny_checkpoint, zoo
-from gan_adapt.hub import KnownWeights, sha256_of
+from gan_adapt.generators import load, load_discriminator, write_tiny_checkpoint
+from gan_adapt.weights import zoo
+from gan_adapt.weights.download import KnownWeights, sha256_of
 
 
 def _entry(name: str, url: str, sha256: str | None, filename: str = "tiny.pt") -> KnownWeights:

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from gan_adapt.engine.context import TargetData
+from gan_adapt.plugin_host.context import TargetData
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "docs" / "examples" / "gan-adapt-example"
@@ -106,7 +106,7 @@ def test_register_commands_adds_colour_stats_to_the_cli(example_on_path, tmp_pat
     from click.testing import CliRunner
     from PIL import Image
 
-    from gan_adapt.cli import cli
+    from gan_adapt.cli.commands import cli
 
     image = tmp_path / "red.png"
     Image.new("RGB", (8, 8), (255, 0, 0)).save(image)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from gan_adapt import hookspecs
+from gan_adapt.plugin_host import hookspecs
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def hook_names() -> list[str]:
-    """The hook specs of gan_adapt.hookspecs (functions carrying pluggy's spec marker)."""
+    """The hook specs of gan_adapt.plugin_host.hookspecs (functions with pluggy's spec marker)."""
     return [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
             if hasattr(fn, "gan_adapt_spec")]
 

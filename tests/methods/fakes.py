@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from gan_adapt.engine.context import Step, TargetData
+from gan_adapt.plugin_host.context import Step, TargetData
 
 
 def colour_images(*rows: Sequence[float]) -> torch.Tensor:

@@ -8,10 +8,14 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from gan_adapt_cdc.consistency import (
+    CrossDomainConsistency,
+    distance_consistency,
+    pairwise_cosine,
+    row_similarities,
+)
 
 from gan_adapt.errors import GanAdaptError
-from gan_adapt_cdc.consistency import (CrossDomainConsistency, distance_consistency,
-                                       pairwise_cosine, row_similarities)
 
 
 def test_pairwise_cosine_and_rows_by_hand():

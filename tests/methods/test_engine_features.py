@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from gan_adapt.engine.build import ActiveTerm
-from gan_adapt.engine.context import Step, TargetData
-from gan_adapt.engine.loop import _anchor_latents, _anchor_ws, _select_trainable
+from gan_adapt.engine.latents import anchor_latents as _anchor_latents
+from gan_adapt.engine.latents import anchor_ws as _anchor_ws
+from gan_adapt.engine.updates import select_trainable as _select_trainable
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.recipe import StepKind, Term
+from gan_adapt.plugin_host.context import Step, TargetData
+from gan_adapt.recipe.schema import StepKind, Term
 
 
 def test_synthesis_returns_every_styled_conv_activation(tiny_generator):

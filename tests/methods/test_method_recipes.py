@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_adapt.engine import start
+from gan_adapt.engine.launch import start
 from gan_adapt.engine.weights_check import MissingWeightsError
-from gan_adapt.recipe import load, read_toml
+from gan_adapt.recipe.schema import read_and_validate, read_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "recipes"
@@ -30,7 +30,7 @@ SHORT = ["adapt.steps=2", "output.sample_every=2", "output.checkpoint_every=2"]
 
 @pytest.fixture(scope="module")
 def plugin_set():
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     plugins = load_plugins()
     assert not plugins.failures, plugins.failures
@@ -39,7 +39,7 @@ def plugin_set():
 
 @pytest.mark.parametrize("name", sorted(PAPER) + [f"{n}-smoke" for n in sorted(PAPER)])
 def test_recipe_validates_with_its_plugins(name, plugin_set):
-    validated = load(RECIPES / f"{name}.toml", plugin_set)
+    validated = read_and_validate(RECIPES / f"{name}.toml", plugin_set)
     assert validated.recipe.requires and all(plugin_set.has_plugin(r)
                                              for r in validated.recipe.requires)
 

@@ -7,12 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-
-from gan_adapt.engine.context import TargetData
-from gan_adapt.errors import GanAdaptError
 from gan_adapt_mtg.pnorm import PCAStats, PNormL2
 from gan_adapt_mtg.reference import ReferenceClip, ReferenceL2, ReferenceLPIPS
 from gan_adapt_mtg.within import ClipWithinDomain
+
+from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin_host.context import TargetData
 from tests.methods.fakes import ColourEncoder, Ensemble, colour_images, cos3, engine_step
 
 

@@ -7,16 +7,15 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from pydantic import ValidationError
-
-from gan_adapt.encoders.prompts import mean_prompt_embedding, prompt_direction
-from gan_adapt.engine.context import TargetData
-from gan_adapt.errors import GanAdaptError
 from gan_adapt_nada.clip_space import directional_loss, mean_direction, members
 from gan_adapt_nada.directional import ClipDirectional
 from gan_adapt_nada.layers import AdaptiveLayers, code_movement, select_layers, top_layers
-from tests.methods.fakes import (ColourEncoder, Ensemble, colour_images, cos3, engine_step,
-                                 unit3)
+from pydantic import ValidationError
+
+from gan_adapt.encoders.prompts import mean_prompt_embedding, prompt_direction
+from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin_host.context import TargetData
+from tests.methods.fakes import ColourEncoder, Ensemble, colour_images, cos3, engine_step
 
 R2 = 1 / math.sqrt(2)
 

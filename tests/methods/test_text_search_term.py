@@ -6,12 +6,11 @@ import math
 from types import SimpleNamespace
 
 import pytest
-import torch
+from gan_adapt_oneshotclip.text import ClipTextDistance
 from pydantic import ValidationError
 
-from gan_adapt.engine.context import TargetData
 from gan_adapt.errors import GanAdaptError
-from gan_adapt_oneshotclip.text import ClipTextDistance
+from gan_adapt.plugin_host.context import TargetData
 from tests.methods.fakes import ColourEncoder, colour_images
 
 NO_AUGMENT = {"affine_degrees": 0, "translate": 0, "shear": 0, "perspective": 0, "jitter": 0,

@@ -17,16 +17,23 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn.functional as F
+from gan_adapt_tokens.attention_keys import AttentionKeys, cosine_self_similarity
+from gan_adapt_tokens.difa_style import DifaAttentiveStyle, relaxed_emd
+from gan_adapt_tokens.key_self_similarity import KeySelfSimilarity
 from pydantic import ValidationError
 from torch import nn
 
 from gan_adapt.encoders.base import EncoderBase
 from gan_adapt.errors import GanAdaptError
-from gan_adapt_tokens.attention_keys import AttentionKeys, cosine_self_similarity
-from gan_adapt_tokens.difa_style import DifaAttentiveStyle, relaxed_emd
-from gan_adapt_tokens.key_self_similarity import KeySelfSimilarity
-from tests.methods.test_tokens_terms import (BLUE, GREEN, RED, SeeThroughEncoder, _ctx, _step,
-                                             picture)
+from tests.methods.test_tokens_terms import (
+    BLUE,
+    GREEN,
+    RED,
+    SeeThroughEncoder,
+    _ctx,
+    _step,
+    picture,
+)
 
 
 def _unit(*rows):

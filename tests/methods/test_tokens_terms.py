@@ -9,16 +9,16 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from pydantic import ValidationError
-from torch import nn
-
-from gan_adapt.encoders.base import EncoderBase
-from gan_adapt.engine.context import Step, TargetData
-from gan_adapt.errors import GanAdaptError
 from gan_adapt_tokens.attentive_style import AttentiveStyle
 from gan_adapt_tokens.self_similarity import SelfSimilarity, TokenSelfSimilarity
 from gan_adapt_tokens.token_analogy import TokenAnalogy
 from gan_adapt_tokens.token_maps import TokenMaps, self_similarity
+from pydantic import ValidationError
+from torch import nn
+
+from gan_adapt.encoders.base import EncoderBase
+from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin_host.context import Step, TargetData
 from tests.methods.fakes import Ensemble
 
 RED, GREEN, BLUE, WHITE = [1.0, -1, -1], [-1.0, 1, -1], [-1.0, -1, 1], [1.0, 1, 1]

@@ -98,7 +98,7 @@ def test_adaptation_moves_towards_target_colours_and_keeps_diversity(smoke_run):
     """Sanity on tiny models: G_t's outputs move towards the target's colour statistics while
     source/adapted pairs stay distinct across latents."""
     from gan_adapt.generators import load
-    from gan_adapt.images import load_image
+    from gan_adapt.io.images import load_image
 
     source = load(ROOT / "recipes" / "assets" / "tiny-stylegan2-32.pt")
     adapted = load(smoke_run / "generator" / "native")

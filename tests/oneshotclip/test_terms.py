@@ -8,12 +8,17 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn.functional as F
-
-from gan_adapt.engine.context import Step, TargetData
-from gan_adapt.losses.adversarial import (Adversarial, AdversarialParams, PatchHead, r1_penalty,
-                                          real_batch)
 from gan_adapt_oneshotclip.consistency import ClipConsistency, consistency_kl, consistency_l2
 from gan_adapt_oneshotclip.patch_nce import patch_nce
+
+from gan_adapt.losses.adversarial import (
+    Adversarial,
+    AdversarialParams,
+    PatchHead,
+    r1_penalty,
+    real_batch,
+)
+from gan_adapt.plugin_host.context import Step, TargetData
 
 
 def unit(*rows):

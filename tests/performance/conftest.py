@@ -16,9 +16,10 @@ def build_state(overrides: list[str] = (), recipe: str = "smoke") -> tuple[Any, 
     """(state, (g_opt, d_opt, g_params, d_params)) of ``recipes/<recipe>.toml`` (the smoke
     recipe by default), adaptation set up and w_ref the generator's average latent."""
     from gan_adapt.engine.build import build_components
-    from gan_adapt.engine.loop import Run, setup_adaptation
-    from gan_adapt.plugins import load_plugins
-    from gan_adapt.recipe import read_toml, validate
+    from gan_adapt.engine.loop import setup_adaptation
+    from gan_adapt.engine.run_state import RunState as Run
+    from gan_adapt.plugin_host.loading import load_plugins
+    from gan_adapt.recipe.schema import read_toml, validate
 
     plugin_set = load_plugins()
     data = read_toml(ROOT / "recipes" / f"{recipe}.toml")

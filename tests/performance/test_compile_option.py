@@ -17,9 +17,12 @@ import pytest
 import torch
 
 from gan_adapt import hookimpl
-from gan_adapt.engine import compiling
-from gan_adapt.engine.compiling import compile_networks, eager, uncompile_networks
-from gan_adapt.engine.loop import Run, _step_kind, adapt_step, search_step, setup_adaptation
+from gan_adapt.engine.loop import setup_adaptation
+from gan_adapt.engine.run_state import RunState as Run
+from gan_adapt.engine.updates import adapt_step, search_step
+from gan_adapt.generators import compiling
+from gan_adapt.generators.compiling import compile_networks, eager, uncompile_networks
+from gan_adapt.recipe.schedule import step_kind as _step_kind
 from tests.performance.conftest import ROOT
 
 RECIPE = """
@@ -68,8 +71,8 @@ def recipe_path(tmp_path_factory) -> Path:
 def compiled_state(recipe_path):
     """A built run state (adaptation set up with ``adapt.compile = true``) and its optimisers."""
     from gan_adapt.engine.build import build_components
-    from gan_adapt.plugins import load_plugins
-    from gan_adapt.recipe import read_toml, validate
+    from gan_adapt.plugin_host.loading import load_plugins
+    from gan_adapt.recipe.schema import read_toml, validate
 
     plugin_set = load_plugins()
     validated = validate(read_toml(recipe_path), plugin_set, base_dir=recipe_path.parent,
@@ -191,9 +194,9 @@ def test_compiled_run_checkpoints_resumes_and_saves_plain_weights(recipe_path, t
     """An end-to-end run with ``search.compile`` and ``adapt.compile``, interrupted after its
     first R1-free steps and resumed: the same result as an eager run, and files without
     compiled-module keys."""
-    from gan_adapt.engine import start
+    from gan_adapt.engine.launch import start
     from gan_adapt.generators import load
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     monkeypatch.setattr(compiling, "BACKEND", "aot_eager")
     eager_run = start(recipe_path, load_plugins(), out=tmp_path / "eager",

@@ -169,7 +169,7 @@ def test_mixed_precision_encoder_casts_its_frozen_weights_once():
 def test_mixed_precision_lpips_leaves_its_shared_modules_float32():
     """lpips reaches each head under two names (``lin0`` and ``lins.0``)."""
     from gan_adapt.encoders.base import call_with_frozen_weights_in
-    from gan_adapt.perceptual import LPIPSDistance
+    from gan_adapt.encoders.perceptual import LPIPSDistance
 
     distance = LPIPSDistance(pretrained=False, resize_to=32)
     x, y = torch.rand(2, 2, 3, 32, 32) * 2 - 1

@@ -13,7 +13,9 @@ import pytest
 import torch
 
 from gan_adapt.encoders.base import EncoderBase
-from gan_adapt.engine.loop import _make_step, _request_embeddings, _step_kind
+from gan_adapt.engine.latents import make_adapt_step as _make_step
+from gan_adapt.engine.updates import request_embeddings as _request_embeddings
+from gan_adapt.recipe.schedule import step_kind as _step_kind
 from tests.performance.conftest import build_state
 from tests.performance.test_step_equivalence import _close
 

@@ -7,10 +7,15 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from gan_adapt import precision
-from gan_adapt.precision import (bf16_support, cpu_flags, describe_cpu, resolve_precision,
-                                 slow_bf16_warning)
-from gan_adapt.recipe import Adapt, Search
+from gan_adapt.engine import precision
+from gan_adapt.engine.precision import (
+    bf16_support,
+    cpu_flags,
+    describe_cpu,
+    resolve_precision,
+    slow_bf16_warning,
+)
+from gan_adapt.recipe.schema import Adapt, Search
 
 AVX2_ONLY = frozenset({"sse4_2", "avx", "avx2", "fma"})  # this project's AMD EPYC machines
 AVX512 = AVX2_ONLY | {"avx512f", "avx512bw", "avx512_vnni"}

@@ -12,9 +12,12 @@ import sys
 import pytest
 import torch
 
-from gan_adapt.engine import loop
-from gan_adapt.engine.loop import (_make_step, _request_embeddings, _step_kind, adapt_step,
-                                   set_precision, setup_adaptation)
+from gan_adapt.engine import updates
+from gan_adapt.engine.latents import make_adapt_step as _make_step
+from gan_adapt.engine.loop import set_precision, setup_adaptation
+from gan_adapt.engine.updates import adapt_step
+from gan_adapt.engine.updates import request_embeddings as _request_embeddings
+from gan_adapt.recipe.schedule import step_kind as _step_kind
 from tests.performance.conftest import ROOT
 
 
@@ -151,11 +154,11 @@ def test_step_time_benchmark_runs_on_the_tiny_models(capsys, monkeypatch):
                                       "--compare", "naive", "bf16,micro_batch=4,clip_size=16",
                                       "--repeats", "2", "--tensor-memory",
                                       "--warmup", "0", "--no-profile"])
-    original_request = loop._request_embeddings
+    original_request = updates.request_embeddings
     with pytest.raises(SystemExit) as exit_info:
         runpy.run_path(str(script), run_name="__main__")
     assert exit_info.value.code == 0
-    assert loop._request_embeddings is original_request  # the waste patches were undone
+    assert updates.request_embeddings is original_request  # the waste patches were undone
     out = capsys.readouterr().out
     # fp32 (naive) and bf16 + 16 px CLIP steps alternate: neither leaves the other's state behind
     rows = {line.split(" | ")[1]: line for line in out.splitlines() if line.startswith("| random")}

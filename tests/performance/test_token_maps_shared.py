@@ -9,7 +9,7 @@ import torch
 from gan_adapt_tokens.attentive_style import AttentiveStyle
 from gan_adapt_tokens.self_similarity import SelfSimilarity
 
-from gan_adapt.engine.context import Step
+from gan_adapt.plugin_host.context import Step
 from gan_adapt.testing import make_context, make_step, tiny_encoder
 
 

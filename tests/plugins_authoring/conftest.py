@@ -43,8 +43,8 @@ def toy_recipe(tmp_path: Path, *, losses: list[dict[str, Any]] | None = None,
 @pytest.fixture
 def run_in_process(tmp_path):
     """``run(recipe, plugins_dir, check=False)``: the engine in this process, toy plugin loaded."""
-    from gan_adapt.engine import start
-    from gan_adapt.engine.contracts import checking
+    from gan_adapt.engine.launch import start
+    from gan_adapt.plugin_host.contracts import checking
     from tests.core.helpers import toy_plugin_set
 
     runs = iter(range(1000))

@@ -14,7 +14,7 @@ from .conftest import toy_recipe, write_plugin
 
 MISSPELT_PLUGIN = '''
 from gan_adapt import hookimpl
-from gan_adapt.registry import lazy
+from gan_adapt.plugin_host.registry import lazy
 
 
 class Fine:
@@ -99,7 +99,7 @@ def register_losses(register):
 
 @pytest.fixture
 def strict_plugins(tmp_path):
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
     from tests.core.helpers import FIXTURES
 
     write_plugin(tmp_path / "p", "strict_plugin", STRICT_PLUGIN)
@@ -114,7 +114,7 @@ def strict_plugins(tmp_path):
 ])
 def test_plugin_params_are_strict(strict_plugins, tmp_path, params, problem):
     from gan_adapt.errors import RecipeError
-    from gan_adapt.recipe import load
+    from gan_adapt.recipe.schema import read_and_validate as load
 
     recipe = toy_recipe(tmp_path, losses=[{"name": "side", "params": params}])
     with pytest.raises(RecipeError) as caught:
@@ -124,7 +124,7 @@ def test_plugin_params_are_strict(strict_plugins, tmp_path, params, problem):
 
 def test_strict_params_still_take_an_integer_for_a_float_and_an_array_for_a_tuple(
         strict_plugins, tmp_path):
-    from gan_adapt.recipe import load
+    from gan_adapt.recipe.schema import read_and_validate as load
 
     recipe = toy_recipe(tmp_path, losses=[{"name": "side", "params": {
         "max_side": 8, "scale": 2, "flip": True, "label": "y", "span": [0, 0.5]}}])

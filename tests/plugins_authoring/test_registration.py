@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gan_adapt.plugins import PluginConflict, load_plugins
+from gan_adapt.plugin_host.loading import PluginConflict, load_plugins
 from tests.core.helpers import FIXTURES, assert_clean_error, run_cli
 
 from .conftest import toy_recipe, write_plugin
@@ -78,7 +78,7 @@ def test_an_installed_copy_does_not_silently_shadow_the_file_being_edited(tmp_pa
     """An entry-point plugin and a --plugins-dir file with the same plugin name."""
     import sys
 
-    from gan_adapt.plugins import PluginSet
+    from gan_adapt.plugin_host.loading import PluginSet
 
     installed = tmp_path / "site"
     write_plugin(installed, "shadow", brightness("installed_only"))

@@ -60,7 +60,7 @@ def made(tmp_path_factory):
 
 
 def test_plugins_json_records_every_plugin_folder_and_file_with_a_hash(made, monkeypatch):
-    from gan_adapt.run_plugins import content_hash, is_trusted
+    from gan_adapt.plugin_host.provenance import content_hash, is_trusted
 
     out, toy, extra = made["out"], made["toy"], made["extra"]
     record = json.loads((out / "plugins.json").read_text())
@@ -80,7 +80,7 @@ def test_plugins_json_records_every_plugin_folder_and_file_with_a_hash(made, mon
 
 def test_a_copied_run_folder_imports_nothing_and_names_the_plugins_dir(made, tmp_path,
                                                                        monkeypatch):
-    from gan_adapt.run_plugins import trust_run
+    from gan_adapt.plugin_host.provenance import trust_run
 
     copy = tmp_path / "downloaded" / "run"
     shutil.copytree(made["out"], copy)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from gan_adapt.cli.scaffold import MAX_NAME_LENGTH, create, names
 from gan_adapt.errors import InputError
-from gan_adapt.scaffold import MAX_NAME_LENGTH, create, names
 from tests.core.helpers import ROOT, run_cli
 
 
@@ -117,7 +117,7 @@ def test_plugins_dir_loads_a_package_folder_from_its_pyproject_entry_points(tmp_
 
 
 def test_a_package_folder_without_gan_adapt_entry_points_is_a_named_failure(tmp_path):
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
     plugin_set = load_plugins(tmp_path, entry_points=False)
@@ -127,7 +127,7 @@ def test_a_package_folder_without_gan_adapt_entry_points_is_a_named_failure(tmp_
 
 def test_load_plugins_without_entry_points_ignores_the_plugins_dir_variable(tmp_path,
                                                                               monkeypatch):
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     (tmp_path / "stray.py").write_text("raise RuntimeError('must not be imported')\n")
     monkeypatch.setenv("GAN_ADAPT_PLUGINS_DIR", str(tmp_path))
@@ -161,7 +161,7 @@ def test_scaffolded_code_passes_ruff(tmp_path):
 
 
 def test_a_package_folder_shadowed_by_a_copy_imported_first_is_a_named_failure(tmp_path):
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     first = create("tone-loss", tmp_path / "installed")
     second = create("tone-loss", tmp_path / "working")

@@ -13,7 +13,7 @@ from tests.core.helpers import ROOT
 
 PROBE = """
 import sys
-from gan_adapt.cli import main
+from gan_adapt.cli.commands import main
 try:
     main({argv!r})
 except SystemExit as exit:

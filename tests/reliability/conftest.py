@@ -38,7 +38,7 @@ def cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
     In-process is the strict form of "no traceback": an exception that is not a GanAdaptError
     escapes main() and fails the test. ``plugins`` is GAN_ADAPT_LOAD_PLUGINS (entry points).
     """
-    from gan_adapt.cli import main
+    from gan_adapt.cli.commands import main
 
     def invoke(*args: str, plugins: str = "") -> CliResult:
         monkeypatch.setenv("GAN_ADAPT_LOAD_PLUGINS", plugins)
@@ -78,7 +78,7 @@ EVERY_STEP = {"output": {"checkpoint_every": 1, "sample_every": 100}}
 @pytest.fixture(scope="session")
 def fault_plugin_set():
     """Default plugins, the toy fixture plugin and the fault plugin; no entry points."""
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     sys.path.insert(0, str(FIXTURES))
     try:
@@ -92,7 +92,7 @@ def fault_plugin_set():
 def uninterrupted(tmp_path_factory, fault_plugin_set):
     """(recipe, run folder) of the derived toy recipe (8 steps, a checkpoint after each) run to
     the end in this process: the reference of every resume, and a run folder to tamper with."""
-    from gan_adapt.engine import start
+    from gan_adapt.engine.launch import start
 
     folder = tmp_path_factory.mktemp("reference")
     recipe = derived_recipe(folder / "recipe", **EVERY_STEP)
@@ -108,7 +108,7 @@ def derived_recipe(folder: Path, *, extra_losses: list[dict[str, Any]] = (),
     """
     import tomli_w
 
-    from gan_adapt.recipe import deep_merge, read_toml
+    from gan_adapt.recipe.schema import deep_merge, read_toml
 
     data = read_toml(TOY_RECIPE)
     data["target"] = {"image": str(TOY_RECIPE.parent / "orange.png")}

@@ -17,8 +17,16 @@ import torch
 
 from gan_adapt.engine.run_folder import RunFolder
 
-from .conftest import (EVERY_STEP, FAULT_PLUGINS, FIXTURES, ROOT, TOY_RECIPE, assert_refused,
-                       derived_recipe, run_meta)
+from .conftest import (
+    EVERY_STEP,
+    FAULT_PLUGINS,
+    FIXTURES,
+    ROOT,
+    TOY_RECIPE,
+    assert_refused,
+    derived_recipe,
+    run_meta,
+)
 
 PLUGIN_ARGS = ("--plugins-dir", FIXTURES, "--plugins-dir", FAULT_PLUGINS)
 
@@ -31,7 +39,7 @@ PLUGIN_ARGS = ("--plugins-dir", FIXTURES, "--plugins-dir", FAULT_PLUGINS)
 def own_target_run(tmp_path_factory, fault_plugin_set):
     """(folder of the target image, finished run folder) of the toy recipe, 8 steps, a
     checkpoint after each step, its target a private copy of the toy target."""
-    from gan_adapt.engine import start
+    from gan_adapt.engine.launch import start
 
     base = tmp_path_factory.mktemp("own-target")
     target = base / "target.png"

@@ -10,9 +10,10 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from gan_adapt import hookimpl, hookspecs
+from gan_adapt import hookimpl
 from gan_adapt.engine.observers import notify
 from gan_adapt.errors import InputError, PluginError
+from gan_adapt.plugin_host import hookspecs
 
 from .conftest import assert_refused, derived_recipe, run_meta, toy_run_args
 

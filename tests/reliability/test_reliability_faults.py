@@ -13,12 +13,25 @@ import signal
 import pytest
 import torch
 
-from gan_adapt import files
-from gan_adapt.engine import start
+from gan_adapt.engine.launch import start
+from gan_adapt.io import atomic_files as files
 
-from .conftest import (EVERY_STEP, FAULT_PLUGINS, FIXTURES, all_finite, assert_refused, checkpoint_steps,
-                       derived_recipe, final_generator, load_checkpoint, log_records,
-                       run_cli_subprocess, run_meta, toy_run_args)
+from .conftest import (
+    EVERY_STEP,
+    FAULT_PLUGINS,
+    FIXTURES,
+    all_finite,
+    assert_refused,
+    checkpoint_steps,
+    derived_recipe,
+    final_generator,
+    load_checkpoint,
+    log_records,
+    run_cli_subprocess,
+    run_meta,
+    toy_run_args,
+)
+
 
 def _fault(mode: str, at: int, name: str = "fault") -> dict:
     return {"name": name, "params": {"mode": mode, "at": at}}

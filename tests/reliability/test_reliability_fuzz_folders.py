@@ -113,7 +113,7 @@ def test_fuzzed_run_folder_records_fail_only_with_our_errors(edits, pristine, fa
     folders=st.booleans())
 def test_stray_names_in_samples_never_break_the_report(names, folders, pristine,
                                                        tmp_path_factory):
-    from gan_adapt.engine.run_records import sample_grids
+    from gan_adapt.engine.run_folder import sample_grids
     from gan_adapt.evaluation.report import build_report
 
     folder = tmp_path_factory.mktemp("fuzz-samples", numbered=True) / "run"

@@ -11,10 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_adapt.images import MAX_PIXELS, load_image
+from gan_adapt.io.images import MAX_PIXELS, load_image
 
-from .conftest import (DATA, SMOKE_RECIPE, TOY_RECIPE, assert_refused, run_meta,
-                       toy_run_args)
+from .conftest import DATA, SMOKE_RECIPE, TOY_RECIPE, assert_refused, run_meta, toy_run_args
 
 # ---------------------------------------------------------------------------------------------
 # Target images

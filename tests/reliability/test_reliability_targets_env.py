@@ -16,11 +16,10 @@ import torch
 from PIL import Image
 
 from gan_adapt.errors import GanAdaptError, InputError
-from gan_adapt.images import load_image
-from gan_adapt.targets import target_override
+from gan_adapt.io.images import load_image
+from gan_adapt.recipe.targets import target_override
 
-from .conftest import (FAULT_PLUGINS, FIXTURES, ROOT, TOY_RECIPE, assert_refused,
-                       toy_run_args)
+from .conftest import FAULT_PLUGINS, FIXTURES, ROOT, assert_refused, toy_run_args
 
 # ---------------------------------------------------------------------------------------------
 # Text targets

@@ -22,8 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gan_adapt.errors import GanAdaptError, RecipeError
-from gan_adapt.generators.checkpoints import (discriminator_from, generator_from,
-                                              read_checkpoint)
+from gan_adapt.generators.checkpoints import discriminator_from, generator_from, read_checkpoint
 from tests.generators.test_safe_loading import _Reduce
 
 from .conftest import DATA, FAULT_PLUGINS, FIXTURES, SMOKE_RECIPE, TOY_RECIPE, assert_refused
@@ -264,7 +263,7 @@ def test_fuzzed_state_dicts_fail_only_with_our_errors(edits, tmp_path_factory):
 @pytest.fixture(scope="module")
 def recipe_plugin_set():
     """Default plugins, the toy fixture plugin and OneShotCLIP (the paper recipe's terms)."""
-    from gan_adapt.plugins import LOAD_ENV, load_plugins
+    from gan_adapt.plugin_host.loading import LOAD_ENV, load_plugins
 
     saved = os.environ.get(LOAD_ENV)
     os.environ[LOAD_ENV] = "oneshotclip"
@@ -291,7 +290,7 @@ RECIPES = [TOY_RECIPE, SMOKE_RECIPE.parent / "oneshotclip.toml"]
     min_size=1, max_size=6))
 def test_fuzzed_recipe_text_fails_only_with_recipe_errors(recipe, edits, recipe_plugin_set,
                                                           tmp_path_factory):
-    from gan_adapt.recipe import load
+    from gan_adapt.recipe.schema import read_and_validate
 
     text = bytearray(recipe.read_bytes())
     for where, op, byte in edits:
@@ -305,7 +304,7 @@ def test_fuzzed_recipe_text_fails_only_with_recipe_errors(recipe, edits, recipe_
     path = tmp_path_factory.mktemp("fuzz-recipe", numbered=True) / "recipe.toml"
     path.write_bytes(bytes(text))
     try:
-        load(path, recipe_plugin_set)
+        read_and_validate(path, recipe_plugin_set)
     except RecipeError:
         pass
 
@@ -337,7 +336,7 @@ def _paths(node, prefix=()):
        edits=st.lists(st.tuples(st.integers(min_value=0), st.booleans(), TOML_VALUES),
                       min_size=1, max_size=3))
 def test_fuzzed_recipe_values_fail_only_with_recipe_errors(recipe, edits, recipe_plugin_set):
-    from gan_adapt.recipe import read_toml, validate
+    from gan_adapt.recipe.schema import read_toml, validate
 
     data = read_toml(recipe)
     for where, delete, value in edits:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from gan_adapt import recipe_limits
-from gan_adapt.recipe_limits import MAX_DEPTH, sample_bytes
+from gan_adapt.recipe import limits as recipe_limits
+from gan_adapt.recipe.limits import MAX_DEPTH, sample_bytes
 
 from .conftest import FIXTURES, TOY_RECIPE, assert_refused, toy_run_args
 
@@ -107,11 +107,11 @@ def test_values_at_the_edge_of_their_domain_are_accepted(override, cli):
 def test_the_estimate_uses_this_machines_memory(monkeypatch):
     """Without the test's small machine: a size no machine holds is refused, a usual one not."""
     monkeypatch.undo()
-    from gan_adapt.recipe import load
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
+    from gan_adapt.recipe.schema import read_and_validate
 
     plugin_set = load_plugins(FIXTURES, entry_points=False)
-    recipe = load(TOY_RECIPE, plugin_set).recipe
+    recipe = read_and_validate(TOY_RECIPE, plugin_set).recipe
     assert recipe_limits.memory_problems(recipe) == []
     huge = recipe.model_copy(update={"output": recipe.output.model_copy(
         update={"n_samples": 10 ** 12})})

@@ -76,7 +76,7 @@ def _report(folder: Path) -> str:
 
 
 def _repr(folder: Path) -> str:
-    from gan_adapt.api import Run
+    from gan_adapt.api.public import Run
 
     with no_hang():
         return Run(folder, plugins=None)._repr_html_()  # type: ignore[arg-type]
@@ -232,8 +232,8 @@ def test_fifos_never_block_a_reader(name, run_copy, cli, fault_plugin_set):
 def test_records_naming_paths_outside_are_refused_or_missing(value, run_copy, fault_plugin_set):
     import json
 
-    from gan_adapt.api import Run
-    from gan_adapt.safe_paths import record_path
+    from gan_adapt.api.public import Run
+    from gan_adapt.io.safe_paths import record_path
 
     assert record_path(run_copy, value) is None
     result = json.loads((run_copy / "result.json").read_text())
@@ -266,8 +266,8 @@ def test_an_adapted_generator_folder_with_a_link_out_is_refused(run_copy, tmp_pa
                                                                 fault_plugin_set):
     import json
 
-    from gan_adapt.evaluation.runs import load_adapted
     from gan_adapt.engine.run_folder import RunFolder
+    from gan_adapt.evaluation.runs import load_adapted
 
     generator = run_copy / "generator"
     shutil.rmtree(generator)
@@ -281,7 +281,7 @@ def test_an_adapted_generator_folder_with_a_link_out_is_refused(run_copy, tmp_pa
 
 
 def test_read_inside_helpers(tmp_path):
-    from gan_adapt.safe_paths import is_within, read_inside, record_path, regular_inside
+    from gan_adapt.io.safe_paths import is_within, read_inside, record_path, regular_inside
 
     root = tmp_path / "root"
     (root / "sub").mkdir(parents=True)

@@ -10,7 +10,7 @@ import os
 import pytest
 from pydantic import ValidationError
 
-from gan_adapt import scaffold
+from gan_adapt.cli import scaffold
 from gan_adapt.errors import GanAdaptError, InputError
 
 from .conftest import FIXTURES, TOY_RECIPE, assert_refused
@@ -119,7 +119,6 @@ def test_a_temperature_float32_cannot_divide_by_is_refused(temperature):
 @pytest.mark.parametrize("temperature", [2.0 ** -126, 1e-30, 0.1, 1.0, 1e30, 2.0 ** 126])
 def test_temperatures_within_float32_are_accepted_and_divide_finitely(temperature):
     import torch
-
     from gan_adapt_tokens.params import AttentiveStyleParams
 
     assert AttentiveStyleParams(temperature=temperature).temperature == temperature

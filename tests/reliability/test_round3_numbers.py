@@ -1,4 +1,4 @@
-"""Every number a user passes to a command or an API call is checked (gan_adapt.user_numbers):
+"""Every number a user passes to a command or an API call is checked (gan_adapt.recipe.user_numbers):
 seeds, counts, truncations, class labels and images given to `translate`.
 
 Each class is generated with several members: a wrong one is refused with one line naming it
@@ -16,9 +16,10 @@ import torch
 from PIL import Image
 
 import gan_adapt
-from gan_adapt import api, user_numbers
+from gan_adapt.api import public as api
 from gan_adapt.errors import GanAdaptError
-from gan_adapt.user_numbers import NumberError
+from gan_adapt.recipe import user_numbers
+from gan_adapt.recipe.user_numbers import NumberError
 
 from .conftest import DATA, FAULT_PLUGINS, FIXTURES, assert_refused
 
@@ -32,11 +33,12 @@ GOOD_SEEDS = [0, 1, 2 ** 63, 2 ** 64 - 1, np.int64(7), np.uint64(2 ** 64 - 1)]
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
     """A finished toy run opened through the API (module-wide: a run takes a second)."""
-    from .conftest import derived_recipe
-
-    from gan_adapt.engine import start
-    from gan_adapt.plugins import load_plugins
     import sys
+
+    from gan_adapt.engine.launch import start
+    from gan_adapt.plugin_host.loading import load_plugins
+
+    from .conftest import derived_recipe
 
     sys.path.insert(0, str(FIXTURES))
     try:
@@ -123,7 +125,7 @@ def test_a_large_sample_is_made_in_batches_with_the_same_images(toy_run, monkeyp
 
 
 def test_sample_refuses_more_images_than_memory_holds(toy_run, monkeypatch):
-    from gan_adapt import recipe_limits
+    from gan_adapt.recipe import limits as recipe_limits
 
     monkeypatch.setattr(recipe_limits, "machine_memory", lambda device=None: 2 ** 20)
     with pytest.raises(NumberError, match="at most"):

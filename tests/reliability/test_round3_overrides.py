@@ -1,6 +1,6 @@
 """Sweep grids, the API's mapping overrides and ``--set`` take exactly the same values.
 
-A grid value becomes a ``--set`` text through one function (gan_adapt.recipe.override_text),
+A grid value becomes a ``--set`` text through one function (gan_adapt.recipe.schema.override_text),
 which checks that ``--set``'s own parser reads it back as the same value; whatever it cannot
 write (a TOML date, None, an object) is refused with the key named, before any run starts.
 """
@@ -16,7 +16,8 @@ import pytest
 
 import gan_adapt
 from gan_adapt.errors import RecipeError
-from gan_adapt.recipe import override_text, parse_override, split_path
+from gan_adapt.recipe.key_paths import split_path
+from gan_adapt.recipe.schema import override_text, parse_override
 from gan_adapt.sweep.spec import expand, read_sweep
 
 from .conftest import FAULT_PLUGINS, FIXTURES, TOY_RECIPE, assert_refused, derived_recipe

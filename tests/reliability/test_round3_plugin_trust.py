@@ -59,7 +59,7 @@ def _sha(path: Path) -> str:
 def trusted(tmp_path, monkeypatch):
     """A trusted run folder (its own GAN_ADAPT_HOME) whose plugins.json records one plugin
     folder with `bright.py`; returns (run folder, plugin folder)."""
-    from gan_adapt.run_plugins import is_trusted, trust_run
+    from gan_adapt.plugin_host.provenance import is_trusted, trust_run
 
     monkeypatch.setenv("GAN_ADAPT_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("GAN_ADAPT_LOAD_PLUGINS", "")
@@ -80,7 +80,7 @@ def trusted(tmp_path, monkeypatch):
 
 
 def _load(run: Path, **kwargs):
-    from gan_adapt.cli import _plugin_cache, get_run_plugins
+    from gan_adapt.cli.commands import _plugin_cache, get_run_plugins
 
     _plugin_cache.clear()  # each case reads the folder afresh
     return get_run_plugins(str(run), **kwargs)

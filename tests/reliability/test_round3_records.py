@@ -1,4 +1,4 @@
-"""Every JSON record gan-adapt reads goes through one bounded reader (gan_adapt.json_files):
+"""Every JSON record gan-adapt reads goes through one bounded reader (gan_adapt.io.json_files):
 encoding, size, depth and type are checked the same way for the CLI and the Python API.
 
 The damage is generated per class (not UTF-8, not JSON, nested too deeply, the wrong JSON type,
@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 import gan_adapt
-from gan_adapt import json_files
 from gan_adapt.errors import DamagedRecordError, GanAdaptError
+from gan_adapt.io import json_files
 
-from .conftest import FIXTURES, FAULT_PLUGINS, assert_refused
+from .conftest import FAULT_PLUGINS, FIXTURES, assert_refused
 
 
 def _deep(levels: int) -> bytes:
@@ -131,7 +131,7 @@ def test_the_api_refuses_a_damaged_record_with_one_line(record, case, damaged_ru
                                                         fault_plugin_set):
     folder, words = damaged_run(record, case)
     if record == "plugins.json":  # the API loads no plugins from a folder's record
-        from gan_adapt.run_plugins import read_record
+        from gan_adapt.plugin_host.provenance import read_record
 
         with pytest.raises(GanAdaptError, match="plugins.json is") as caught:
             read_record(folder)
@@ -145,7 +145,7 @@ def test_the_api_refuses_a_damaged_record_with_one_line(record, case, damaged_ru
 def test_repr_of_a_run_with_a_damaged_run_json_does_not_raise(damaged_run, fault_plugin_set,
                                                              uninterrupted, tmp_path):
     folder, _ = damaged_run("metrics.json", "list")
-    run = gan_adapt.api.Run(folder, plugins=fault_plugin_set)
+    run = gan_adapt.api.public.Run(folder, plugins=fault_plugin_set)
     assert "metrics.json is damaged" in run._repr_html_()
     (folder / "run.json").write_bytes(b"\xff\xfe")
     assert "unreadable" in repr(run) and "unreadable" in run._repr_html_()
@@ -175,7 +175,7 @@ def test_eval_and_resume_refuse_a_damaged_record(record, case, damaged_run, cli)
 
 @pytest.mark.parametrize("case", ["latin-1", "deep-100000", "list", "huge", "folder"])
 def test_a_damaged_weights_manifest_is_one_line_that_says_how_to_recover(case, tmp_path):
-    from gan_adapt import weights_manifest
+    from gan_adapt.weights import manifest as weights_manifest
 
     _damage(weights_manifest.manifest_path(tmp_path), case)
     with pytest.raises(GanAdaptError) as caught:
@@ -185,8 +185,8 @@ def test_a_damaged_weights_manifest_is_one_line_that_says_how_to_recover(case, t
 
 @pytest.mark.parametrize("case", ["latin-1", "deep-40", "list", "huge"])
 def test_a_damaged_shipped_manifest_is_refused(case, tmp_path, monkeypatch):
-    from gan_adapt import shipped
     from gan_adapt.errors import CheckpointError
+    from gan_adapt.weights import shipped
 
     manifest = tmp_path / "manifest.json"
     _damage(manifest, case)

@@ -13,10 +13,9 @@ import random
 import pytest
 
 from gan_adapt.errors import RecipeError
-from gan_adapt.schedule import first_step_without_terms, kinds_by_step, term_applies
+from gan_adapt.recipe.schedule import first_step_without_terms, kinds_by_step, term_applies
 
-from .conftest import EVERY_STEP, FIXTURES, TOY_RECIPE, assert_refused, derived_recipe, \
-    toy_run_args
+from .conftest import EVERY_STEP, FIXTURES, TOY_RECIPE, assert_refused, derived_recipe, toy_run_args
 
 
 def _random_schedule(rng: random.Random, steps: int) -> tuple[list[dict], list[dict]]:
@@ -45,7 +44,7 @@ def _random_schedule(rng: random.Random, steps: int) -> tuple[list[dict], list[d
 
 def _brute_force_gap(schedule, losses, steps) -> int | None:
     """The first step no term applies at, replayed step by step (the reference)."""
-    from gan_adapt.recipe import StepKind, Term
+    from gan_adapt.recipe.schema import StepKind, Term
 
     kinds = [StepKind(**k) for k in schedule]
     terms = [Term(**t) for t in losses]
@@ -56,7 +55,7 @@ def _brute_force_gap(schedule, losses, steps) -> int | None:
 
 
 def test_the_gap_finder_agrees_with_a_step_by_step_replay():
-    from gan_adapt.recipe import StepKind, Term
+    from gan_adapt.recipe.schema import StepKind, Term
 
     rng = random.Random(0)
     found = 0
@@ -72,7 +71,7 @@ def test_the_gap_finder_agrees_with_a_step_by_step_replay():
 
 
 def test_a_gap_after_a_long_start_is_found_without_replaying_every_step():
-    from gan_adapt.recipe import StepKind, Term
+    from gan_adapt.recipe.schema import StepKind, Term
 
     kinds = [StepKind(name="r", every=7, offset=3), StepKind(name="x")]
     terms = [Term(name="t", on=["x"]), Term(name="u", on=["r"], start=10 ** 15)]
@@ -96,7 +95,7 @@ def test_validate_refuses_a_schedule_with_a_step_without_terms(losses, step, kin
     recipe = derived_recipe(tmp_path)
     import tomli_w
 
-    from gan_adapt.recipe import read_toml
+    from gan_adapt.recipe.schema import read_toml
 
     data = read_toml(recipe)
     data["adapt"]["losses"] = losses
@@ -120,8 +119,8 @@ def test_validate_refuses_a_search_step_without_terms(cli, tmp_path):
 
 def test_every_generated_schedule_validate_accepts_runs(fault_plugin_set, tmp_path):
     """Property: for random schedules, validate's verdict is the run's (accepted ones finish)."""
-    from gan_adapt.engine import start
-    from gan_adapt.recipe import load
+    from gan_adapt.engine.launch import start
+    from gan_adapt.recipe.schema import read_and_validate as load
 
     rng = random.Random(26)
     accepted = refused = 0
@@ -133,7 +132,7 @@ def test_every_generated_schedule_validate_accepts_runs(fault_plugin_set, tmp_pa
                                 output={"sample_every": 100, "checkpoint_every": 100})
         import tomli_w
 
-        from gan_adapt.recipe import read_toml
+        from gan_adapt.recipe.schema import read_toml
 
         data = read_toml(recipe)
         data["adapt"]["schedule"], data["adapt"]["losses"] = schedule, losses
@@ -240,7 +239,7 @@ def test_batches_the_minibatch_stddev_layer_groups_pass_the_check():
     from types import SimpleNamespace
 
     from gan_adapt.engine.preflight import minibatch_stddev_problems
-    from gan_adapt.recipe import StepKind, Term
+    from gan_adapt.recipe.schema import StepKind, Term
 
     head = SimpleNamespace(mbstd_num_channels=1, mbstd_group_size=4)
     D = SimpleNamespace(modules=lambda: [head])
@@ -257,8 +256,8 @@ def test_batches_the_minibatch_stddev_layer_groups_pass_the_check():
 
 
 def test_applied_before_agrees_with_a_replay():
-    from gan_adapt.recipe import StepKind, Term
-    from gan_adapt.schedule import applied_before
+    from gan_adapt.recipe.schedule import applied_before
+    from gan_adapt.recipe.schema import StepKind, Term
 
     rng = random.Random(9)
     for _ in range(300):

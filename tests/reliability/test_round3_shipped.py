@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from gan_adapt import shipped
 from gan_adapt.errors import GanAdaptError, WeightsUnavailableError
-from gan_adapt.generators.checkpoints import (describe_source, load, model_name_kind,
-                                              resolve)
+from gan_adapt.generators.checkpoints import describe_source, load, model_name_kind, resolve
+from gan_adapt.weights import shipped
 
 from .conftest import TOY_RECIPE
 
@@ -89,10 +88,10 @@ def _recipe_beside_impostor(impostor: Path, checkpoint: str) -> Path:
 @pytest.mark.parametrize("spelling, expected", [(NAME, f"shipped:{NAME}"),
                                                 (f"./{NAME}", "path:")])
 def test_the_run_records_which_one_it_used(spelling, expected, impostor, fault_plugin_set):
-    from gan_adapt.engine import checkpoint_sources, read_recipe
     from gan_adapt.engine.build import BuildContext
-    from gan_adapt.engine.context import TargetData
+    from gan_adapt.engine.launch import checkpoint_sources, read_recipe
     from gan_adapt.generators.plugin import _checkpoint
+    from gan_adapt.plugin_host.context import TargetData
 
     recipe = _recipe_beside_impostor(impostor, spelling)
     validated = read_recipe(recipe, fault_plugin_set)
@@ -136,7 +135,7 @@ def test_describe_source():
 
 def test_extends_never_turns_a_shipped_name_into_a_local_path(impostor, fault_plugin_set):
     """A base recipe beside a folder named like the model: the name stays a name."""
-    from gan_adapt.engine import checkpoint_sources, read_recipe
+    from gan_adapt.engine.launch import checkpoint_sources, read_recipe
 
     base = _recipe_beside_impostor(impostor, NAME)
     child = impostor.parent / "child" / "recipe.toml"

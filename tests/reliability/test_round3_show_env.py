@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gan_adapt.recipe import load
-from gan_adapt.recipe_show import resolved_recipe, resolved_toml
+from gan_adapt.recipe.schema import read_and_validate as load
+from gan_adapt.recipe.show import resolved_recipe, resolved_toml
 
 from .conftest import FIXTURES, TOY_RECIPE, assert_refused, derived_recipe, toy_run_args
 
@@ -20,7 +20,7 @@ SHIPPED = sorted([*(ROOT / "recipes").glob("*.toml"), *(ROOT / "benchmarks" / "r
 @pytest.fixture(scope="module")
 def all_plugins():
     """The shipped plugins (installed entry points) and the toy fixture."""
-    from gan_adapt.plugins import load_plugins
+    from gan_adapt.plugin_host.loading import load_plugins
 
     plugin_set = load_plugins(FIXTURES)
     assert not plugin_set.failures, plugin_set.failures
@@ -65,8 +65,7 @@ def test_a_parameter_that_validates_to_none_is_shown_as_written(all_plugins, tmp
 @pytest.mark.parametrize("name", ["evil\nname = \"x\"\n.toml", "a\rb.toml", "c\x1b[2Jd.toml",
                                   "e\u2028f.toml", "g\x85h.toml", "i\x00j"])
 def test_no_file_name_adds_a_line_to_the_header(name, all_plugins, tmp_path):
-    from gan_adapt.recipe import validate
-    from gan_adapt.recipe import read_toml
+    from gan_adapt.recipe.schema import read_toml, validate
 
     data = read_toml(TOY_RECIPE)
     data["target"] = {"image": str(TOY_RECIPE.parent / "orange.png")}

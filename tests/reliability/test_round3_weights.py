@@ -16,7 +16,6 @@ import re
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Tuple
 
 import pytest
 import torch
@@ -40,11 +39,11 @@ class _WritesOnLoad(torch.nn.Module):
         return x @ self.weight
 
     @torch.jit.export
-    def __getstate__(self) -> Tuple[torch.Tensor, str, bool]:
+    def __getstate__(self) -> tuple[torch.Tensor, str, bool]:
         return (self.weight, self.path, self.training)
 
     @torch.jit.export
-    def __setstate__(self, state: Tuple[torch.Tensor, str, bool]) -> None:
+    def __setstate__(self, state: tuple[torch.Tensor, str, bool]) -> None:
         self.weight = state[0]
         self.path = state[1]
         self.training = state[2]
@@ -86,8 +85,7 @@ PAYLOADS = {"torchscript __setstate__": _script_payload, "zip data.pkl os.system
 
 
 def _clip(path: Path) -> None:
-    from gan_adapt.encoders.clip import build_clip
-    from gan_adapt.encoders.clip import tiny_clip_config
+    from gan_adapt.encoders.clip import build_clip, tiny_clip_config
 
     build_clip("tiny", pretrained=None, checkpoint=path, model_cfg=tiny_clip_config())
 
@@ -99,7 +97,7 @@ def _dino(path: Path) -> None:
 
 
 def _lpips(path: Path) -> None:
-    from gan_adapt.perceptual import LPIPSDistance
+    from gan_adapt.encoders.perceptual import LPIPSDistance
 
     LPIPSDistance("alex", pretrained=True, checkpoint=path)
 

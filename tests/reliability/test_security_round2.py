@@ -8,8 +8,8 @@ import io
 import json
 import os
 import pickle
-import signal
 import shutil
+import signal
 import struct
 import sys
 import time
@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_adapt.errors import CheckpointError, GanAdaptError, InputError, RecipeError
+from gan_adapt.errors import CheckpointError
 from gan_adapt.generators import load
 from tests.generators.test_safe_loading import _fake_reference_module, _Reduce
 
-from .conftest import FAULT_PLUGINS, FIXTURES, ROOT, TOY_RECIPE, assert_refused, derived_recipe
+from .conftest import FAULT_PLUGINS, FIXTURES, TOY_RECIPE, assert_refused, derived_recipe
 
 PLUGIN_ARGS = ("--plugins-dir", FIXTURES, "--plugins-dir", FAULT_PLUGINS)
 
@@ -224,8 +224,12 @@ def test_native_config_that_does_not_match_its_weights_is_refused_before_allocat
 @pytest.mark.parametrize("conditional", [False, True])
 def test_shape_only_build_matches_the_real_networks(conditional):
     from gan_adapt.generators.dry_build import expected_shapes
-    from gan_adapt.generators.networks import (DiscriminatorConfig, GeneratorConfig,
-                                               StyleGAN2Discriminator, StyleGAN2Generator)
+    from gan_adapt.generators.networks import (
+        DiscriminatorConfig,
+        GeneratorConfig,
+        StyleGAN2Discriminator,
+        StyleGAN2Generator,
+    )
 
     c_dim = 5 if conditional else 0
     configs = [(StyleGAN2Generator, GeneratorConfig(
@@ -259,7 +263,7 @@ def test_legacy_torch_file_declaring_more_than_it_holds_is_refused(tmp_path):
 
 
 def test_storage_inside_a_network_pickle_declaring_more_than_it_holds_is_refused():
-    from gan_adapt.generators.safe_pickle import _load_storage
+    from gan_adapt.weights.safe_pickle import _load_storage
 
     buffer = io.BytesIO()
     torch.save(torch.zeros(4).untyped_storage(), buffer, _use_new_zipfile_serialization=False)

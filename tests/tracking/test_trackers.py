@@ -25,7 +25,7 @@ def tracked_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                               "(pip install tensorboard)")
     import os
 
-    from gan_adapt import cli
+    from gan_adapt.cli import commands as cli
 
     out = tmp_path_factory.mktemp("tracking") / "run"
     wandb_dir = tmp_path_factory.mktemp("wandb-home")
@@ -136,7 +136,7 @@ def test_wandb_offline_run_holds_values_grids_and_recipe(tracked_run: Path):
 def test_turning_a_tracker_on_without_its_package_is_a_recipe_error(monkeypatch):
     import importlib.util as util
 
-    from gan_adapt import api
+    from gan_adapt.api import public as api
     from gan_adapt.errors import RecipeError
 
     real = util.find_spec

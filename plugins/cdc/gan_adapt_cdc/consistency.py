@@ -19,9 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gan_adapt.engine.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
-from gan_adapt.losses.similarity import off_diagonal
+from gan_adapt.plugin import BuildContext, GanAdaptError, Step, off_diagonal
 from gan_adapt_cdc.params import CrossDomainConsistencyParams
 
 

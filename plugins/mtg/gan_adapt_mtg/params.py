@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gan_adapt.losses.params import LPIPSParams
+from gan_adapt.plugin import LPIPSParams
 
 
 class PNormL2Params(BaseModel):

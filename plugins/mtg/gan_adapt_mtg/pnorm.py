@@ -16,8 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gan_adapt.engine.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import BuildContext, GanAdaptError, Step
 from gan_adapt_mtg.params import PNormL2Params
 
 
@@ -29,7 +28,7 @@ class PCAStats:
         self.mean, self.components, self.std = mean, components, std
 
     @classmethod
-    def fit(cls, codes: torch.Tensor) -> "PCAStats":
+    def fit(cls, codes: torch.Tensor) -> PCAStats:
         """PCA of the rows of ``codes`` ``[M, D]`` (in float64 for a stable covariance)."""
         x = codes.double()
         mean = x.mean(0)

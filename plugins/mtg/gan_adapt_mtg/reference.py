@@ -18,9 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gan_adapt.engine.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
-from gan_adapt.losses.reconstruction import LPIPS
+from gan_adapt.plugin import LPIPS, BuildContext, GanAdaptError, Step
 from gan_adapt_mtg.params import ReferenceClipParams, ReferenceL2Params, ReferenceLPIPSParams
 
 
@@ -79,7 +77,7 @@ class ReferenceLPIPS(torch.nn.Module):
 
     def __init__(self, params: ReferenceLPIPSParams, ctx: BuildContext) -> None:
         super().__init__()
-        from gan_adapt.perceptual import perceptual_distance
+        from gan_adapt.plugin import perceptual_distance
 
         self.distance = perceptual_distance(net=params.net, pretrained=params.pretrained,
                                             resize_to=params.resize_to).to(ctx.device)

@@ -13,11 +13,10 @@ shared batches (:meth:`Step.image_embedding`), with the across-domain loss's.
 from __future__ import annotations
 
 import torch
-
-from gan_adapt.engine.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
-from gan_adapt_mtg.params import ClipWithinDomainParams
 from gan_adapt_nada.clip_space import directional_loss, members, unit
+
+from gan_adapt.plugin import BuildContext, GanAdaptError, Step
+from gan_adapt_mtg.params import ClipWithinDomainParams
 
 
 class ClipWithinDomain:

@@ -12,8 +12,8 @@ G_s(w) and G_t(w) share latents and noise. The domain direction ``d`` (unit leng
 
 With a CLIP ensemble the loss is computed per member and averaged with the members' weights.
 Each member embeds G_s(w) and G_t(w) through the step's shared batches (the keys of
-:meth:`gan_adapt.engine.context.Step.embedding`), so other terms that embed the same images with
-the same model (Mind the Gap's within-domain loss, OneShotCLIP's L_con) add no forwards.
+:meth:`gan_adapt.plugin_host.context.Step.embedding`), so other terms that embed the same images
+with the same model (Mind the Gap's within-domain loss, OneShotCLIP's L_con) add no forwards.
 With ``adaptive_layers`` the term also chooses, before each update it takes part in, the layers
 that update trains (see :mod:`gan_adapt_nada.layers`).
 """
@@ -24,9 +24,13 @@ from typing import Any
 
 import torch
 
-from gan_adapt.encoders.prompts import mean_prompt_embedding, prompt_direction
-from gan_adapt.engine.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import (
+    BuildContext,
+    GanAdaptError,
+    Step,
+    mean_prompt_embedding,
+    prompt_direction,
+)
 from gan_adapt_nada.clip_space import directional_loss, mean_direction, members, unit
 from gan_adapt_nada.layers import select_layers
 from gan_adapt_nada.params import DirectionalParams

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import GanAdaptError
 from gan_adapt_nada.params import AdaptiveLayers
 
 __all__ = ["AdaptiveLayers", "conv_layers", "select_layers"]

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gan_adapt.encoders.templates import PromptTemplates
+from gan_adapt.plugin import PromptTemplates
 
 
 class AdaptiveLayers(BaseModel):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gan_adapt import hookimpl
-from gan_adapt.registry import lazy
+from gan_adapt.plugin import hookimpl, lazy
 from gan_adapt_nada.params import DirectionalParams
 
 

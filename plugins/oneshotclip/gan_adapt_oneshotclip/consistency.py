@@ -9,7 +9,8 @@ should survive adaptation: s^s_ij = cos(E(G_s(w_i)), E(G_s(w_j))) and s^t_ij lik
 
 Vectorised over the batch: one similarity matrix per side, no Python loop over pairs. The two
 batches are announced to the step, so they share the encoder's forwards with the step's other
-inputs of that encoder (PatchNCE's patches): see :meth:`gan_adapt.engine.context.Step.embedding`.
+inputs of that encoder (PatchNCE's patches): see
+:meth:`gan_adapt.plugin_host.context.Step.embedding`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gan_adapt.engine.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
-from gan_adapt.losses.similarity import off_diagonal
+from gan_adapt.plugin import BuildContext, GanAdaptError, Step, off_diagonal
 from gan_adapt_oneshotclip.params import ClipConsistencyParams
 
 

@@ -22,8 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gan_adapt.encoders.base import crop_patches, random_boxes
-from gan_adapt.engine.context import BuildContext, Step
+from gan_adapt.plugin import BuildContext, Step, crop_patches, random_boxes
 from gan_adapt_oneshotclip.params import PatchNCEParams
 
 
@@ -49,7 +48,7 @@ class PatchNCE:
         resolution = ctx.generator.img_resolution
         self.crop = params.crop_size or max(1, round(params.crop_fraction * resolution))
         if self.crop > resolution:  # refused at build time, before the run folder exists
-            from gan_adapt.errors import GanAdaptError
+            from gan_adapt.plugin import GanAdaptError
 
             raise GanAdaptError(f"patch_nce: crop_size {self.crop} is larger than the "
                                 f"generator's {resolution}x{resolution} images; use at most "

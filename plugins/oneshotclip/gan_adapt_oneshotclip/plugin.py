@@ -1,16 +1,15 @@
 """Entry point of the OneShotCLIP plugin (group ``gan_adapt``, name ``oneshotclip``).
 
-Registration only adds names, lazily (:func:`gan_adapt.registry.lazy`): nothing beyond this
-module and the torch-free :mod:`~gan_adapt_oneshotclip.params` is imported until a recipe builds
-a term (or a command runs).
+Registration only adds names, lazily (:func:`gan_adapt.plugin_host.registry.lazy`): nothing beyond
+this module and the torch-free :mod:`~gan_adapt_oneshotclip.params` is imported until a recipe
+builds a term (or a command runs).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gan_adapt import hookimpl
-from gan_adapt.registry import lazy
+from gan_adapt.plugin import hookimpl, lazy
 from gan_adapt_oneshotclip import params as p
 
 

@@ -3,7 +3,7 @@
     L_clip(w) = mean over K augmented copies a_k of 1 - cos(E(I_trg), E(a_k(G_s(w))))
 
 The target's embedding is a constant, computed once. The copies are augmented on [0, 1] images
-with per-sample random parameters (:class:`gan_adapt.augment.CLIPAugment`), so the K copies
+with per-sample random parameters (:class:`gan_adapt.encoders.augment.CLIPAugment`), so the K copies
 really differ (the reference implementation's K copies were identical).
 """
 
@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_adapt.augment import CLIPAugment
-from gan_adapt.engine.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import BuildContext, CLIPAugment, GanAdaptError, Step
 from gan_adapt_oneshotclip.params import AugmentParams, ClipImageDistanceParams
 
 __all__ = ["AugmentParams", "ClipImageDistance", "ClipImageDistanceParams"]

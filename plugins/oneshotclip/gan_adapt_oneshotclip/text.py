@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_adapt.augment import CLIPAugment
-from gan_adapt.encoders.prompts import mean_prompt_embedding
-from gan_adapt.engine.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import BuildContext, CLIPAugment, GanAdaptError, Step, mean_prompt_embedding
 from gan_adapt_oneshotclip.params import ClipTextDistanceParams
 
 

@@ -2,8 +2,8 @@
 
 The photo is inverted into the SOURCE generator's latent space by optimisation, then the latent
 is rendered by the adapted generator: the paper's real-image translation / attribute-editing
-use. The work is :meth:`gan_adapt.api.Run.translate` (one implementation for the command line
-and Python, see :mod:`gan_adapt.inversion`); this command adds the options and writes the sheet
+use. The work is :meth:`gan_adapt.api.public.Run.translate` (one implementation for the command line
+and Python, see :mod:`gan_adapt.api.inversion`); this command adds the options and writes the sheet
 photo | G_s(w) (the reconstruction) | G_t(w) (the translation).
 """
 
@@ -44,18 +44,13 @@ def translate_command(run_dir: str, photo: str, out: str | None, steps: int | No
     """Invert PHOTO into the source generator and render it with RUN_DIR's adapted generator."""
     import torch
 
-    from gan_adapt import api
-    from gan_adapt.cli import get_run_plugins
-    from gan_adapt.engine.build import resolve_device
-    from gan_adapt.errors import GanAdaptError
-    from gan_adapt.images import save_grid
-    from gan_adapt.safe_paths import is_within
+    from gan_adapt.plugin import GanAdaptError, get_run_plugins, load_run, resolve_device, save_grid
 
-    run = api.load_run(run_dir, device=str(resolve_device(device)),
+    run = load_run(run_dir, device=str(resolve_device(device)),
                        plugins=get_run_plugins(run_dir, plugins_dir,
                                                allow_changed=allow_changed_plugins))
     target = Path(out) if out else run.folder / "translations" / f"{Path(photo).stem}.png"
-    if out is None and not is_within(run.folder, target.parent):
+    if out is None and not target.parent.resolve().is_relative_to(run.folder.resolve()):
         raise GanAdaptError(f"{target.parent} leads outside the run folder; give --out")
     translation = run.translate(photo, steps=steps, lr=lr, lpips=lpips, space=space,
                                 clip_weight=clip_weight)

@@ -26,7 +26,7 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import GanAdaptError
 from gan_adapt_tokens.token_maps import _vision_tower, transformer_blocks
 
 

@@ -29,8 +29,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gan_adapt.engine.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import BuildContext, GanAdaptError, Step
 from gan_adapt_tokens.params import DifaAttentiveStyleParams
 from gan_adapt_tokens.token_maps import TokenMaps, frozen_maps
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from gan_adapt.engine.context import BuildContext
+from gan_adapt.plugin import BuildContext
 from gan_adapt_tokens.attention_keys import AttentionKeys, cosine_self_similarity
 from gan_adapt_tokens.params import KeySelfSimilarityParams
 from gan_adapt_tokens.structure import StructureDistance

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from gan_adapt.engine.context import BuildContext, Step
+from gan_adapt.plugin import BuildContext, Step
 from gan_adapt_tokens.params import SelfSimilarityParams
 from gan_adapt_tokens.structure import StructureDistance
 from gan_adapt_tokens.token_maps import TokenMaps, self_similarity

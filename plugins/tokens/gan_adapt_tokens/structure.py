@@ -19,8 +19,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from gan_adapt.engine.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import BuildContext, GanAdaptError, Step
 
 #: images ``[N, 3, H, W]`` -> one self-similarity matrix ``[N, P, P]`` per layer read
 Descriptor = Callable[[Tensor], list[Tensor]]

@@ -15,8 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_adapt.errors import GanAdaptError
-
+from gan_adapt.plugin import GanAdaptError
 
 #: What the maps a step shares are (``Step.feature_maps``): unit-normalised ViT tokens.
 SHARED_KIND = "gan_adapt_tokens:unit_tokens"

@@ -12,8 +12,7 @@ from __future__ import annotations
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from gan_adapt.engine.context import BuildContext, Step
-from gan_adapt.errors import GanAdaptError
+from gan_adapt.plugin import BuildContext, GanAdaptError, Step
 
 
 def channel_moments(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

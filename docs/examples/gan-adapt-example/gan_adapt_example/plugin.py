@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from gan_adapt import hookimpl
+from gan_adapt.plugin import hookimpl
 
 
 @hookimpl
@@ -31,7 +31,7 @@ def register_encoders(register: Any) -> None:
 @click.argument("image", type=click.Path(exists=True, dir_okay=False))
 def colour_stats(image: str) -> None:
     """Print the per-channel mean and standard deviation of IMAGE (in [-1, 1])."""
-    from gan_adapt.images import load_image
+    from gan_adapt.plugin import load_image
     from gan_adapt_example.colour_moments import channel_moments
 
     mean, std = channel_moments(load_image(image, 256))
@@ -63,7 +63,7 @@ def on_step_end(run: Any, phase: str, step: int, values: dict[str, float]) -> No
 
 @hookimpl
 def on_run_end(run: Any, result: Any) -> None:
-    from gan_adapt import files
+    from gan_adapt.plugin import write_json
 
     _report["status"] = getattr(result, "status", "?")
-    files.write_json(run.folder.root / "example-report.json", _report)
+    write_json(run.folder.root / "example-report.json", _report)

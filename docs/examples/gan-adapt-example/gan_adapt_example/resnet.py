@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from gan_adapt.encoders.base import EncoderBase, freeze
-from gan_adapt.hub import KnownWeights
+from gan_adapt.plugin import EncoderBase, KnownWeights
+from gan_adapt.plugin import freeze_module as freeze
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -62,7 +62,7 @@ def _weights_file(params: ResNetParams, ctx) -> Path | None:
         return Path(ctx.resolve_path(params.checkpoint))
     if not params.pretrained:
         return None
-    from gan_adapt.hub import ensure
+    from gan_adapt.plugin import ensure_weights as ensure
 
     return ensure(RESNET18_WEIGHTS)  # the engine's preflight has already fetched it
 
