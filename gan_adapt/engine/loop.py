@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import torch
