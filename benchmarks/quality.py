@@ -509,11 +509,11 @@ def plan_jobs(args: argparse.Namespace, recipes: list[Path], table: dict[str, qt
 
 def transform_table(plugin_set: Any = None) -> dict[str, qt.BenchTransform]:
     """Every transform the registry knows (``register_transforms``): the built-in tune and test
-    splits (registered by gan_adapt.cli.plugin), then plugins' (held out)."""
+    splits (registered by gan_adapt.evaluation.plugin), then plugins' (held out)."""
     from gan_adapt.plugin_host.loading import load_plugins
 
     plugin_set = plugin_set if plugin_set is not None else load_plugins()
-    from gan_adapt.cli.plugin import TEST_CAPTIONS, TUNE_CAPTIONS
+    from gan_adapt.evaluation.plugin import TEST_CAPTIONS, TUNE_CAPTIONS
 
     table = qt.registered_transforms(plugin_set.registry)
     splits = {split: index for index, split in enumerate((qt.TUNE, qt.TEST, qt.HELD_OUT))}
@@ -830,7 +830,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     record = benchmark(args)
     record["seconds"] = round(time.time() - started, 1)
     if args.runs_only:
-        print(f"runs done in {record['seconds']:.0f} s ({sum(not r['reused'] for r in record['runs'])}"
+        new_runs = sum(not r["reused"] for r in record["runs"])
+        print(f"runs done in {record['seconds']:.0f} s ({new_runs}"
               f" new); score them by running the same command without --runs-only")
         return record
     import quality_scoring

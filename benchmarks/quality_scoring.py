@@ -204,7 +204,7 @@ def score_benchmark(args: argparse.Namespace, record: dict[str, Any], G_s: Any,
     for name in args.transforms:
         entry = table[name]
         generators: list[tuple[str, int | None, str, Callable[[], Any], Path]] = [
-            ("ideal", None, "-", lambda: TransformedGenerator(G_s, entry.fn),
+            ("ideal", None, "-", lambda fn=entry.fn: TransformedGenerator(G_s, fn),
              out / "scores" / name / f"ideal-{tag}.json"),
             ("source", None, "-", lambda: G_s, out / "scores" / name / f"source-{tag}.json")]
         for outcome in outcomes:
@@ -215,7 +215,8 @@ def score_benchmark(args: argparse.Namespace, record: dict[str, Any], G_s: Any,
         scored = {}
         for method, seed, given, build, path in generators:
             scored[method, seed, given] = cached_scores(
-                path, lambda b=build: score_generator(G_s, b(), entry.fn, inst, args.n, args.seed))
+                path, lambda b=build, fn=entry.fn: score_generator(G_s, b(), fn, inst, args.n,
+                                                                   args.seed))
         ideal_diversity = means(scored["ideal", None, "-"])["diversity"]
         ideal_diversity_clip = means(scored["ideal", None, "-"])["diversity_clip"]
         for spec in specs:
@@ -561,7 +562,7 @@ def _number(value: Any) -> str:
 
 def means_markdown(record: dict[str, Any], per_transform: bool = False) -> str:
     """Per group, every method's mean over cases (seeds averaged)."""
-    header = "| group (cases) | method | " + " | ".join(l for _, l in MEAN_COLUMNS) + " |"
+    header = "| group (cases) | method | " + " | ".join(label for _, label in MEAN_COLUMNS) + " |"
     lines = [header, "|" + "---|" * (len(MEAN_COLUMNS) + 2)]
     entries = record["groups"]
     for group in _ordered_groups(sorted({e["group"] for e in entries}), per_transform):
@@ -574,7 +575,7 @@ def means_markdown(record: dict[str, Any], per_transform: bool = False) -> str:
 def rows_markdown(rows: list[dict[str, Any]]) -> str:
     """Every row: transform, target, method and seed, then the numbers."""
     header = ("| transform | target | method | seed | "
-              + " | ".join(l for _, l in MEAN_COLUMNS) + " |")
+              + " | ".join(label for _, label in MEAN_COLUMNS) + " |")
     lines = [header, "|" + "---|" * (len(MEAN_COLUMNS) + 4)]
     for row in rows:
         seed = "–" if row["seed"] is None else str(row["seed"])

@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> dict:
     for label in args.labels:
         mine = [r for r in rows if r["label"] == label]
         if mine:
-            means[label] = {k: sum(r[k] for r in mine) / len(mine) for k in ("evaluator", "l1", "clip_lpips")}
+            means[label] = {k: sum(r[k] for r in mine) / len(mine)
+                            for k in ("evaluator", "l1", "clip_lpips")}
             means[label]["runs"] = len(mine)
     for row in rows:
         print(f"{row['label']:14s} {row['transform']:11s} {row['target']:12s} "

@@ -651,8 +651,9 @@ def report(results: dict[tuple[str, str], Measurement], kinds: list[str], config
             if kind in REFERENCE_CPU_256:
                 for config in configs:
                     m = results[(kind, config.name)]
-                    print(f"  {kind:<13} {config.name:<28} {REFERENCE_CPU_256[kind] / m.median:5.2f}x"
-                          f" faster, peak {m.peak:.2f} GiB vs {REFERENCE_CPU_256_PEAK_GIB} GiB")
+                    print(f"  {kind:<13} {config.name:<28} "
+                          f"{REFERENCE_CPU_256[kind] / m.median:5.2f}x faster, peak "
+                          f"{m.peak:.2f} GiB vs {REFERENCE_CPU_256_PEAK_GIB} GiB")
     return {"device": describe(device), "peaks_gflops": peaks, "rows": table, "ratios": ratios,
             "args": {k: v for k, v in vars(args).items() if not callable(v)}}
 

@@ -56,7 +56,8 @@ class DamagedRecordError(InputError):
 
 
 class WeightsUnavailableError(GanAdaptError):
-    """Pretrained weights are not on disk and cannot be downloaded (offline, or the download failed).
+    """Pretrained weights are not on disk and cannot be downloaded (offline, or the download
+    failed).
 
     The message names the URL to download from and the exact path to place the file at.
     """

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -39,8 +39,8 @@ __all__ = ["LoadedRecipe", "Run", "RunResult", "Translation", "evaluate", "load_
 
 #: ``--set`` overrides: ``["adapt.steps=100"]``, or ``{"adapt.steps": 100}`` (values are Python
 #: values written as TOML literals).
-Overrides = Union[Sequence[str], Mapping[str, Any]]
-PathLike = Union[str, Path]
+Overrides = Sequence[str] | Mapping[str, Any]
+PathLike = str | Path
 
 _plugin_sets: dict[tuple[str, ...], Any] = {}
 #: :meth:`Run.sample` makes its images this many at a time (memory stays bounded for any n).

@@ -181,7 +181,8 @@ A gan-adapt plugin, started with `gan-adapt new-plugin @name@`.
 | component | kind | what it computes |
 | --- | --- | --- |
 | `@loss@` | loss | 1 - cosine similarity of G_t's images and the target in an encoder's space |
-| `@objective@` | search objective | mean absolute pixel difference of G_s(w) and the target, at low resolution |
+| `@objective@` | search objective | mean absolute pixel difference of G_s(w) and the target, \
+at low resolution |
 | `@encoder@` | encoder | a frozen random conv net, global-pooled and L2-normalised |
 
     pytest                                             # contracts, gradients, the recipe

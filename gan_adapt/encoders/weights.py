@@ -1,8 +1,8 @@
 """Where encoder and LPIPS weights come from, and how a weights file is read safely.
 
 Everything goes through :mod:`gan_adapt.weights.download`: one cache (``$GAN_ADAPT_HOME``), one
-download routine, one offline message naming the URL and the exact path to place the file at. open_clip,
-timm and torchvision are never allowed to download anything themselves.
+download routine, one offline message naming the URL and the exact path to place the file at.
+open_clip, timm and torchvision are never allowed to download anything themselves.
 
 * CLIP: open_clip's own table of pretrained tags says where each (architecture, tag) lives; we
   prefer the Hugging Face ``open_clip_model.safetensors`` file (safetensors cannot run code). The

@@ -97,6 +97,7 @@ def load_latest_checkpoint(state: RunState, g_opt: Any, d_opt: Any) -> int:
                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}). Was the run "
                 "folder's recipe.toml edited, or the checkpoint copied from another run? A "
                 "resume continues the run exactly as it was started.") from None
-        state.folder.truncate_log(lambda r: r.get("phase") != "adapt" or r["step"] < step)
+        state.folder.truncate_log(
+            lambda r, step=step: r.get("phase") != "adapt" or r["step"] < step)
         return step
     return 0

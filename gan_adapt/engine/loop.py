@@ -257,7 +257,7 @@ def set_precision(state: RunState, phase: str, precision: str) -> None:
 
     warning = slow_bf16_warning(precision, str(state.device))
     if warning:
-        warnings.warn(warning)  # same text and line for both phases: shown once
+        warnings.warn(warning, stacklevel=1)  # same text and line for both phases: shown once
     precision = resolve_precision(precision, str(state.device))
     dtype = torch.bfloat16 if precision == "bf16" else None
     c = state.components
@@ -293,8 +293,8 @@ def _log(state: RunState, kind: str, index: int, values: dict[str, torch.Tensor]
 def _save_samples(state: RunState, done: int, ws: torch.Tensor | None = None) -> None:
     """samples/step-NNNNNN.png: row 1 G_s(w), row 2 G_t(w) (EMA), same latents and noise
     (with ``output.mean_w_from_layer``, row 2's fine layers take the mean w, see
-    :func:`gan_adapt.engine.grid_latents.with_mean_layers`), each row labelled (``source``, ``adapted``
-    and the step)."""
+    :func:`gan_adapt.engine.grid_latents.with_mean_layers`), each row labelled (``source``,
+    ``adapted`` and the step)."""
     from gan_adapt.io.images import save_labelled_grid
 
     if not state.folder.writer:

@@ -104,7 +104,7 @@ def _default_lpips(device: torch.device) -> MetricModel:
     shipped_net = TRAINED_FEATURE_NETS[0]
     warnings.warn(f"the recipe has no lpips term and LPIPS (alex) is not downloaded: measuring "
                   f"with the shipped {shipped_net} distance (--lpips alex downloads and uses "
-                  "LPIPS)")
+                  "LPIPS)", stacklevel=1)
     return _lpips({"net": shipped_net, "pretrained": True, "resize_to": 256},
                   "fallback: the recipe has no lpips term and LPIPS (alex) is not downloaded; "
                   f"the shipped {shipped_net} distance", device)

@@ -1,5 +1,6 @@
 """The default plugin that adds the quality benchmark's built-in transforms (kind ``transform``)
-with their splits (the ``eval``, ``compare`` and ``report`` commands: :mod:`gan_adapt.cli.plugin`).
+with their splits (the ``eval``, ``compare`` and ``report`` commands register in
+:mod:`gan_adapt.cli.plugin`).
 
 Importing it is cheap; the transforms import torch when they run.
 """
@@ -14,7 +15,8 @@ from gan_adapt.plugin_host.markers import hookimpl
 @hookimpl
 def register_transforms(register: Any) -> None:
     """The tune split (:mod:`gan_adapt.synthetic_data.known_transforms`) and the test split
-    (:mod:`gan_adapt.synthetic_data.test_split_transforms`), captioned as the benchmark gives them to text recipes."""
+    (:mod:`gan_adapt.synthetic_data.test_split_transforms`), captioned as the benchmark gives them
+    to text recipes."""
     for name, caption in TUNE_CAPTIONS.items():
         register(name, _Lazy("gan_adapt.synthetic_data.known_transforms", name, "tune"),
                  f"{caption} of a face", split="tune")

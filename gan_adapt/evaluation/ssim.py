@@ -3,7 +3,8 @@
 For two images the index compares, in a gaussian window around every pixel, the local means
 (luminance), standard deviations (contrast) and correlation (structure)::
 
-    SSIM(x, y) = (2 mu_x mu_y + C1) (2 sigma_xy + C2) / ((mu_x^2 + mu_y^2 + C1)(sigma_x^2 + sigma_y^2 + C2))
+    SSIM(x, y) = (2 mu_x mu_y + C1) (2 sigma_xy + C2)
+                 / ((mu_x^2 + mu_y^2 + C1)(sigma_x^2 + sigma_y^2 + C2))
 
 with ``C1 = (0.01 L)^2``, ``C2 = (0.03 L)^2`` and ``L`` the data range. Images in [-1, 1] are
 mapped to [0, 1] first (``L = 1``). The map is averaged over channels and over the positions

@@ -71,7 +71,8 @@ def load_image(path: str | Path, size: int | None = None) -> torch.Tensor:
         image = _to_rgb(image, path, sample_format)
     problem = problem or next((str(w.message) for w in metadata_warnings), None)
     if problem:
-        warnings.warn(f"{path}: malformed metadata ignored ({problem[:120].strip()})")
+        warnings.warn(f"{path}: malformed metadata ignored ({problem[:120].strip()})",
+                      stacklevel=1)
     width, height = image.size
     if width * height > MAX_PIXELS:
         # An integer box reduction: exact averaging (no aliasing) and fast on 50-megapixel photos.
@@ -79,7 +80,7 @@ def load_image(path: str | Path, size: int | None = None) -> torch.Tensor:
         image = image.reduce(factor)
         warnings.warn(f"{path} is {width}x{height} pixels; it was downscaled {factor}x on load, "
                       f"to {image.size[0]}x{image.size[1]} (a target gains nothing from more "
-                      f"than {MAX_PIXELS // 1_000_000} megapixels)")
+                      f"than {MAX_PIXELS // 1_000_000} megapixels)", stacklevel=1)
     array = np.asarray(image, dtype=np.float32) / 255.0
     tensor = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0) * 2 - 1
     if size is not None:

@@ -55,7 +55,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "gan_adapt.generators.plugin",
     "gan_adapt.encoders.plugin",
     "gan_adapt.losses.plugin",
-    "gan_adapt.cli.plugin",
+    "gan_adapt.evaluation.plugin",
     "gan_adapt.cli.plugin",
     "gan_adapt.tracking.tensorboard_observer",
     "gan_adapt.tracking.wandb_observer",
@@ -170,7 +170,7 @@ class PluginSet:
 
     def has_plugin(self, name: str) -> bool:
         """True when a plugin of this name (or distribution name) is loaded."""
-        self.registry  # a plugin that fails to register does not count as loaded
+        _ = self.registry  # a plugin that fails to register does not count as loaded
         wanted = _normalise(name)
         return any(_normalise(p.name) == wanted or _normalise(p.origin.split()[-1]) == wanted
                    for p in self.plugins.values())
@@ -412,7 +412,8 @@ def _allowed_names() -> set[str] | None:
 
 def read_sources(folder: Path) -> dict[Path, bytes | OSError]:
     """The bytes of every ``*.py`` file of ``folder`` (by name), each read once; an OSError in
-    place of a file that cannot be read (a FIFO never blocks: see :mod:`gan_adapt.io.safe_paths`)."""
+    place of a file that cannot be read (a FIFO never blocks: see
+    :mod:`gan_adapt.io.safe_paths`)."""
     from gan_adapt.io.safe_paths import open_regular
 
     sources: dict[Path, bytes | OSError] = {}

@@ -185,9 +185,10 @@ class Output(_Strict):
                                 "the source row keeps plain truncation, as there. Omitted: every "
                                 "layer uses the truncated w.")
     log_every: int = Field(1, ge=1, description="Write the JSON log every N steps.")
-    tensorboard: bool = Field(False, description="Also log to TensorBoard, in `RUN_DIR/tensorboard` "
-                              "(every logged value, the sample grids, the recipe; needs the "
-                              "`tensorboard` package; `gan-adapt run --tensorboard`).")
+    tensorboard: bool = Field(False, description="Also log to TensorBoard, in "
+                              "`RUN_DIR/tensorboard` (every logged value, the sample grids, "
+                              "the recipe; needs the `tensorboard` package; "
+                              "`gan-adapt run --tensorboard`).")
     wandb: bool = Field(False, description="Also log to Weights & Biases, in `RUN_DIR/wandb` "
                         "(`pip install 'gan-adapt[wandb]'`; `WANDB_MODE=offline` logs locally).")
     wandb_project: str = Field("gan-adapt", min_length=1,

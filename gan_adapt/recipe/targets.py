@@ -53,5 +53,5 @@ def target_override(value: str) -> dict[str, str]:
                          "a description, with spaces)")
     if "/" in value or "\\" in value or value.lower().endswith(IMAGE_SUFFIXES):
         warnings.warn(f"--target {value[:80]!r} is not an existing file or folder; it is used "
-                      "as a text description")
+                      "as a text description", stacklevel=1)
     return {"text": value}

@@ -96,8 +96,8 @@ def claim_folder(folder: Path, plan: dict[str, Any]) -> None:
         previous = files_json(manifest) if manifest.is_file() else None
         if previous is None:
             raise GanAdaptError(f"sweep folder {folder} exists and holds other files (it has no "
-                                "readable sweep.json, so it is not a sweep's folder); choose another "
-                                "--out. Nothing was written.")
+                                "readable sweep.json, so it is not a sweep's folder); choose "
+                                "another --out. Nothing was written.")
         same = (previous.get("name") == plan["name"] and previous.get("base") == plan["base"]
                 and [r.get("id") for r in previous.get("runs", []) if isinstance(r, dict)]
                 == [r["id"] for r in plan["runs"]])

@@ -139,7 +139,7 @@ def portraits_batch(n: int, resolution: int, gen: torch.Generator,
 
     canvas = background * (1.08 - 0.16 * y[:, None])  # lighter at the top
     style = attrs["hair_style"]
-    long_hair, short_hair = style == 1, style == 0
+    long_hair = style == 1
     # Long hair falls behind the head down to the shoulders.
     behind = torch.minimum(_ellipse(x, y, cx, cy - 0.02, rx * 1.28, ry * 1.12),
                            _box(x, y, cx, cy + 0.22, rx * 1.22, ry * 0.75))

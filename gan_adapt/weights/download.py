@@ -233,7 +233,8 @@ def download(url: str, dest: Path, *, sha256: str | None = None, what: str = "",
         partial.unlink(missing_ok=True)
         raise WeightsMismatchError(
             what, url, dest,
-            reason=f"the downloaded file's sha256 {digest.hexdigest()} is not the expected {sha256}",
+            reason=(f"the downloaded file's sha256 {digest.hexdigest()} is not the expected "
+                    f"{sha256}"),
         )
     if weights is not None:
         try:

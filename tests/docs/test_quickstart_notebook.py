@@ -47,4 +47,5 @@ def test_quickstart_notebook_runs_end_to_end():
     assert "diversity_lpips" in evaluation and "target_clip_image" in evaluation
     text, kinds = shown["translation"]
     assert "text/html" in kinds and text.count("<img ") == 3
-    assert "image/png" in shown["show(translation.grid())  # input | source reconstruction | adapted"][1]
+    grid_cell = "show(translation.grid())  # input | source reconstruction | adapted"
+    assert "image/png" in shown[grid_cell][1]

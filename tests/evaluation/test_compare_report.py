@@ -35,8 +35,10 @@ def test_compare_sheet_has_one_row_per_generator(smoke_run, tmp_path):
     gif = Image.open(tmp_path / "sheet-interp.gif")
     assert gif.n_frames == 4 + 2  # there and back
     # Row 2 and row 3 show the same run: identical pixels.
-    row = lambda r: sheet.crop((LABEL_WIDTH, pad + r * (tile + pad), sheet.size[0],
-                                pad + r * (tile + pad) + tile)).tobytes()
+    def row(r):
+        return sheet.crop((LABEL_WIDTH, pad + r * (tile + pad), sheet.size[0],
+                           pad + r * (tile + pad) + tile)).tobytes()
+
     assert row(1) == row(2)
 
 

@@ -58,8 +58,10 @@ def test_distance_is_lpips_style_by_hand():
             return [x[:, :2]]
 
     e = ev.Evaluator(OneStage(), "hand", None, 2)
-    x = torch.tensor([[[[1.0, 0.0], [1.0, 1.0]], [[0.0, 1.0], [1.0, 1.0]], [[0.0, 0.0], [0.0, 0.0]]]])
-    y = torch.tensor([[[[0.0, 0.0], [1.0, 1.0]], [[1.0, 1.0], [1.0, 1.0]], [[0.0, 0.0], [0.0, 0.0]]]])
+    x = torch.tensor([[[[1.0, 0.0], [1.0, 1.0]], [[0.0, 1.0], [1.0, 1.0]],
+                       [[0.0, 0.0], [0.0, 0.0]]]])
+    y = torch.tensor([[[[0.0, 0.0], [1.0, 1.0]], [[1.0, 1.0], [1.0, 1.0]],
+                       [[0.0, 0.0], [0.0, 0.0]]]])
     # positions: (1,0)->(0,1): 2; (0,1)->(0,1): 0; (1,1)/sqrt2 twice: 0 -> mean 2/4
     assert float(e.distance(x, y)) == pytest.approx(0.5, abs=1e-6)
     assert "random" not in e.provenance()

@@ -55,7 +55,7 @@ def plugin_dir(tmp_path):
 
 
 def test_the_builtin_transforms_are_registered_with_their_split_and_caption():
-    from gan_adapt.cli.plugin import TEST_CAPTIONS, TUNE_CAPTIONS
+    from gan_adapt.evaluation.plugin import TEST_CAPTIONS, TUNE_CAPTIONS
     from gan_adapt.plugin_host.loading import load_plugins
     from gan_adapt.synthetic_data.known_transforms import TRANSFORMS
     from gan_adapt.synthetic_data.portraits import DOMAINS

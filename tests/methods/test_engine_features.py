@@ -31,7 +31,8 @@ def test_synthesis_returns_every_styled_conv_activation(tiny_generator):
     assert torch.equal(image, G.synthesis(ws, noise_mode="const"))
     assert len(features) == G.num_ws - 1 == len(captured)
     assert all(torch.equal(f, c) for f, c in zip(features, captured))
-    assert [f.shape[-1] for f in features] == [l.resolution for l in G.synthesis.noise_layers()]
+    resolutions = [layer.resolution for layer in G.synthesis.noise_layers()]
+    assert [f.shape[-1] for f in features] == resolutions
 
 
 class CountingGenerator:
@@ -57,7 +58,7 @@ def test_fake_reference_is_rendered_once_per_step_and_needs_w_ref():
     assert first.shape == (1, 3, 2, 2) and first.requires_grad
     assert not _step(w_ref=torch.ones(1, 4, 1), for_discriminator=True).fake_reference.requires_grad
     with pytest.raises(GanAdaptError, match="w_ref"):
-        _step().fake_reference
+        _step().fake_reference  # noqa: B018 - the property access itself must raise
 
 
 class IdentityMapping:

@@ -186,7 +186,9 @@ class CodeGenerator(torch.nn.Module):
 def test_code_movement_and_layer_choice_by_hand():
     G = CodeGenerator()
     # d loss / d w: 2 on code 3 and 1 on code 1, everywhere in the batch and the 4 dims
-    goal = lambda ws: 2 * ws[:, 3].sum() + ws[:, 1].sum()
+    def goal(ws):
+        return 2 * ws[:, 3].sum() + ws[:, 1].sum()
+
     settings = AdaptiveLayers(k=2, iters=1, batch=3, lr=0.01)
     movement = code_movement(G, G, goal, settings)
     assert movement.tolist() == pytest.approx([0, 0.01, 0, 0.02, 0, 0])

@@ -44,8 +44,8 @@ def test_run_folder_holds_every_output(smoke_run):
     for term in ["adversarial", "lpips", "mse", "patch_adversarial", "clip_consistency",
                  "patch_nce", "D/adversarial", "D/patch_adversarial"]:
         assert term in metrics and metrics[term] == metrics[term], term  # present, not NaN
-    search = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()
-              if json.loads(l)["phase"] == "search"]
+    search = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()
+              if json.loads(line)["phase"] == "search"]
     assert {"clip_image_distance", "latent_l2", "lpips", "mse"} <= set(search[0])
 
 
@@ -108,7 +108,9 @@ def test_adaptation_moves_towards_target_colours_and_keeps_diversity(smoke_run):
         ws = source.mapping(z)
         xs = source.synthesis(ws, noise_mode="const")
         xt = adapted.synthesis(ws, noise_mode="const")
-    colour = lambda x: x.mean((0, 2, 3))
+    def colour(x):
+        return x.mean((0, 2, 3))
+
     before = (colour(xs) - colour(target)).norm()
     after = (colour(xt) - colour(target)).norm()
     assert after < before, (before, after)

@@ -55,7 +55,9 @@ def test_consistency_kl_by_hand_and_batch_of_two_is_zero():
 def test_clip_consistency_term_uses_same_latents_and_needs_pairs():
     class FakeEncoder:
         def embed_many(self, groups, grad):
-            flat = lambda x: F.normalize(x.flatten(1), dim=1)
+            def flat(x):
+                return F.normalize(x.flatten(1), dim=1)
+
             out = []
             for images, wants_grad in zip(groups, grad):
                 with torch.set_grad_enabled(wants_grad):
@@ -116,7 +118,9 @@ def test_logistic_losses_and_lazy_r1_by_hand():
                            target=TargetData(image=target, images=target))
     d_fake = [0.0, -0.5 * float(a.sum())]
     d_real = 0.5 * float(a.sum())
-    softplus = lambda x: math.log1p(math.exp(x))
+    def softplus(x):
+        return math.log1p(math.exp(x))
+
     expected_d = sum(softplus(v) for v in d_fake) / 2 + softplus(-d_real)
     assert term.discriminator_loss(step).item() == pytest.approx(expected_d, rel=1e-6)
     expected_g = sum(softplus(-v) for v in d_fake) / 2

@@ -41,7 +41,7 @@ def duplicates(tmp_path):
 def test_duplicate_names_are_an_error_naming_both_plugins(duplicates):
     plugin_set = load_plugins(duplicates, entry_points=False)
     with pytest.raises(PluginConflict) as excinfo:
-        plugin_set.registry
+        plugin_set.registry  # noqa: B018 - building the registry is what raises
     message = str(excinfo.value)
     assert "two plugins claim the loss 'brightness': 'first_plugin' (" in message
     assert "and 'second_plugin' (" in message and "--prefer-plugin" in message
@@ -98,7 +98,7 @@ def test_an_installed_copy_does_not_silently_shadow_the_file_being_edited(tmp_pa
     assert isinstance(load(), PluginSet)  # loading itself never raises
     with pytest.raises(PluginConflict, match=r"plugin name 'shadow': 'shadow' \(entry point "
                                              r"gan-adapt-shadow\) and 'shadow' \(.*shadow.py\)"):
-        load().registry
+        load().registry  # noqa: B018 - building the registry is what raises
     registry = load(prefer=[str(edited)]).registry
     assert registry.get("loss", "edited_only") is not None
     assert registry.get("loss", "installed_only") is None
@@ -153,7 +153,8 @@ def test_a_plugin_that_failed_to_register_is_not_called_not_installed(tmp_path):
             raise RuntimeError("the weights table is missing")
     ''')
     recipe = toy_recipe(tmp_path)
-    text = recipe.read_text().replace('name = "toy"\n', 'name = "toy"\nrequires = ["half_done"]\n', 1)
+    text = recipe.read_text().replace('name = "toy"\n',
+                                      'name = "toy"\nrequires = ["half_done"]\n', 1)
     recipe.write_text(text)
     result = run_cli("validate", str(recipe), "--plugins-dir", str(FIXTURES),
                      "--plugins-dir", str(plugins))

@@ -192,7 +192,7 @@ def test_sigkill_at_random_moments_then_resume_equals_an_uninterrupted_run(unint
     survived = 0
     kill_at = f"search:{rng.randrange(1, 4)}"
     command = toy_run_args(out, recipe)
-    for kill in range(KILLS):
+    for _ in range(KILLS):
         delay = f"{rng.uniform(0.0, 0.08):.3f}"
         killed = run_cli_subprocess(*command, env={"FAULT_KILL_AT": kill_at,
                                                   "FAULT_KILL_DELAY": delay})

@@ -1,5 +1,6 @@
-"""Every number a user passes to a command or an API call is checked (gan_adapt.recipe.user_numbers):
-seeds, counts, truncations, class labels and images given to `translate`.
+"""Every number a user passes to a command or an API call is checked
+(gan_adapt.recipe.user_numbers): seeds, counts, truncations, class labels and images given to
+`translate`.
 
 Each class is generated with several members: a wrong one is refused with one line naming it
 (a NumberError: a GanAdaptError, and a ValueError as the API raised before), before anything is

@@ -141,7 +141,8 @@ def test_turning_a_tracker_on_without_its_package_is_a_recipe_error(monkeypatch)
 
     real = util.find_spec
     monkeypatch.setattr(util, "find_spec",
-                        lambda name, *a: None if name in ("tensorboard", "wandb") else real(name, *a))
+                        lambda name, *a: (None if name in ("tensorboard", "wandb")
+                                          else real(name, *a)))
     with pytest.raises(RecipeError) as caught:
         api.load_recipe(SMOKE, overrides={"output.tensorboard": True, "output.wandb": True})
     assert "output.tensorboard: needs the 'tensorboard' package" in str(caught.value)
