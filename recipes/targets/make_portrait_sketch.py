@@ -29,7 +29,10 @@ def find_portrait(resolution: int = 32) -> tuple[int, torch.Tensor, dict[str, st
     raise RuntimeError("no portrait with the wanted attributes in 10,000 seeds")
 
 
-def main(out: Path = Path(__file__).with_name("portrait-sketch.png")) -> Path:
+DEFAULT_OUT = Path(__file__).with_name("portrait-sketch.png")
+
+
+def main(out: Path = DEFAULT_OUT) -> Path:
     from gan_adapt.io.atomic_files import write_bytes
     from gan_adapt.io.images import encode_png
     from gan_adapt.synthetic_data.known_transforms import sketch

@@ -31,7 +31,10 @@ def ellipse_points(cx: float, cy: float, rx: float, ry: float, start: float = 0,
             for t in np.linspace(start, end, n)]
 
 
-def main(out: Path = Path(__file__).with_name("sketch.png")) -> None:
+DEFAULT_OUT = Path(__file__).with_name("sketch.png")
+
+
+def main(out: Path = DEFAULT_OUT) -> None:
     rng = np.random.default_rng(7)
     paper = np.full((SIZE, SIZE, 3), 242, dtype=np.float64)
     paper += rng.normal(0, 4, (SIZE, SIZE, 1))  # paper grain
@@ -50,17 +53,17 @@ def main(out: Path = Path(__file__).with_name("sketch.png")) -> None:
     pencil_line(draw, [(c - 5, c + 5), (c - 18, c + 70), (c, c + 78), (c + 16, c + 72)], rng)
     pencil_line(draw, ellipse_points(c, c + 105, 55, 18, 0.15 * math.pi, 0.85 * math.pi), rng,
                 passes=4)  # smile
-    for i in range(70):  # hair: curved strokes over the top of the head
+    for _ in range(70):  # hair: curved strokes over the top of the head
         t = rng.uniform(-2.6, -0.5)
         x0, y0 = c + 150 * math.cos(t), c + 20 + 195 * math.sin(t)
         bend = rng.uniform(-40, 40)
         pencil_line(draw, [(x0, y0), (x0 + bend * 0.5, y0 - 30), (x0 + bend, y0 - 50)], rng,
                     passes=1, width=2)
-    for i in range(160):  # cross-hatched shading on the left cheek and the neck
+    for _ in range(160):  # cross-hatched shading on the left cheek and the neck
         x = rng.uniform(c - 140, c - 80)
         y = rng.uniform(c + 30, c + 150)
         pencil_line(draw, [(x, y), (x + 18, y - 12)], rng, passes=1, width=1)
-    for i in range(60):
+    for _ in range(60):
         x = rng.uniform(c - 70, c + 70)
         pencil_line(draw, [(x, c + 215), (x + 8, c + 255)], rng, passes=1, width=1)
     image = image.filter(ImageFilter.GaussianBlur(0.6))

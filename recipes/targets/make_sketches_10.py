@@ -66,7 +66,10 @@ def draw_face(seed: int) -> Image.Image:
     return image.filter(ImageFilter.GaussianBlur(0.5))
 
 
-def main(out: Path = Path(__file__).with_name("sketches-10")) -> None:
+DEFAULT_OUT = Path(__file__).with_name("sketches-10")
+
+
+def main(out: Path = DEFAULT_OUT) -> None:
     out.mkdir(exist_ok=True)
     for i in range(COUNT):
         draw_face(i).save(out / f"sketch-{i:02d}.png", optimize=True)
