@@ -181,6 +181,17 @@ def call_with_frozen_weights_in(module: nn.Module, dtype: torch.dtype, *args: An
             copy = p.detach().to(dtype)
             cache[name] = (stamp, copy)
         low[name] = copy
+    # Floating buffers too (BatchNorm's running statistics): eval-mode batch norm on the CPU
+    # refuses bf16 activations with float statistics. A frozen encoder never updates them.
+    for name, buffer in module.named_buffers():
+        if not buffer.is_floating_point() or buffer.dtype == dtype:
+            continue
+        stamp = (buffer._version, buffer.data_ptr(), tuple(buffer.shape), buffer.device)
+        seen, copy = cache.get(name, (None, None))
+        if copy is None or seen != stamp:
+            copy = buffer.detach().to(dtype)
+            cache[name] = (stamp, copy)
+        low[name] = copy
     # tie_weights=False: a module reachable under two names (lpips keeps `lin0` and `lins.0`) is
     # one object, swapped once; alias handling would restore it wrongly.
     return torch.func.functional_call(module, low, args, strict=False, tie_weights=False)
