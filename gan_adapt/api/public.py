@@ -461,7 +461,7 @@ def run(recipe: LoadedRecipe | PathLike, *, out: PathLike | None = None,
     (default ``runs/<name>-<timestamp>``), as ``gan-adapt run`` does.
 
     ``threads``: CPU threads, a number or ``"auto"`` (default: the recipe's ``[run] threads``;
-    see :mod:`gan_adapt.engine.threads`).
+    see :mod:`gan_adapt.recipe.threads`).
 
     ``overrides`` and ``target`` add to those of a loaded recipe. ``device`` is ``"cpu"``,
     ``"cuda"`` or ``"auto"`` (default: the recipe's). ``progress``: None shows a live bar on a

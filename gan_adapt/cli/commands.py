@@ -156,7 +156,7 @@ def plugins_dir_option(command: Any) -> Any:
 
 
 def _threads_value(ctx: click.Context, param: Any, value: str | None) -> str | None:
-    from gan_adapt.engine.threads import parse_threads
+    from gan_adapt.recipe.threads import parse_threads
 
     if value is None:
         return None
@@ -450,7 +450,7 @@ def main(argv: list[str] | None = None) -> None:
     A user error prints its message and notes, without a traceback (``GAN_ADAPT_DEBUG=1``
     adds it, for plugin authors).
     """
-    from gan_adapt.engine.threads import prefer_passive_wait
+    from gan_adapt.recipe.threads import prefer_passive_wait
 
     prefer_passive_wait()  # before torch loads OpenMP: waiting threads sleep, never spin
     previous_showwarning = warnings.showwarning

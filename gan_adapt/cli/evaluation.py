@@ -118,7 +118,7 @@ def eval_command(run_dir: str, target_dir: str | None, n: int, seed: int, batch:
     require_finished(run_dir)  # before torch, plugins and models load: told at once
     from gan_adapt.api import public as api
     from gan_adapt.cli.commands import get_run_plugins, table_console
-    from gan_adapt.engine.threads import apply_threads
+    from gan_adapt.recipe.threads import apply_threads
 
     apply_threads(threads)
     record = api.evaluate(run_dir, n=n, seed=seed, batch=batch, truncation=truncation,

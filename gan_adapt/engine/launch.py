@@ -20,11 +20,11 @@ from gan_adapt.engine.run_folder import (
     require_run_folder,
 )
 from gan_adapt.engine.run_state import RunOutcome
-from gan_adapt.engine.threads import apply_threads
 from gan_adapt.errors import GanAdaptError, InputError
 from gan_adapt.plugin_host.provenance import plugins_record
 from gan_adapt.recipe.schema import ValidatedRecipe, read_toml, validate
 from gan_adapt.recipe.targets import target_override
+from gan_adapt.recipe.threads import apply_threads
 
 __all__ = ["start", "read_recipe", "start_new", "target_override", "RunOutcome",
            "RunFolder"]
@@ -41,7 +41,7 @@ def start(recipe_path: str | Path | None, plugin_set: Any, *, out: str | Path | 
     lock until the run ends; a resume first checks that the folder is still the run it was
     started as (:mod:`gan_adapt.engine.identity`); ``allow_output_changes`` accepts an edit of
     the recipe's [output] section, which cannot change the results. ``threads`` (a number or
-    ``"auto"``) overrides the recipe's ``[run] threads`` (see :mod:`gan_adapt.engine.threads`).
+    ``"auto"``) overrides the recipe's ``[run] threads`` (see :mod:`gan_adapt.recipe.threads`).
     """
     from gan_adapt.engine.distributed import init_from_env
 

@@ -51,7 +51,7 @@ def run(validated: ValidatedRecipe, plugin_set: Any, folder: RunFolder, componen
         threads: Any = None) -> RunOutcome:
     """Run (or resume) an adaptation whose components are built and folder created.
 
-    ``threads`` is the :class:`~gan_adapt.engine.threads.ThreadChoice` the run was started with (for
+    ``threads`` is the :class:`~gan_adapt.recipe.threads.ThreadChoice` the run was started with (for
     its header; None: torch's current count)."""
     recipe = validated.recipe
     device = components.ctx.device

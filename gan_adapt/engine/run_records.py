@@ -125,8 +125,8 @@ def read_outputs(root: Path) -> dict[str, str]:
 
     for key, relative in outputs.items():
         if record_path(root, relative) is None:  # absolute, escaping, linked out, a NUL byte
-            raise damaged(path, f"outputs.{key}: {relative!r} is not a path inside the run "
-                                "folder")
+            raise damaged(path, f"outputs.{key}: {relative!r} is outside the run folder (or "
+                                "not a plain relative path)")
     return outputs
 
 

@@ -14,6 +14,8 @@ from gan_adapt.errors import InputError
 #: The lock file a writing process holds (an ``flock``; see ``RunFolder.lock``).
 LOCK_NAME = ".run.lock"
 _MAX_RECORD = 1 << 20  # run.json is a few hundred bytes; never read a huge file whole
+#: What the engine writes into run.json's ``status`` (engine/launch, loop, failure_notes).
+RUN_STATUSES = ("created", "running", "interrupted", "failed", "done")
 
 
 def running_process(root: str | Path) -> str | None:
@@ -59,13 +61,19 @@ def require_finished(root: str | Path) -> None:
 
 
 def _status(root: Path) -> str | None:
-    try:
-        with open(root / "run.json", "rb") as handle:
-            record = json.loads(handle.read(_MAX_RECORD))
-    except (OSError, ValueError):
+    """run.json's status; None when there is no run.json or its status is not a text (the full
+    checks that follow name what is wrong). A damaged run.json is refused here by the one
+    bounded reader, naming the file."""
+    from gan_adapt.io.json_files import read_json
+
+    record = read_json(root / "run.json", required=False, what="record of a run",
+                       max_bytes=_MAX_RECORD)
+    if not isinstance(record, dict):
         return None
-    status = record.get("status") if isinstance(record, dict) else None
-    return str(status)[:40] if status is not None else "unknown"
+    status = record.get("status")
+    # Only the statuses the engine writes; anything else is a damaged record, which the full
+    # checks that follow name (with the field that is wrong).
+    return status if status in RUN_STATUSES else None
 
 
 def _progress(root: Path) -> str:

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from gan_adapt.engine.progress import PhaseProgress, format_duration, format_speed
-from gan_adapt.engine.threads import choose_threads, parse_threads, prefer_passive_wait
 from gan_adapt.errors import GanAdaptError
+from gan_adapt.recipe.threads import choose_threads, parse_threads, prefer_passive_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 
