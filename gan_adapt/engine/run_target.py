@@ -89,18 +89,13 @@ def in_folder(root: Path, target: dict[str, Any]) -> tuple[dict[str, Any], list[
     run's copies (absolute paths), and notes for those the folder does not keep (dropped)."""
     target = dict(target)
     notes = []
-    if target.get("image") is not None:
-        kept = kept_image(root)
+    for key, kept_copy in (("image", kept_image), ("images", kept_images)):
+        if target.get(key) is None:
+            continue
+        kept = kept_copy(root)
         if kept is None:
-            target.pop("image")
-            notes.append(missing_note("image"))
+            target.pop(key)
+            notes.append(missing_note(key))
         else:
-            target["image"] = str(kept.resolve())
-    if target.get("images") is not None:
-        kept = kept_images(root)
-        if kept is None:
-            target.pop("images")
-            notes.append(missing_note("images"))
-        else:
-            target["images"] = str(kept.resolve())
+            target[key] = str(kept.resolve())
     return target, notes

@@ -41,7 +41,12 @@ from gan_adapt.synthetic_data.portraits import (
     domain_prompts,
     portraits_batch,
 )
-from gan_adapt.training.script_args import parse_training_args
+from gan_adapt.training.script_args import (
+    cosine_lr,
+    parse_training_args,
+    save_safetensors,
+    ship_figures,
+)
 
 NAME = "portraits-clip"
 STATE_FILE = "training-state.pt"
@@ -152,13 +157,6 @@ def contrastive_loss(model: torch.nn.Module, images: Tensor, tokens: Tensor) -> 
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
 
 
-def _lr(config: ClipTrainConfig, step: int) -> float:
-    if step <= config.warmup:
-        return config.lr * step / config.warmup
-    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
-    return config.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, config: ClipTrainConfig, tokenizer) -> dict:
     """Held-out figures on ``heldout`` portraits from ``heldout_seed`` (each in every domain,
@@ -253,7 +251,7 @@ def train(config: ClipTrainConfig, work: Path, report=print) -> tuple[torch.nn.M
     model.train()
     for step in range(first, config.steps + 1):
         for group in optimiser.param_groups:
-            group["lr"] = _lr(config, step)
+            group["lr"] = cosine_lr(config.lr, config.warmup, config.steps, step)
         images, texts = training_batch(config, gen, rng)
         loss = contrastive_loss(model, images, tokenizer(texts))
         optimiser.zero_grad(set_to_none=True)
@@ -292,13 +290,9 @@ def _python_state(record: list) -> tuple:
 def export(model: torch.nn.Module, config: ClipTrainConfig, folder: Path, heldout: dict,
            log: list) -> Path:
     """fp16 safetensors weights + config.json (architecture, normalisation, figures)."""
-    from safetensors.torch import save_file
-
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
-    tmp = folder / "open_clip_model.safetensors.tmp"
-    save_file(state, str(tmp))
-    tmp.replace(folder / "open_clip_model.safetensors")
+    save_safetensors({k: v.to(torch.float16) for k, v in model.state_dict().items()},
+                     folder / "open_clip_model.safetensors")
     files.write_json(folder / "config.json", {
         "name": NAME, "model_cfg": config.model_cfg, "mean": MEAN, "std": STD,
         "trainer": "gan_adapt.training.portrait_clip", "training": asdict(config),
@@ -339,10 +333,7 @@ def ship(folder: Path, heldout: dict, log: list[dict]) -> None:
                 "--export OUT --ship",
         extra={"heldout": {k: heldout[k] for k in ("retrieval_top1_of_100",
                                                    "domain_accuracy")}})
-    docs = Path(__file__).resolve().parents[2] / "docs" / "assets"
-    docs.mkdir(parents=True, exist_ok=True)
-    files.write_json(docs / f"{NAME}-heldout.json", heldout)
-    files.write_text(docs / f"{NAME}-log.jsonl", "".join(json.dumps(r) + "\n" for r in log))
+    ship_figures(NAME, heldout, log)
     print(f"shipped {target}", flush=True)
 
 

@@ -40,7 +40,12 @@ from torch import Tensor, nn
 from gan_adapt.errors import GanAdaptError
 from gan_adapt.io import atomic_files as files
 from gan_adapt.synthetic_data.portraits import ATTRIBUTES, portraits_batch
-from gan_adapt.training.script_args import parse_training_args
+from gan_adapt.training.script_args import (
+    cosine_lr,
+    parse_training_args,
+    save_safetensors,
+    ship_figures,
+)
 
 NAME = "portraits-evaluator"
 STATE_FILE = "training-state.pt"
@@ -219,13 +224,6 @@ def _loss(model: PortraitEvaluator, images: Tensor, labels: dict[str, Tensor],
     return torch.stack(losses).mean()
 
 
-def _lr(config: EvaluatorTrainConfig, step: int) -> float:
-    if step <= config.warmup:
-        return config.lr * step / config.warmup
-    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
-    return config.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
 def train(config: EvaluatorTrainConfig, work: Path,
           report=print) -> tuple[PortraitEvaluator, list[dict]]:
     """Train (resuming from ``work``'s state when present); the model and the log."""
@@ -261,7 +259,7 @@ def train(config: EvaluatorTrainConfig, work: Path,
     model.train()
     for step in range(first, config.steps + 1):
         for group in optimiser.param_groups:
-            group["lr"] = _lr(config, step)
+            group["lr"] = cosine_lr(config.lr, config.warmup, config.steps, step)
         portraits = portraits_batch(config.batch, config.resolution, data_gen)
         images = perturb(portraits.images, aug_gen, config.clean)
         loss = _loss(model, images, portraits.attributes, config.label_smoothing)
@@ -316,13 +314,8 @@ def evaluate(model: PortraitEvaluator, config: EvaluatorTrainConfig) -> dict:
 def export(model: PortraitEvaluator, config: EvaluatorTrainConfig, folder: Path, heldout: dict,
            log: list) -> Path:
     """fp32 safetensors weights + config.json (architecture, training settings, figures)."""
-    from safetensors.torch import save_file
-
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    tmp = folder / "model.safetensors.tmp"
-    save_file(state, str(tmp))
-    tmp.replace(folder / "model.safetensors")
+    save_safetensors(model.state_dict(), folder / "model.safetensors")
     files.write_json(folder / "config.json", {
         "name": NAME, "widths": list(config.widths), "resolution": config.resolution,
         "heads": {n: len(v) for n, v in ATTRIBUTES.items()},
@@ -359,10 +352,7 @@ def ship(folder: Path, heldout: dict, log: list[dict]) -> None:
         command="python -m gan_adapt.training.portrait_evaluator --work WORK --threads 1 "
                 "--export OUT --ship",
         extra={"heldout_clean": heldout["accuracy"]["clean"]})
-    docs = Path(__file__).resolve().parents[2] / "docs" / "assets"
-    docs.mkdir(parents=True, exist_ok=True)
-    files.write_json(docs / f"{NAME}-heldout.json", heldout)
-    files.write_text(docs / f"{NAME}-log.jsonl", "".join(json.dumps(r) + "\n" for r in log))
+    ship_figures(NAME, heldout, log)
     print(f"shipped {target}", flush=True)
 
 
